@@ -1,0 +1,123 @@
+"""Pipeline stages: generators over GOPs, each doing one job.
+
+Encode side items are :class:`CodedGop`; decode side items are :class:`DecodedGop`.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+from svc.base import BaseDecoder, BaseEncoder
+from svc.bitstream import ContainerWriter, GopRecord, pack_frame_payloads
+from svc.buffer import Gop
+from svc.io.frames import YuvFrame
+
+
+@dataclass
+class CodedGop:
+    """A GOP on its way through the encoder: originals, base layer, optional enhancement layer."""
+
+    gop: Gop
+    base_payload: bytes = b""
+    base_recon: list[YuvFrame] = field(default_factory=list)
+    enh_payloads: list[bytes] | None = None
+    full_recon: list[YuvFrame] | None = None
+    roi: object = None
+    timings: dict = field(default_factory=dict)
+    record_bytes: int = 0
+    enh_bytes: int = 0
+
+
+@dataclass
+class DecodedGop:
+    """A GOP on its way through the decoder: its record and the frames decoded so far."""
+
+    record: GopRecord
+    frames: list[YuvFrame]
+    layer: str = "base"
+    timings: dict = field(default_factory=dict)
+
+
+def _timed(timings: dict, key: str, t0: float):
+    timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
+
+
+# -- encode ---------------------------------------------------------------------------------------
+def analysis_stage(gops: Iterable[Gop], analyzer) -> Iterator[CodedGop]:
+    """Runs the encoder-side analyzer (ROI) on each GOP's original frames."""
+    for gop in gops:
+        t0 = time.perf_counter()
+        coded = CodedGop(gop)
+        coded.roi = analyzer.analyze(gop.frames) if analyzer is not None else None
+        _timed(coded.timings, "analysis", t0)
+        yield coded
+
+
+def base_encode_stage(coded_gops: Iterable[CodedGop], encoder: BaseEncoder, roi_filter=None) -> Iterator[CodedGop]:
+    """Codes each GOP as a closed HEVC GOP and attaches its exact reconstruction."""
+    for coded in coded_gops:
+        t0 = time.perf_counter()
+        hook = roi_filter.hook(coded.roi) if (roi_filter is not None and coded.roi is not None) else None
+        base = encoder.encode_gop(coded.gop.frames, roi=hook)
+        coded.base_payload, coded.base_recon = base.payload, base.recon
+        _timed(coded.timings, "base", t0)
+        yield coded
+
+
+def enhancement_encode_stage(coded_gops: Iterable[CodedGop], codec) -> Iterator[CodedGop]:
+    """Codes the residual of each frame against its base reconstruction."""
+    for coded in coded_gops:
+        t0 = time.perf_counter()
+        coded.enh_payloads, coded.full_recon = codec.encode_gop(coded.gop.frames, coded.base_recon)
+        _timed(coded.timings, "enhancement", t0)
+        yield coded
+
+
+def write_stage(coded_gops: Iterable[CodedGop], writer: ContainerWriter) -> Iterator[CodedGop]:
+    """Appends one container record per GOP as soon as the GOP is coded."""
+    for coded in coded_gops:
+        enh = pack_frame_payloads(coded.enh_payloads) if coded.enh_payloads is not None else None
+        coded.enh_bytes = len(enh) if enh is not None else 0
+        coded.record_bytes = writer.write_gop(len(coded.gop), coded.base_payload, enh)
+        yield coded
+
+
+# -- decode ---------------------------------------------------------------------------------------
+def base_decode_stage(records: Iterable[GopRecord], decoder: BaseDecoder) -> Iterator[DecodedGop]:
+    """Decodes each record's base payload to frames in display order."""
+    for rec in records:
+        t0 = time.perf_counter()
+        frames = decoder.decode(rec.base, rec.index)
+        dec = DecodedGop(rec, frames)
+        _timed(dec.timings, "decode", t0)
+        yield dec
+
+
+def enhancement_decode_stage(gops: Iterable[DecodedGop], codec, on_error: str = "fail",
+                             report=None) -> Iterator[DecodedGop]:
+    """Adds the decoded enhancement to each GOP's base frames (full layer)."""
+    from svc.errors import BitstreamError
+
+    for dec in gops:
+        t0 = time.perf_counter()
+        rec = dec.record
+        try:
+            if rec.enhancement_error:
+                raise BitstreamError(rec.enhancement_error)
+            if rec.has_enhancement:
+                dec.frames = codec.decode_gop(dec.frames, rec.enhancement_frames())
+                dec.layer = "full"
+        except BitstreamError as e:
+            if on_error == "fail":
+                raise
+            if report is not None:
+                report(f"GOP {rec.index}: enhancement layer damaged, base frames output ({e})")
+        _timed(dec.timings, "enhancement", t0)
+        yield dec
+
+
+def frames_stage(gops: Iterable[DecodedGop]) -> Iterator[YuvFrame]:
+    """Flattens GOPs into frames in display order."""
+    for dec in gops:
+        yield from dec.frames

@@ -1,0 +1,401 @@
+"""The svc container: a header, one record per GOP, an end marker. All integers little-endian.
+
+Header::
+
+    magic      4s   b"SVC\\x89"
+    version    u8   1
+    body_len   u32  bytes of body (<= Limits.max_header)
+    body            width u32, height u32, bit_depth u8, chroma u8 (1 = 4:2:0),
+                    fps_num u32, fps_den u32, gop_size u32,
+                    then a UTF-8 JSON object (u32 length + bytes) with
+                    {"base": {codec settings}, "enhancement": {"model_id", "weights_sha256", "quality"} | null}
+    crc32      u32  over version, body_len and body
+
+GOP record (36-byte fixed head, then payloads)::
+
+    sync       4s   b"SVCG"
+    gop_index  u32
+    first_frame u32 display index of the GOP's first frame
+    frames     u16  frame count
+    flags      u16  bit 0: an enhancement payload is present
+    base_len   u32, base_crc u32     HEVC Annex-B bytes of the closed GOP (VPS/SPS/PPS + IDR first)
+    enh_len    u32, enh_crc u32      enhancement-layer bytes (0 / 0 when absent)
+    head_crc   u32  over the 32 bytes before it
+    base payload, enhancement payload
+
+The enhancement payload is itself ``count u16`` then per frame ``len u32, crc u32, bytes``
+(see :func:`pack_frame_payloads`). End marker: ``b"SVCE", gop_count u32, frame_count u32, crc32 u32``.
+
+Every length is checked against :class:`Limits` and the head CRC before anything is allocated,
+so a reader can skip the enhancement bytes without parsing them, detect damage with the GOP index
+and byte offset, and resynchronise on the next ``SVCG`` whose head CRC is valid.
+"""
+from __future__ import annotations
+
+import json
+import math
+import struct
+import time
+import zlib
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from svc.errors import BitstreamError, TruncatedError
+from svc.io.frames import MAX_DIMENSION, VideoFormat
+
+MAGIC = b"SVC\x89"
+VERSION = 1
+SYNC = b"SVCG"
+END = b"SVCE"
+_RECORD = struct.Struct("<4sIIHHIIII")  # 32 bytes, followed by head_crc u32
+_U32 = struct.Struct("<I")
+_FIXED = struct.Struct("<IIBBIII")
+_END = struct.Struct("<4sII")
+FLAG_ENHANCEMENT = 1
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Largest values a reader accepts before allocating anything."""
+
+    max_header: int = 1 << 16
+    max_gop_frames: int = 1024
+    max_base_bytes: int = 1 << 30
+    max_enh_bytes: int = 1 << 30
+    max_dimension: int = MAX_DIMENSION
+
+
+@dataclass
+class Header:
+    """Stream-level parameters. ``enhancement`` is None for a base-only stream."""
+
+    format: VideoFormat
+    gop_size: int
+    base: dict = field(default_factory=dict)
+    enhancement: dict | None = None
+
+    def to_bytes(self) -> bytes:
+        f = self.format
+        meta = json.dumps({"base": self.base, "enhancement": self.enhancement}, sort_keys=True).encode()
+        body = _FIXED.pack(f.width, f.height, f.bit_depth, 1, f.fps.numerator, f.fps.denominator,
+                           self.gop_size) + _U32.pack(len(meta)) + meta
+        crc_part = bytes([VERSION]) + _U32.pack(len(body)) + body
+        return MAGIC + crc_part + _U32.pack(zlib.crc32(crc_part))
+
+    @classmethod
+    def from_body(cls, body: bytes, limits: Limits) -> "Header":
+        if len(body) < _FIXED.size + 4:
+            raise BitstreamError("header body too short", offset=0)
+        w, h, depth, chroma, num, den, gop = _FIXED.unpack_from(body)
+        if chroma != 1:
+            raise BitstreamError(f"unsupported chroma format code {chroma} (only 4:2:0)", offset=0)
+        if not (0 < w <= limits.max_dimension and 0 < h <= limits.max_dimension):
+            raise BitstreamError(f"header geometry {w}x{h} exceeds the limit {limits.max_dimension}", offset=0)
+        if not 0 < gop <= limits.max_gop_frames or num == 0 or den == 0:
+            raise BitstreamError(f"header has invalid GOP size {gop} or frame rate {num}/{den}", offset=0)
+        (mlen,) = _U32.unpack_from(body, _FIXED.size)
+        if _FIXED.size + 4 + mlen != len(body):
+            raise BitstreamError("header metadata length is inconsistent", offset=0)
+        try:
+            meta = json.loads(body[_FIXED.size + 4:])
+            fmt = VideoFormat(w, h, Fraction(num, den), depth)
+        except Exception as e:  # noqa: BLE001 - any parse failure is a damaged header
+            raise BitstreamError(f"header is invalid: {e}", offset=0) from None
+        return cls(fmt, gop, meta.get("base") or {}, meta.get("enhancement"))
+
+
+@dataclass
+class GopRecord:
+    """One GOP of the stream. ``enhancement`` is None when absent or not read (base-only reading)."""
+
+    index: int
+    first_frame: int
+    frame_count: int
+    base: bytes
+    enhancement: bytes | None = None
+    has_enhancement: bool = False
+    offset: int = 0
+    enhancement_error: str | None = None
+    enhancement_size: int = 0
+
+    def enhancement_frames(self) -> list[bytes]:
+        """Per-frame enhancement payloads (checks each length and CRC)."""
+        if self.enhancement is None:
+            return []
+        return unpack_frame_payloads(self.enhancement, self.frame_count, self.index)
+
+
+def pack_frame_payloads(payloads: list[bytes]) -> bytes:
+    """``count u16`` then ``len u32, crc u32, bytes`` per frame."""
+    parts = [struct.pack("<H", len(payloads))]
+    for p in payloads:
+        parts.append(struct.pack("<II", len(p), zlib.crc32(p)) + p)
+    return b"".join(parts)
+
+
+def unpack_frame_payloads(data: bytes, expected: int, gop_index: int | None = None) -> list[bytes]:
+    if len(data) < 2:
+        raise BitstreamError("enhancement payload too short", gop_index)
+    (count,) = struct.unpack_from("<H", data)
+    if count != expected:
+        raise BitstreamError(f"enhancement payload has {count} frames, record has {expected}", gop_index)
+    out, pos = [], 2
+    for i in range(count):
+        if pos + 8 > len(data):
+            raise BitstreamError(f"enhancement payload of frame {i} truncated", gop_index)
+        n, crc = struct.unpack_from("<II", data, pos)
+        pos += 8
+        if pos + n > len(data):
+            raise BitstreamError(f"enhancement payload of frame {i} overruns the layer", gop_index)
+        chunk = data[pos:pos + n]
+        if zlib.crc32(chunk) != crc:
+            raise BitstreamError(f"enhancement payload of frame {i} fails its CRC", gop_index)
+        out.append(chunk)
+        pos += n
+    if pos != len(data):
+        raise BitstreamError("enhancement payload has trailing bytes", gop_index)
+    return out
+
+
+class ContainerWriter:
+    """Writes a header, then records as GOPs complete (flushing each), then the end marker."""
+
+    def __init__(self, fh, header: Header):
+        self._fh = fh
+        self.header = header
+        self.gop_count = 0
+        self.frame_count = 0
+        self.bytes_written = 0
+        self._write(header.to_bytes())
+
+    def _write(self, data: bytes):
+        self._fh.write(data)
+        self._fh.flush()
+        self.bytes_written += len(data)
+
+    def write_gop(self, frame_count: int, base: bytes, enhancement: bytes | None = None) -> int:
+        """Appends one record; returns its size in bytes."""
+        enh = enhancement or b""
+        flags = FLAG_ENHANCEMENT if enhancement is not None else 0
+        head = _RECORD.pack(SYNC, self.gop_count, self.frame_count, frame_count, flags,
+                            len(base), zlib.crc32(base), len(enh), zlib.crc32(enh))
+        rec = head + _U32.pack(zlib.crc32(head)) + base + enh
+        self._write(rec)
+        self.gop_count += 1
+        self.frame_count += frame_count
+        return len(rec)
+
+    def close(self):
+        body = _END.pack(END, self.gop_count, self.frame_count)
+        self._write(body + _U32.pack(zlib.crc32(body)))
+
+
+class ContainerReader:
+    """Reads a container from a binary file object, one GOP record at a time.
+
+    - ``read_enhancement=False`` skips the enhancement bytes without parsing them (seeking when
+      the stream is seekable), so base-only consumers never touch them.
+    - ``follow=True`` waits for more data at end of file (a file still being written) until the
+      end marker arrives or ``idle_timeout`` seconds pass without growth.
+    - ``on_error='skip'`` reports a damaged record in :attr:`errors` and resynchronises on the
+      next valid record instead of raising.
+    """
+
+    def __init__(self, fh, read_enhancement: bool = True, limits: Limits = Limits(),
+                 follow: bool = False, idle_timeout: float = 10.0, on_error: str = "fail"):
+        if on_error not in ("fail", "skip"):
+            raise ValueError("on_error must be 'fail' or 'skip'")
+        self._fh = fh
+        self.read_enhancement = read_enhancement
+        self.limits = limits
+        self.follow = follow
+        self.idle_timeout = idle_timeout
+        self.on_error = on_error
+        self.offset = 0
+        self.errors: list[BitstreamError] = []
+        self.ended = False
+        self.end_counts: tuple[int, int] | None = None
+        self._pending = b""
+        self._journal: list[bytes] | None = None
+        self.header = self._read_header()
+
+    # -- low-level reading -------------------------------------------------------------------
+    def _raw_read(self, n: int) -> bytes:
+        """One read of up to ``n`` bytes; in follow mode waits for growth until ``idle_timeout``."""
+        idle_since = None
+        while True:
+            b = self._fh.read(n)
+            if b or not self.follow:
+                return b or b""
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since > self.idle_timeout:
+                return b""
+            time.sleep(0.05)
+
+    def _read(self, n: int) -> bytes:
+        """Up to ``n`` bytes (fewer only at end of stream)."""
+        chunks, got = [], 0
+        if self._pending:
+            chunks.append(self._pending[:n])
+            self._pending = self._pending[n:]
+            got = len(chunks[0])
+        while got < n:
+            b = self._raw_read(n - got)
+            if not b:
+                break
+            chunks.append(b)
+            got += len(b)
+        data = b"".join(chunks)
+        self.offset += len(data)
+        if self._journal is not None:
+            self._journal.append(data)
+        return data
+
+    def _read_exact(self, n: int, what: str, gop_index=None) -> bytes:
+        start = self.offset
+        data = self._read(n)
+        if len(data) < n:
+            raise TruncatedError(f"stream ends inside {what}: {len(data)} of {n} bytes", gop_index, start)
+        return data
+
+    def _skip(self, n: int, gop_index: int):
+        """Passes over ``n`` bytes without keeping them (seeks on a seekable, finished file)."""
+        seekable = (not self._pending and not self.follow and self._journal is None
+                    and getattr(self._fh, "seekable", lambda: False)())
+        if seekable:
+            here = self._fh.tell()
+            end = self._fh.seek(0, 2)
+            if here + n > end:
+                self.offset += end - here
+                raise TruncatedError("stream ends inside the enhancement payload", gop_index, self.offset)
+            self._fh.seek(here + n)
+            self.offset += n
+            return
+        while n > 0:
+            n -= len(self._read_exact(min(n, 1 << 20), "the enhancement payload", gop_index))
+
+    # -- header --------------------------------------------------------------------------------
+    def _read_header(self) -> Header:
+        head = self._read(9)
+        if len(head) < 4 or head[:4] != MAGIC:
+            raise BitstreamError("not an svc container (bad magic)", offset=0)
+        if len(head) < 9:
+            raise TruncatedError("stream ends inside the header", offset=len(head))
+        version = head[4]
+        if version != VERSION:
+            raise BitstreamError(f"unsupported container version {version} (this reader knows {VERSION})", offset=4)
+        (blen,) = _U32.unpack_from(head, 5)
+        if blen > self.limits.max_header:
+            raise BitstreamError(f"header length {blen} exceeds the limit {self.limits.max_header}", offset=5)
+        body = self._read_exact(blen + 4, "the header")
+        (crc,) = _U32.unpack_from(body, blen)
+        if zlib.crc32(head[4:9] + body[:blen]) != crc:
+            raise BitstreamError("header CRC mismatch", offset=0)
+        return Header.from_body(body[:blen], self.limits)
+
+    # -- records -------------------------------------------------------------------------------
+    def __iter__(self):
+        expected = 0
+        while True:
+            start = self.offset
+            self._journal = [] if self.on_error == "skip" else None
+            try:
+                rec = self._read_record(expected)
+            except BitstreamError as e:
+                if self.on_error == "fail":
+                    raise
+                self.errors.append(e)
+                consumed = b"".join(self._journal)
+                self._journal = None
+                if not self._resync(consumed, start):
+                    return
+                continue
+            finally:
+                self._journal = None
+            if rec is None:
+                return
+            expected = rec.index + 1
+            yield rec
+
+    def _resync(self, consumed: bytes, start: int) -> bool:
+        """Finds the next record head or end marker with a valid CRC after byte ``start``.
+
+        On success the reader is positioned on it and True is returned; False at end of stream.
+        """
+        window = consumed[1:] + self._pending
+        self._pending = b""
+        base, pos = start + 1, 0
+        while True:
+            cands = [i for i in (window.find(SYNC, pos), window.find(END, pos)) if i != -1]
+            if not cands:
+                keep = max(len(window) - 3, pos)
+                base, window, pos = base + keep, window[keep:], 0
+                more = self._raw_read(1 << 16)
+                if not more:
+                    self.offset = base + len(window)
+                    return False
+                window += more
+                continue
+            i = min(cands)
+            need = i + (_RECORD.size if window[i:i + 4] == SYNC else _END.size) + 4
+            while len(window) < need:
+                more = self._raw_read(1 << 16)
+                if not more:
+                    break
+                window += more
+            if len(window) >= need and self._valid_head(window[i:need]):
+                self._pending = window[i:]
+                self.offset = base + i
+                return True
+            pos = i + 1
+
+    @staticmethod
+    def _valid_head(cand: bytes) -> bool:
+        if cand[:4] == SYNC:
+            return zlib.crc32(cand[:_RECORD.size]) == _U32.unpack_from(cand, _RECORD.size)[0]
+        return zlib.crc32(cand[:_END.size]) == _U32.unpack_from(cand, _END.size)[0]
+
+    def _read_record(self, expected: int) -> GopRecord | None:
+        start = self.offset
+        sync = self._read(4)
+        if not sync:
+            raise TruncatedError(f"stream ends after {expected} GOPs without its end marker", expected, start)
+        if len(sync) < 4:
+            raise TruncatedError("stream ends inside a record head", expected, start)
+        if sync == END:
+            tail = self._read_exact(_END.size - 4 + 4, "the end marker", expected)
+            gops, frames, crc = struct.unpack("<III", tail)
+            if zlib.crc32(sync + tail[:8]) != crc:
+                raise BitstreamError("end marker CRC mismatch", expected, start)
+            self.ended = True
+            self.end_counts = (gops, frames)
+            return None
+        if sync != SYNC:
+            raise BitstreamError("expected a GOP record (lost sync)", expected, start)
+        rest = self._read_exact(_RECORD.size, "a record head", expected)
+        head = sync + rest[:-4]
+        if zlib.crc32(head) != _U32.unpack_from(rest, _RECORD.size - 4)[0]:
+            raise BitstreamError("record head CRC mismatch", expected, start)
+        _, index, first, nframes, flags, blen, bcrc, elen, ecrc = _RECORD.unpack(head)
+        if index < expected:
+            raise BitstreamError(f"record index {index} out of order (expected >= {expected})", expected, start)
+        lim = self.limits
+        if not 0 < nframes <= lim.max_gop_frames:
+            raise BitstreamError(f"record claims {nframes} frames (limit {lim.max_gop_frames})", index, start)
+        if blen > lim.max_base_bytes or elen > lim.max_enh_bytes:
+            raise BitstreamError(f"record claims payloads of {blen}+{elen} bytes beyond the limits", index, start)
+        base = self._read_exact(blen, "the base payload", index)
+        if zlib.crc32(base) != bcrc:
+            raise BitstreamError("base payload CRC mismatch", index, start + _RECORD.size + 4)
+        rec = GopRecord(index, first, nframes, base, None, bool(flags & FLAG_ENHANCEMENT), start,
+                        enhancement_size=elen)
+        enh_offset = self.offset
+        if self.read_enhancement:
+            enh = self._read_exact(elen, "the enhancement payload", index)
+            if zlib.crc32(enh) != ecrc:
+                rec.enhancement_error = f"enhancement payload CRC mismatch (GOP {index}, byte offset {enh_offset})"
+            elif rec.has_enhancement:
+                rec.enhancement = enh
+        else:
+            self._skip(elen, index)
+        return rec

@@ -1,0 +1,142 @@
+"""The enhancement network: a zero-bit residual predictor and a base-conditioned learned residual codec.
+
+All tensors are YUV 4:4:4 in [0, 1], shape (B, 3, H, W) with H, W multiples of :data:`PAD`
+(chroma upsampled from 4:2:0 by sample repetition; see :mod:`svc.enhancement.color`).
+
+    pred   = P(base)                         residual guess from the base alone (no bits)
+    r      = x - (base + pred)               what remains
+    y      = g_a([r, base])                  latent, H/16
+    z      = h_a(y)                          hyper-latent, H/64, coded with a factorized prior at step 1/g_z
+    μ, σ   = h_s(ẑ)                          Gaussian parameters of y
+    k      = round((y - μ)·g)                coded with rANS at scale σ·g
+    x̂      = base + pred + S(g_s(ŷ), base, pred)
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from compressai.entropy_models import EntropyBottleneck, GaussianConditional
+from compressai.layers import GDN
+from compressai.models import CompressionModel
+
+from svc.enhancement.vbr import GainSchedule, QrOffset, dequantize, round_ste
+
+PAD = 64
+
+
+def conv(cin, cout, k=5, s=2):
+    return nn.Conv2d(cin, cout, k, s, k // 2)
+
+
+def deconv(cin, cout, k=5, s=2):
+    return nn.ConvTranspose2d(cin, cout, k, s, k // 2, output_padding=s - 1)
+
+
+class ResidualPredictor(nn.Module):
+    """Predicts (original - base) from the base reconstruction alone. Starts as the zero map."""
+
+    def __init__(self, ch: int = 32):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(3, ch, 3, 1, 1), nn.LeakyReLU(0.1),
+            nn.Conv2d(ch, ch, 3, 1, 1), nn.LeakyReLU(0.1),
+            nn.Conv2d(ch, ch, 3, 1, 1), nn.LeakyReLU(0.1),
+            nn.Conv2d(ch, 3, 3, 1, 1))
+        nn.init.zeros_(self.body[-1].weight)
+        nn.init.zeros_(self.body[-1].bias)
+
+    def forward(self, base):
+        return self.body(base)
+
+
+class ResidualEnhancer(CompressionModel):
+    """Base-conditioned, variable-rate residual codec. ``q`` is the quality in [0, 1] (tensor (B,))."""
+
+    def __init__(self, N: int = 64, M: int = 96, F_: int = 32, gain_min: float = 0.25, gain_max: float = 4.0):
+        super().__init__()
+        self.config = {"N": N, "M": M, "F_": F_, "gain_min": gain_min, "gain_max": gain_max}
+        self.predictor = ResidualPredictor()
+        self.g_a = nn.Sequential(conv(6, N), GDN(N), conv(N, N), GDN(N), conv(N, N), GDN(N), conv(N, M))
+        self.h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(0.1), conv(N, N), nn.LeakyReLU(0.1), conv(N, N))
+        self.h_s = nn.Sequential(deconv(N, N), nn.LeakyReLU(0.1), deconv(N, N * 3 // 2), nn.LeakyReLU(0.1),
+                                 conv(N * 3 // 2, 2 * M, 3, 1))
+        self.g_s = nn.Sequential(deconv(M, N), GDN(N, inverse=True), deconv(N, N), GDN(N, inverse=True),
+                                 deconv(N, N), GDN(N, inverse=True), deconv(N, F_))
+        self.fuse = nn.Sequential(nn.Conv2d(F_ + 6, F_, 3, 1, 1), nn.LeakyReLU(0.1), nn.Conv2d(F_, 3, 3, 1, 1))
+        self.entropy_bottleneck = EntropyBottleneck(N)
+        self.gaussian_conditional = GaussianConditional(None)
+        self.gains = GainSchedule(gain_min, gain_max)
+        self.qr_offset = QrOffset()
+
+    # -- shared pieces ---------------------------------------------------------------------------
+    def _analysis(self, base, x):
+        pred = self.predictor(base)
+        y = self.g_a(torch.cat([x - base - pred, base], 1))
+        return pred, y
+
+    def _entropy_params(self, z_hat):
+        scales, means = self.h_s(z_hat).chunk(2, 1)
+        return F.softplus(scales) + 1e-3, means
+
+    def _synthesis(self, y_hat, base, pred):
+        r_hat = self.fuse(torch.cat([self.g_s(y_hat), base, pred], 1))
+        return base + pred + r_hat
+
+    # -- training --------------------------------------------------------------------------------
+    def forward(self, base, x, q):
+        """Training / evaluation pass with rate estimates. Returns x_hat, x_pred and likelihoods."""
+        g = self.gains.gain(q).view(-1, 1, 1, 1)
+        gz = self.gains.hyper_gain(g)
+        pred, y = self._analysis(base, x)
+        z = self.h_a(y)
+        z_tilde, z_lik = self.entropy_bottleneck(z * gz)
+        if self.training:
+            medians = self.entropy_bottleneck._get_medians()
+            z_tilde = round_ste(z * gz - medians) + medians  # STE for the synthesis path
+        scales, means = self._entropy_params(z_tilde / gz)
+        u = (y - means) * g
+        scale_q = scales * g
+        _, y_lik = self.gaussian_conditional(u, scale_q)
+        k_abs = round_ste(u.abs())
+        y_hat = dequantize(torch.sign(u) * k_abs, self.qr_offset(scale_q), g, means)
+        x_hat = self._synthesis(y_hat, base, pred)
+        return {"x_hat": x_hat, "x_pred": base + pred, "likelihoods": {"y": y_lik, "z": z_lik}}
+
+    # -- coding ----------------------------------------------------------------------------------
+    def predict(self, base):
+        """The zero-bit enhancement: base + predicted residual."""
+        return base + self.predictor(base)
+
+    def compress(self, base, x, q: float):
+        """Entropy-codes ``x`` given ``base``; returns (strings ``[y, z]``, z size, decoder-exact x_hat)."""
+        g = self.gains.gain(torch.tensor([float(q)])).view(-1, 1, 1, 1)
+        gz = self.gains.hyper_gain(g)
+        pred, y = self._analysis(base, x)
+        z = self.h_a(y) * gz
+        z_strings = self.entropy_bottleneck.compress(z)
+        z_size = tuple(z.shape[-2:])
+        y_strings, x_hat = self._decode_y(base, pred, z_strings, z_size, g, gz, y=y)
+        return [y_strings, z_strings], z_size, x_hat
+
+    def decompress(self, base, strings, z_size, q: float):
+        g = self.gains.gain(torch.tensor([float(q)])).view(-1, 1, 1, 1)
+        gz = self.gains.hyper_gain(g)
+        pred = self.predictor(base)
+        _, x_hat = self._decode_y(base, pred, strings[1], z_size, g, gz, y_strings=strings[0])
+        return x_hat
+
+    def _decode_y(self, base, pred, z_strings, z_size, g, gz, y=None, y_strings=None):
+        """Shared by encoder and decoder so both reconstruct from identical values."""
+        z_hat = self.entropy_bottleneck.decompress(z_strings, z_size) / gz
+        scales, means = self._entropy_params(z_hat)
+        scale_q = scales * g
+        indexes = self.gaussian_conditional.build_indexes(scale_q)
+        if y is not None:
+            y_strings = self.gaussian_conditional.compress((y - means) * g, indexes)
+            k = torch.round((y - means) * g)
+        else:
+            k = self.gaussian_conditional.decompress(y_strings, indexes)
+        y_hat = dequantize(k, self.qr_offset(scale_q), g, means)
+        return y_strings, self._synthesis(y_hat, base, pred)

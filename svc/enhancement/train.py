@@ -1,0 +1,101 @@
+"""Multi-rate training of :class:`ResidualEnhancer` on CPU.
+
+Each batch samples one quality q ~ U[0, 1] per crop; λ(q) = λ_min·(λ_max/λ_min)^q weights the
+4:2:0 MSE (Y:U:V = 6:1:1) against the rate in bits per pixel, so one model learns the whole range.
+The predictor's own output is also pulled towards the original (weight ``pred_weight``), so the
+zero-bit prediction alone improves the base frame.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import torch
+
+from svc.enhancement.color import to_planes420
+from svc.enhancement.models import ResidualEnhancer
+
+
+def lambda_of(q: torch.Tensor, lmin: float, lmax: float) -> torch.Tensor:
+    return lmin * (lmax / lmin) ** q
+
+
+def yuv420_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-sample 6:1:1 weighted MSE of the 4:2:0 planes, shape (B,)."""
+    pa, pb = to_planes420(a), to_planes420(b)
+    m = [((x - y) ** 2).flatten(1).mean(1) for x, y in zip(pa, pb)]
+    return (6 * m[0] + m[1] + m[2]) / 8
+
+
+def rd_loss(out: dict, x: torch.Tensor, q: torch.Tensor, lmin: float, lmax: float, pred_weight: float = 0.2):
+    n_pix = x.shape[-2] * x.shape[-1]
+    bits = sum(-torch.log2(l.clamp_min(1e-9)).flatten(1).sum(1) for l in out["likelihoods"].values())
+    bpp = bits / n_pix
+    lam = lambda_of(q, lmin, lmax)
+    d = yuv420_mse(out["x_hat"], x) * 255 ** 2
+    d_pred = yuv420_mse(out["x_pred"], x) * 255 ** 2
+    loss = (lam * (d + pred_weight * d_pred) + bpp).mean()
+    return loss, {"bpp": bpp.mean().item(), "mse": d.mean().item(), "mse_pred": d_pred.mean().item()}
+
+
+def train(dataset, out_path: str, steps: int = 4000, batch: int = 8, lr: float = 2e-4, lmin: float = 0.004,
+          lmax: float = 0.13, ckpt_dir: str | None = None, ckpt_every: int = 250, resume: bool = False,
+          seed: int = 0, progress=None, log=print, model_kwargs: dict | None = None) -> ResidualEnhancer:
+    """Trains and writes the final weights (with updated CDF tables) to ``out_path``."""
+    torch.manual_seed(seed)
+    model = ResidualEnhancer(**(model_kwargs or {}))
+    aux_params = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
+    main_params = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
+    opt = torch.optim.Adam(main_params, lr=lr)
+    aux_opt = torch.optim.Adam(aux_params, lr=1e-3)
+    start = 0
+    ckpt = os.path.join(ckpt_dir, "last.ckpt") if ckpt_dir else None
+    if resume and ckpt and os.path.exists(ckpt):
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"], strict=False)
+        opt.load_state_dict(state["opt"])
+        aux_opt.load_state_dict(state["aux_opt"])
+        start = state["step"]
+        dataset.rng.setstate(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        log(f"resumed from {ckpt} at step {start}")
+    model.train()
+    t0, avg = time.time(), None
+    for step in range(start, steps):
+        for group in opt.param_groups:  # cosine decay to lr/10
+            group["lr"] = lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+        base, x = dataset.batch(batch)
+        q = torch.rand(batch)
+        out = model(base, x, q)
+        loss, info = rd_loss(out, x, q, lmin, lmax)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(main_params, 1.0)
+        opt.step()
+        aux = model.aux_loss()
+        aux_opt.zero_grad()
+        aux.backward()
+        aux_opt.step()
+        avg = info if avg is None else {k: 0.98 * avg[k] + 0.02 * v for k, v in info.items()}
+        if progress is not None:
+            progress(step + 1, avg)
+        if ckpt and ((step + 1) % ckpt_every == 0 or step + 1 == steps):
+            os.makedirs(ckpt_dir, exist_ok=True)
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "aux_opt": aux_opt.state_dict(),
+                        "step": step + 1, "rng": dataset.rng.getstate(), "torch_rng": torch.get_rng_state()},
+                       ckpt + ".tmp")
+            os.replace(ckpt + ".tmp", ckpt)
+    log(f"trained {steps - start} steps in {time.time() - t0:.0f} s; running averages {avg}")
+    save_weights(model, out_path)
+    return model
+
+
+def save_weights(model: ResidualEnhancer, path: str):
+    """Writes the shipped weights file: config + state dict with updated entropy tables."""
+    model.eval()
+    model.update(force=True)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    torch.save({"format": "svc-enhancement", "version": 1, "config": model.config,
+                "state_dict": model.state_dict()}, path + ".tmp")
+    os.replace(path + ".tmp", path)

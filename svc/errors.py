@@ -1,0 +1,34 @@
+"""Exception types raised by the library; the CLI turns them into one-line messages."""
+
+
+class SvcError(Exception):
+    """Base class of every error the library raises on purpose."""
+
+
+class InputError(SvcError):
+    """The user's input (file, geometry, option) is unusable."""
+
+
+class BitstreamError(SvcError):
+    """A container could not be parsed: damaged, truncated or not an svc file.
+
+    ``gop_index`` and ``offset`` (byte offset in the stream) locate the damage when known.
+    """
+
+    def __init__(self, message, gop_index=None, offset=None):
+        where = []
+        if gop_index is not None:
+            where.append(f"GOP {gop_index}")
+        if offset is not None:
+            where.append(f"byte offset {offset}")
+        super().__init__(message + (f" ({', '.join(where)})" if where else ""))
+        self.gop_index = gop_index
+        self.offset = offset
+
+
+class TruncatedError(BitstreamError):
+    """The stream ended inside a record or before its end marker."""
+
+
+class ModelError(SvcError):
+    """An enhancement model is missing, unreadable or does not match the bitstream."""

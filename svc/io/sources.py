@@ -1,0 +1,124 @@
+"""Open any supported input as a frame source and any output as a frame sink.
+
+Raw ``.yuv`` files need their geometry from the name or from explicit arguments; other
+containers (``.mp4``, ``.mkv``, ``.y4m``, ...) are read and written through PyAV.
+"""
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+from svc.errors import InputError
+from svc.io.frames import VideoFormat, YuvFrame
+from svc.io.yuv import YuvReader, YuvWriter, parse_yuv_name
+
+RAW_SUFFIXES = {".yuv", ".raw", ".i420"}
+
+
+def _is_raw(path) -> bool:
+    return str(path) == "-" or Path(str(path)).suffix.lower() in RAW_SUFFIXES
+
+
+def raw_format(path, size: str | None = None, fps=None, bit_depth: int | None = None) -> VideoFormat:
+    """The :class:`VideoFormat` of a raw file: explicit arguments win over the file name."""
+    info = parse_yuv_name(path)
+    if size:
+        try:
+            w, h = (int(v) for v in str(size).lower().split("x"))
+        except ValueError:
+            raise InputError(f"--size must look like 416x240, got {size!r}") from None
+        info.update(width=w, height=h)
+    if "width" not in info:
+        raise InputError(f"cannot tell the frame size of {path}: name it like Name_416x240_50.yuv or pass --size WxH")
+    if fps is not None:
+        info["fps"] = Fraction(str(fps))
+    if bit_depth is not None:
+        info["bit_depth"] = int(bit_depth)
+    return VideoFormat(info["width"], info["height"], info.get("fps", Fraction(30)), info.get("bit_depth", 8))
+
+
+class AvSource:
+    """Frames of a video container decoded by PyAV, converted to 4:2:0 (8-bit, or 10-bit for deep sources)."""
+
+    def __init__(self, path, max_frames: int | None = None, fps=None):
+        import av
+
+        if not os.path.exists(path):
+            raise InputError(f"cannot read {path}: no such file")
+        try:
+            self._container = av.open(str(path))
+            self._stream = self._container.streams.video[0]
+        except (av.error.FFmpegError, IndexError) as e:
+            raise InputError(f"cannot read {path} as video: {e}") from None
+        cc = self._stream.codec_context
+        deep = cc.format is not None and any(c.bits > 8 for c in cc.format.components)
+        rate = Fraction(str(fps)) if fps else (self._stream.average_rate or self._stream.guessed_rate or Fraction(30))
+        self.format = VideoFormat(cc.width, cc.height, Fraction(rate), 10 if deep else 8)
+        self.path = path
+        self.max_frames = max_frames
+        n = self._stream.frames or None
+        self.num_frames = min(n, max_frames) if (n and max_frames) else (n or max_frames)
+
+    def __iter__(self):
+        from svc.io.avframes import from_av
+
+        n = 0
+        try:
+            for vf in self._container.decode(self._stream):
+                if self.max_frames is not None and n >= self.max_frames:
+                    break
+                yield from_av(vf, self.format)
+                n += 1
+        finally:
+            self._container.close()
+
+
+def open_source(path, size=None, fps=None, bit_depth=None, max_frames=None):
+    """A frame source with ``.format`` (:class:`VideoFormat`), ``.num_frames`` (or None) and iteration."""
+    if _is_raw(path):
+        return YuvReader(path, raw_format(path, size, fps, bit_depth), max_frames=max_frames)
+    if size or bit_depth:
+        raise InputError("--size and --bit-depth apply to raw .yuv input only")
+    return AvSource(path, max_frames=max_frames, fps=fps)
+
+
+class AvSink:
+    """Writes frames into a PyAV container: ``.y4m`` raw, ``.mp4``/``.mkv`` lossless H.264 (qp 0)."""
+
+    def __init__(self, path, fmt: VideoFormat):
+        import av
+
+        self.format = fmt
+        self._container = av.open(str(path), "w")
+        if Path(str(path)).suffix.lower() == ".y4m":
+            self._stream = self._container.add_stream("rawvideo", rate=fmt.fps)
+        else:
+            self._stream = self._container.add_stream("libx264", rate=fmt.fps)
+            self._stream.options = {"qp": "0", "preset": "veryfast"}
+        self._stream.width, self._stream.height = fmt.width, fmt.height
+        self._stream.pix_fmt = fmt.pix_fmt if self._stream.codec_context.name == "rawvideo" or fmt.bit_depth == 8 else "yuv420p10le"
+        self._n = 0
+
+    def write(self, frame: YuvFrame):
+        from svc.io.avframes import to_av
+
+        for pkt in self._stream.encode(to_av(frame, self.format, pts=self._n)):
+            self._container.mux(pkt)
+        self._n += 1
+
+    def close(self):
+        for pkt in self._stream.encode(None):
+            self._container.mux(pkt)
+        self._container.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def open_sink(path, fmt: VideoFormat):
+    """A frame sink with ``write(frame)`` and ``close()``, chosen by the file suffix (``-`` = raw stdout)."""
+    return YuvWriter(path, fmt) if _is_raw(path) else AvSink(path, fmt)

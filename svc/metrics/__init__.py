@@ -1,0 +1,1 @@
+"""Quality, rate and tracking metrics."""

@@ -1,0 +1,85 @@
+"""Shared fixtures: real clips from ../shared/data converted to CTC-named raw YUV, generated clips."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+RACEHORSES = SHARED / "RaceHorses_832x480_30.yuv"
+CARPHONE_MP4 = SHARED / "carphone_176x144_30.mp4"
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+def write_yuv(path, frames):
+    from svc.io.yuv import YuvWriter
+    from svc.io.frames import VideoFormat
+
+    h, w = frames[0].y.shape
+    with YuvWriter(path, VideoFormat(w, h, Fraction(30), 8 if frames[0].y.dtype == np.uint8 else 10)) as wr:
+        for f in frames:
+            wr.write(f)
+    return Path(path)
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
+def carphone_yuv(data_dir):
+    """The 120-frame carphone clip as raw CTC-named YUV."""
+    from svc.io import open_source
+
+    path = data_dir / "carphone_176x144_30.yuv"
+    if not path.exists():
+        write_yuv(path, list(open_source(CARPHONE_MP4)))
+    return path
+
+
+@pytest.fixture(scope="session")
+def racehorses_yuv():
+    assert RACEHORSES.exists(), f"shared test data missing: {RACEHORSES}"
+    return RACEHORSES
+
+
+def moving_clip(width=176, height=144, frames=40, seed=0, bit_depth=8):
+    """A synthetic clip: smooth textured background panning, a bright square moving across."""
+    from svc.io.frames import YuvFrame
+
+    rng = np.random.default_rng(seed)
+    maxv = (1 << bit_depth) - 1
+    yy, xx = np.mgrid[0:height * 2, 0:width * 2]
+    bg = (0.5 + 0.25 * np.sin(xx / 9.0) * np.cos(yy / 13.0) + 0.05 * rng.standard_normal(xx.shape)).clip(0, 1)
+    dt = np.uint8 if bit_depth == 8 else np.uint16
+    out = []
+    for t in range(frames):
+        y = bg[t:t + height, 2 * t:2 * t + width].copy()
+        x0 = (5 + 3 * t) % (width - 24)
+        y[40:64, x0:x0 + 24] = 0.9
+        y = (y * maxv).round().astype(dt)
+        u = np.full((height // 2, width // 2), (maxv + 1) // 2, dt)
+        v = (u.astype(np.int32) + (np.arange(width // 2) % 7)).clip(0, maxv).astype(dt)
+        out.append(YuvFrame(y, u, v))
+    return out
+
+
+def run_cli(*args, input=None, check=True, env=None, timeout=300):
+    """Runs an svc console script through ``python -c`` (works without the scripts on PATH)."""
+    entry = {"svc-encode": "encode_main", "svc-decode": "decode_main", "svc-extract": "extract_main",
+             "svc-info": "info_main", "svc-analyze": "analyze_main"}
+    cmd, *rest = args
+    code = f"import sys; from svc.cli import {entry[cmd]} as m; sys.argv[0] = {cmd!r}; m(sys.argv[1:])"
+    p = subprocess.run([sys.executable, "-c", code, *map(str, rest)], input=input, capture_output=True,
+                       env={**os.environ, **(env or {})}, timeout=timeout, cwd=ROOT)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({p.returncode}): {p.stderr.decode(errors='replace')[-2000:]}")
+    return p
