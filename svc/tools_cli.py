@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from svc.cli import progress_bar, run_main
@@ -25,6 +26,8 @@ def train_parser():
     p.add_argument("--out", default="svc/enhancement/weights/svc-enh-v1.pt", help="weights file to write")
     p.add_argument("--ckpt-dir", default="runs/enh", help="checkpoint folder (for --resume)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --ckpt-dir")
+    p.add_argument("--export", action="store_true",
+                   help="only write --out from the last checkpoint in --ckpt-dir (no training)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--debug", action="store_true")
     return p
@@ -37,6 +40,11 @@ def train_cmd(argv) -> int:
     from svc.enhancement.train import train
 
     args = train_parser().parse_args(argv)
+    if args.export:
+        from svc.enhancement.train import export_checkpoint
+        step = export_checkpoint(os.path.join(args.ckpt_dir, "last.ckpt"), args.out)
+        print(f"wrote {args.out} from the checkpoint at step {step}", file=sys.stderr)
+        return 0
     if args.threads:
         torch.set_num_threads(args.threads)
     log = (lambda m: print(m, file=sys.stderr))

@@ -2,9 +2,14 @@
 
 Per-frame payload (inside the container's enhancement layer)::
 
+    mode u8              0: base frame as is, 1: base + predicted residual (zero bits),
+                         2: base + predicted residual + coded residual, followed by
     z_h u16, z_w u16     hyper-latent size (must match the padded frame size / 64)
     y_len u32            bytes of the latent's rANS string
     y string, z string
+
+The encoder picks the mode per frame by rate-distortion cost J = λ(q)·MSE + bits/pixel with
+the same λ(q) the model was trained with, so the full layer is never worse than the base.
 
 The entropy-parameter path (hyper-synthesis -> CDF indexes) runs single-threaded so encoder and
 decoder derive identical indexes whatever thread count each process uses.
@@ -22,6 +27,8 @@ from svc.errors import BitstreamError
 from svc.io.frames import VideoFormat, YuvFrame
 
 _HEAD = struct.Struct("<HHI")
+MODE_BASE, MODE_PREDICT, MODE_CODED = 0, 1, 2
+LAMBDA_RANGE = (0.004, 0.13)  # the training range of λ (MSE on 0..255 samples vs bits per pixel)
 
 
 @contextlib.contextmanager
@@ -69,22 +76,42 @@ class EnhancementCodec:
     def _frame(self, t: torch.Tensor) -> YuvFrame:
         return to_frame420(t[..., : self.format.height, : self.format.width], self.format.max_value)
 
+    @property
+    def rd_lambda(self) -> float:
+        lo, hi = LAMBDA_RANGE
+        return lo * (hi / lo) ** self.quality
+
+    def _cost(self, original: YuvFrame, candidate: YuvFrame, nbytes: int) -> float:
+        from svc.metrics.quality import mse
+
+        scale = (255.0 / self.format.max_value) ** 2
+        d = (6 * mse(original.y, candidate.y) + mse(original.u, candidate.u) + mse(original.v, candidate.v)) / 8
+        return self.rd_lambda * d * scale + nbytes * 8 / (self.format.width * self.format.height)
+
     @torch.inference_mode()
     def encode_frame(self, original: YuvFrame, base: YuvFrame) -> tuple[bytes, YuvFrame]:
-        """Payload bytes and the decoder-exact full-quality frame."""
+        """Payload bytes and the decoder-exact full-quality frame (best of the three modes)."""
         strings, z_size, x_hat = self.model.compress(self._tensor(base), self._tensor(original), self.quality)
         y, z = strings[0][0], strings[1][0]
-        return _HEAD.pack(z_size[0], z_size[1], len(y)) + y + z, self._frame(x_hat)
+        coded = bytes([MODE_CODED]) + _HEAD.pack(z_size[0], z_size[1], len(y)) + y + z
+        predicted = self.predict_frame(base)
+        options = [(bytes([MODE_BASE]), base), (bytes([MODE_PREDICT]), predicted), (coded, self._frame(x_hat))]
+        return min(options, key=lambda o: self._cost(original, o[1], len(o[0])))
 
     @torch.inference_mode()
     def decode_frame(self, base: YuvFrame, payload: bytes, gop_index: int | None = None) -> YuvFrame:
-        if len(payload) < _HEAD.size:
-            raise BitstreamError("enhancement frame payload too short", gop_index)
-        zh, zw, ylen = _HEAD.unpack_from(payload)
-        if (zh, zw) != self.z_size or _HEAD.size + ylen > len(payload):
+        mode = payload[0] if payload else -1
+        if mode == MODE_BASE and len(payload) == 1:
+            return base
+        if mode == MODE_PREDICT and len(payload) == 1:
+            return self.predict_frame(base)
+        if mode != MODE_CODED or len(payload) < 1 + _HEAD.size:
+            raise BitstreamError("enhancement frame payload has an unknown mode or is too short", gop_index)
+        zh, zw, ylen = _HEAD.unpack_from(payload, 1)
+        if (zh, zw) != self.z_size or 1 + _HEAD.size + ylen > len(payload):
             raise BitstreamError("enhancement frame payload is inconsistent with the stream geometry", gop_index)
-        y = payload[_HEAD.size:_HEAD.size + ylen]
-        z = payload[_HEAD.size + ylen:]
+        y = payload[1 + _HEAD.size:1 + _HEAD.size + ylen]
+        z = payload[1 + _HEAD.size + ylen:]
         try:
             x_hat = self.model.decompress(self._tensor(base), [[y], [z]], (zh, zw), self.quality)
         except Exception as e:  # noqa: BLE001 - the rANS decoder raises plain errors on garbage

@@ -13,6 +13,7 @@ import time
 
 import torch
 
+from svc.enhancement.codec import LAMBDA_RANGE
 from svc.enhancement.color import to_planes420
 from svc.enhancement.models import ResidualEnhancer
 
@@ -39,8 +40,8 @@ def rd_loss(out: dict, x: torch.Tensor, q: torch.Tensor, lmin: float, lmax: floa
     return loss, {"bpp": bpp.mean().item(), "mse": d.mean().item(), "mse_pred": d_pred.mean().item()}
 
 
-def train(dataset, out_path: str, steps: int = 4000, batch: int = 8, lr: float = 2e-4, lmin: float = 0.004,
-          lmax: float = 0.13, ckpt_dir: str | None = None, ckpt_every: int = 250, resume: bool = False,
+def train(dataset, out_path: str, steps: int = 4000, batch: int = 8, lr: float = 2e-4, lmin: float = LAMBDA_RANGE[0],
+          lmax: float = LAMBDA_RANGE[1], ckpt_dir: str | None = None, ckpt_every: int = 250, resume: bool = False,
           seed: int = 0, progress=None, log=print, model_kwargs: dict | None = None) -> ResidualEnhancer:
     """Trains and writes the final weights (with updated CDF tables) to ``out_path``."""
     torch.manual_seed(seed)
@@ -99,3 +100,16 @@ def save_weights(model: ResidualEnhancer, path: str):
     torch.save({"format": "svc-enhancement", "version": 1, "config": model.config,
                 "state_dict": model.state_dict()}, path + ".tmp")
     os.replace(path + ".tmp", path)
+
+
+def export_checkpoint(ckpt_path: str, out_path: str) -> int:
+    """Writes the shipped weights file from a training checkpoint; returns its step."""
+    from svc.errors import ModelError
+
+    if not os.path.exists(ckpt_path):
+        raise ModelError(f"no checkpoint at {ckpt_path}")
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    model = ResidualEnhancer()
+    model.load_state_dict(state["model"], strict=False)
+    save_weights(model, out_path)
+    return state["step"]
