@@ -37,6 +37,8 @@ class DecodedGop:
     frames: list[YuvFrame]
     layer: str = "base"
     timings: dict = field(default_factory=dict)
+    detections: list = field(default_factory=list)
+    tracks: list = field(default_factory=list)
 
 
 def _timed(timings: dict, key: str, t0: float):
@@ -121,3 +123,25 @@ def frames_stage(gops: Iterable[DecodedGop]) -> Iterator[YuvFrame]:
     """Flattens GOPs into frames in display order."""
     for dec in gops:
         yield from dec.frames
+
+
+# -- analytics ------------------------------------------------------------------------------------
+def detect_stage(gops: Iterable[DecodedGop], detector, class_ids=None) -> Iterator[DecodedGop]:
+    """Runs the detector on every decoded frame; keeps only ``class_ids`` when given."""
+    from svc.analytics.detectors import filter_classes
+
+    for dec in gops:
+        t0 = time.perf_counter()
+        dets = [detector.detect(f) for f in dec.frames]
+        dec.detections = [filter_classes(d, class_ids) for d in dets] if class_ids else dets
+        _timed(dec.timings, "detect", t0)
+        yield dec
+
+
+def track_stage(gops: Iterable[DecodedGop], tracker) -> Iterator[DecodedGop]:
+    """Feeds each frame's detections to the tracker, in display order across GOPs."""
+    for dec in gops:
+        t0 = time.perf_counter()
+        dec.tracks = [tracker.update(d) for d in dec.detections]
+        _timed(dec.timings, "track", t0)
+        yield dec
