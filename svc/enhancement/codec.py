@@ -4,7 +4,7 @@ Per-frame payload (inside the container's enhancement layer)::
 
     mode u8              0: base frame as is, 1: base + predicted residual (zero bits),
                          2: base + predicted residual + coded residual, followed by
-    z_h u16, z_w u16     hyper-latent size (must match the padded frame size / 64)
+    z_h u16, z_w u16     hyper-latent size (must match the padded frame size / 32)
     y_len u32            bytes of the latent's rANS string
     y string, z string
 
@@ -65,7 +65,7 @@ class EnhancementCodec:
         self.quality = float(quality)
         self.model_id = model_id
         self.weights_sha256 = weights_sha256
-        self.z_size = (-(-fmt.height // PAD) * PAD // 64, -(-fmt.width // PAD) * PAD // 64)
+        self.z_size = (-(-fmt.height // PAD) * PAD // 32, -(-fmt.width // PAD) * PAD // 32)
 
     def header_info(self) -> dict:
         return {"model_id": self.model_id, "weights_sha256": self.weights_sha256, "quality": self.quality}

@@ -1,0 +1,177 @@
+"""Learned enhancement layer on real frames, with the shipped weights."""
+import io
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from svc.config import load_config, resolve_path
+from svc.errors import ModelError
+from svc.io import open_source
+from svc.metrics.quality import PsnrAccumulator
+
+from pipelines.decode import decode
+from pipelines.encode import encode
+
+from conftest import ROOT, run_cli
+
+WEIGHTS = resolve_path(load_config()["enhancement"]["model"])
+pytestmark = pytest.mark.skipif(not WEIGHTS.exists(), reason=f"shipped weights {WEIGHTS} not present")
+
+
+@pytest.fixture(scope="module")
+def codec_factory():
+    from svc.enhancement import load_codec_for_encoding
+
+    def make(fmt, quality=0.5):
+        return load_codec_for_encoding({"model": str(WEIGHTS), "quality": quality}, fmt)
+    return make
+
+
+def _cfg(qp=37, gop=8, quality=0.5):
+    return load_config(overrides=[{"base": {"qp": qp, "gop": gop, "preset": "fast"},
+                                   "enhancement": {"enabled": True, "quality": quality}}])
+
+
+class ListSink:
+    def __init__(self):
+        self.frames = []
+
+    def write(self, f):
+        self.frames.append(f)
+
+
+def _run(path, frames, qp, quality, codec_factory):
+    src = open_source(path, max_frames=frames)
+    buf = io.BytesIO()
+    stats = encode(src, buf, _cfg(qp, quality=quality), codec=codec_factory(src.format, quality))
+    return stats, buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def carphone_runs(carphone_yuv, codec_factory):
+    return {q: _run(carphone_yuv, 16, 37, q, codec_factory) for q in (0.0, 0.5, 1.0)}
+
+
+def test_entropy_round_trip_exact(carphone_runs, carphone_yuv):
+    stats, data = carphone_runs[0.5]
+    full, base = ListSink(), ListSink()
+    decode(io.BytesIO(data), full, layer="full", codec_loader=_loader)
+    decode(io.BytesIO(data), base, layer="base")
+    acc = PsnrAccumulator()
+    for o, f in zip(open_source(carphone_yuv, max_frames=16), full.frames):
+        acc.add(o, f)
+    # the decoder's frames are the encoder's reconstruction exactly (same PSNR to 1e-9 dB)
+    assert acc.mean()["y"] == pytest.approx(stats.psnr_full.mean()["y"], abs=1e-9)
+    assert len(full.frames) == 16
+
+
+def _loader(header):
+    from svc.enhancement import load_codec_for_decoding
+    return load_codec_for_decoding(header)
+
+
+def test_full_beats_base_and_rises_with_quality(carphone_runs):
+    rows = []
+    for q, (stats, _) in sorted(carphone_runs.items()):
+        s = stats.summary()
+        rows.append((q, s["psnr_base"]["y"], s["psnr_full"]["y"], stats.enh_bytes))
+    print("\ncarphone QP37 (q, base PSNR-Y, full PSNR-Y, enhancement bytes):", rows)
+    base = rows[0][1]
+    assert all(r[1] == base for r in rows)  # the base layer does not depend on q
+    q05 = [r for r in rows if r[0] == 0.5][0]
+    assert q05[2] > base + MARGIN_DB, f"default quality gains only {q05[2] - base:.3f} dB"
+    assert rows[0][2] <= rows[1][2] <= rows[2][2] and rows[0][3] <= rows[1][3] <= rows[2][3]
+    assert rows[2][2] > rows[0][2] and rows[2][3] > rows[0][3]
+
+
+MARGIN_DB = 0.1
+
+
+def test_racehorses_full_beats_base(racehorses_yuv, codec_factory):
+    stats, _ = _run(racehorses_yuv, 2, 37, 0.5, codec_factory)
+    s = stats.summary()
+    print(f"\nRaceHorses QP37 q0.5: base {s['psnr_base']['y']:.3f} dB, full {s['psnr_full']['y']:.3f} dB, "
+          f"{stats.enh_bytes} B enhancement, {stats.base_bytes} B base")
+    assert s["psnr_full"]["y"] > s["psnr_base"]["y"] + MARGIN_DB
+
+
+def test_predictor_alone_does_not_hurt(carphone_yuv, racehorses_yuv, codec_factory):
+    from svc.base import BaseEncoder, BaseSettings
+    for path, n in ((carphone_yuv, 16), (racehorses_yuv, 2)):
+        src = open_source(path, max_frames=n)
+        frames = list(src)
+        codec = codec_factory(src.format)
+        rec = BaseEncoder(src.format, BaseSettings(qp=37)).encode_gop(frames).recon
+        b, p = PsnrAccumulator(), PsnrAccumulator()
+        for o, r in zip(frames, rec):
+            b.add(o, r)
+            p.add(o, codec.predict_frame(r))
+        print(f"\n{path.name}: base {b.mean()['y']:.3f} dB, base + predicted residual {p.mean()['y']:.3f} dB")
+        assert p.mean()["y"] >= b.mean()["y"] - 0.02
+
+
+def test_cross_process_determinism_and_cli(tmp_path, carphone_yuv):
+    out, full = tmp_path / "e.svc", tmp_path / "full.yuv"
+    p = run_cli("svc-encode", carphone_yuv, "-o", out, "--frames", "8", "--gop", "4", "--qp", "37",
+                "--enh-quality", "0.8", "--set", "enhancement.enabled=true")
+    assert "full (base+enh)" in p.stderr.decode()
+    run_cli("svc-decode", out, "--layer", "full", "-o", full)
+    # the same encode in this process gives the same bytes, and its reconstruction equals the other process's decode
+    from svc.enhancement import load_codec_for_encoding
+    src = open_source(carphone_yuv, max_frames=8)
+    cfg = _cfg(37, gop=4, quality=0.8)
+    codec = load_codec_for_encoding(cfg["enhancement"], src.format)
+    buf = io.BytesIO()
+    stats = encode(src, buf, cfg, codec=codec)
+    assert buf.getvalue() == out.read_bytes()
+    decoded = np.fromfile(full, np.uint8).reshape(8, -1)
+    acc = PsnrAccumulator()
+    from svc.io.frames import YuvFrame
+    for o, d in zip(open_source(carphone_yuv, max_frames=8), decoded):
+        acc.add(o, YuvFrame.from_i420(d, 176, 144))
+    assert acc.mean()["y"] == pytest.approx(stats.psnr_full.mean()["y"], abs=1e-9)
+
+
+def test_wrong_weights_refused(tmp_path, carphone_yuv):
+    out = tmp_path / "e.svc"
+    run_cli("svc-encode", carphone_yuv, "-o", out, "--frames", "4", "--gop", "4", "--set", "enhancement.enabled=true")
+    other = tmp_path / "other.pt"
+    shutil.copy(WEIGHTS, other)
+    with open(other, "ab") as fh:
+        fh.write(b"\0")  # different bytes, different SHA-256
+    p = run_cli("svc-decode", out, "--layer", "full", "-o", tmp_path / "f.yuv", check=False,
+                env={"SVC_ENH_WEIGHTS": str(other)})
+    err = p.stderr.decode()
+    assert p.returncode == 1 and "weights sha256" in err and len(err.strip().splitlines()) == 1
+    # the base layer needs no model at all
+    run_cli("svc-decode", out, "--layer", "base", "-o", tmp_path / "b.yuv", env={"SVC_ENH_WEIGHTS": str(other)})
+
+
+def test_missing_model_file_is_clear(tmp_path, carphone_yuv):
+    out = tmp_path / "e.svc"
+    p = run_cli("svc-encode", carphone_yuv, "-o", out, "--frames", "4", "--set", "enhancement.enabled=true",
+                "--set", "enhancement.model=/nonexistent/model.pt", check=False)
+    assert p.returncode == 1 and "not found" in p.stderr.decode() and not out.exists()
+
+
+def test_base_layer_ignores_damaged_enhancement(tmp_path, carphone_runs):
+    from svc.bitstream import ContainerReader
+    _, data = carphone_runs[1.0]
+    recs = list(ContainerReader(io.BytesIO(data)))
+    r = recs[0]
+    pos = r.offset + 36 + len(r.base) + r.enhancement_size // 2
+    bad = data[:pos] + bytes([data[pos] ^ 0xFF]) + data[pos + 1:]
+    a, b = ListSink(), ListSink()
+    decode(io.BytesIO(data), a, layer="base")
+    decode(io.BytesIO(bad), b, layer="base")  # never reads the enhancement bytes: no error
+    assert all(np.array_equal(x.y, y.y) for x, y in zip(a.frames, b.frames))
+    from svc.errors import BitstreamError
+    with pytest.raises(BitstreamError, match="enhancement payload CRC"):
+        decode(io.BytesIO(bad), ListSink(), layer="full", codec_loader=_loader)
+    c = ListSink()
+    decode(io.BytesIO(bad), c, layer="full", codec_loader=_loader, on_error="skip")
+    assert all(np.array_equal(x.y, y.y) for x, y in zip(a.frames[:8], c.frames[:8]))  # base frames for GOP 0
