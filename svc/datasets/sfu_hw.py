@@ -140,10 +140,15 @@ def write_sfu_annotations(rows, folder, seq_stem: str, width: int, height: int,
         raise ValueError(f"rows must be (N, >= 6) MOTChallenge rows, got shape {rows.shape}")
     if rows.shape[0] and (np.any(rows[:, 0] < 1) or np.any(rows[:, 0] != np.round(rows[:, 0]))):
         raise ValueError("frame numbers must be integers >= 1")
+    if rows.shape[1] > 7 and np.any(rows[:, 7] != np.round(rows[:, 7])):
+        raise ValueError("column 7 must hold integer class ids (MOT15 files keep world x there; "
+                         "pass rows[:, :7])")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     last = int(rows[:, 0].max()) if rows.shape[0] else 0
     n = num_frames if num_frames is not None else last
+    if last > n:
+        raise ValueError(f"rows reach frame {last} but num_frames is {n}")
     digits = max(3, len(str(n - 1)))
     paths = []
     for frame in range(1, n + 1):
