@@ -1,0 +1,127 @@
+"""One evaluation point: code a sequence, analyse its base layer, score the tracks against ground truth.
+
+    source -> encode (base with or without ROI [+ enhancement]) -> container bytes
+           -> analytics_gops (base decode -> detect -> track)   -> hypothesis rows
+           -> evaluate(ground truth, hypothesis, detections)     -> MOTA, IDF1, HOTA, mAP@0.5 ...
+
+The ``uncompressed`` configuration runs detect -> track on the original frames (the upper bound).
+"""
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from svc.bitstream import GopRecord
+from svc.buffer import GopBuffer
+from svc.config import load_config
+
+from pipelines.stages import DecodedGop, detect_stage, track_stage
+
+CONFIGURATIONS = ("roi", "plain", "uncompressed")
+
+
+@dataclass(frozen=True)
+class PointSpec:
+    """Everything that determines one result row (also the cache key)."""
+
+    sequence: str          # file stem, e.g. BasketballPass_416x240_50
+    ctc_class: str
+    path: str
+    annotations: str
+    width: int
+    height: int
+    fps: float
+    frames: int
+    configuration: str     # roi | plain | uncompressed
+    qp: int | None = None
+    enh_quality: float | None = None
+    detector: str = "opencv"
+    object_classes: tuple = (0,)
+    overrides: tuple = field(default_factory=tuple)  # (("base.preset", "fast"), ...) applied to the config
+
+    def key_fields(self) -> dict:
+        d = asdict(self)
+        d.pop("path")
+        d.pop("annotations")
+        return d
+
+
+def _config(spec: PointSpec) -> dict:
+    over = [{"base": {"qp": spec.qp}, "roi": {"mode": "auto" if spec.configuration == "roi" else "off"},
+             "enhancement": {"enabled": spec.enh_quality is not None,
+                             "quality": spec.enh_quality if spec.enh_quality is not None else 0.5}}]
+    from svc.config import parse_override
+    over += [parse_override(f"{k}={v}") for k, v in spec.overrides]
+    return load_config(overrides=over)
+
+
+def _rows(gops, first_frame=1):
+    """(tracks, detections) as MOTChallenge arrays with the COCO class in column 7."""
+    tracks, dets = [], []
+    for dec in gops:
+        base = dec.record.first_frame + first_frame
+        for i, (d, t) in enumerate(zip(dec.detections, dec.tracks)):
+            for tid, box, score, cls in t:
+                tracks.append([base + i, tid, *box, score, cls, -1, -1])
+            for box, score, cls in zip(d.boxes, d.scores, d.classes):
+                dets.append([base + i, -1, *box, score, cls, -1, -1])
+    return np.array(tracks, np.float64).reshape(-1, 10), np.array(dets, np.float64).reshape(-1, 10)
+
+
+def _original_gops(source, gop_size):
+    for gop in GopBuffer(source, gop_size):
+        yield DecodedGop(GopRecord(gop.index, gop.first_frame, len(gop), b""), gop.frames, layer="original")
+
+
+def run_point(spec: PointSpec) -> dict:
+    """Computes one result row (see :data:`svc.evaluation.report.COLUMNS`)."""
+    from svc.analytics.detectors import make_detector
+    from svc.analytics.tracker import Tracker, TrackerConfig
+    from svc.datasets.sfu_hw import read_sfu_annotations
+    from svc.io import open_source
+    from svc.metrics.mot import evaluate
+
+    t0 = time.perf_counter()
+    cfg = _config(spec)
+    classes = list(spec.object_classes)
+    gt = read_sfu_annotations(spec.annotations, spec.width, spec.height, num_frames=spec.frames)
+    gt = gt[np.isin(gt[:, 7], classes)]
+    source = open_source(spec.path, max_frames=spec.frames)
+    detector = make_detector(spec.detector, **(cfg["analytics"].get("detector_options") or {}))
+    tracker = Tracker(TrackerConfig.from_dict(cfg["analytics"].get("tracker") or {}))
+    row = {"sequence": spec.sequence, "class": spec.ctc_class, "configuration": spec.configuration,
+           "qp": spec.qp if spec.qp is not None else "", "frames": 0, "base_kbps": float("nan"),
+           "full_kbps": float("nan"), "psnr_y_base": float("nan"), "psnr_y_full": float("nan")}
+    if spec.configuration == "uncompressed":
+        gops = track_stage(detect_stage(_original_gops(source, int(cfg["base"]["gop"])), detector, classes), tracker)
+        hyp, dets = _rows(gops)
+        row["frames"] = source.num_frames
+    else:
+        from pipelines.analyze import analytics_gops
+        from pipelines.decode import open_reader
+        from pipelines.encode import encode
+
+        codec = analyzer = roi_filter = None
+        if spec.enh_quality is not None:
+            from svc.enhancement import load_codec_for_encoding
+            codec = load_codec_for_encoding(cfg["enhancement"], source.format)
+        if spec.configuration == "roi":
+            from svc.analytics.roi import RoiAnalyzer, RoiConfig, RoiFilter
+            rc = RoiConfig.from_dict(cfg["roi"])
+            analyzer, roi_filter = RoiAnalyzer(detector, source.format, rc), RoiFilter(source.format, rc)
+            cfg["base"]["rate_control"] = "crf"
+        buf = io.BytesIO()
+        stats = encode(source, buf, cfg, codec=codec, analyzer=analyzer, roi_filter=roi_filter)
+        s = stats.summary()
+        reader = open_reader(io.BytesIO(buf.getvalue()), "base")
+        hyp, dets = _rows(analytics_gops(reader, detector, tracker, classes))
+        row.update(frames=stats.frames, base_kbps=s["base_kbps"], full_kbps=s["base_kbps"] + s["enh_kbps"],
+                   psnr_y_base=s["psnr_base"]["y"],
+                   psnr_y_full=s["psnr_full"]["y"] if "psnr_full" in s else s["psnr_base"]["y"])
+    m = evaluate(gt, hyp, dets, classes=classes)["all"]
+    row.update({k: m[k] for k in ("MOTA", "MOTP", "IDF1", "IDs", "FP", "FN", "HOTA", "mAP50")})
+    row["seconds"] = time.perf_counter() - t0
+    return row

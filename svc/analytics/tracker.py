@@ -1,0 +1,170 @@
+"""SORT / ByteTrack-style multi-object tracker: Kalman filter + Hungarian assignment on IoU.
+
+Each track keeps a constant-velocity Kalman filter on ``(cx, cy, s, r)`` (box centre in pixels,
+area s in pixels^2, aspect ratio r = w / h, constant) as in SORT (Bewley et al. 2016). Every frame:
+predict all tracks, then, per class (tracks never switch class), match detections to tracks by
+maximum total IoU (``scipy.optimize.linear_sum_assignment``; pairs below ``iou_threshold`` are
+rejected). With ``two_stage`` (ByteTrack, Zhang et al. 2022) detections scoring >= ``high_score``
+are matched first and those in [``low_score``, ``high_score``) then rescue the still-unmatched
+tracks; only high-score detections start tracks. Without it, every detection >= ``low_score``
+is matched in one stage and may start a track (SORT). Fully deterministic.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from svc.analytics.detectors import Detections
+
+
+@dataclass
+class TrackerConfig:
+    """``max_age``: frames a track survives unmatched; ``min_hits``: matched frames before it is reported."""
+
+    iou_threshold: float = 0.3
+    max_age: int = 5
+    min_hits: int = 2
+    high_score: float = 0.5
+    low_score: float = 0.1
+    two_stage: bool = True
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "TrackerConfig":
+        return cls(**{k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__})
+
+
+def xywh_to_z(b) -> np.ndarray:
+    """(4,) x, y, w, h -> measurement (cx, cy, s, r)."""
+    x, y, w, h = (float(v) for v in b)
+    return np.array([x + w / 2, y + h / 2, w * h, w / max(h, 1e-6)])
+
+
+def x_to_xywh(x) -> np.ndarray:
+    """Kalman state (>= 4 values cx, cy, s, r, ...) -> (4,) x, y, w, h."""
+    s, r = max(float(x[2]), 0.0), max(float(x[3]), 1e-6)
+    w = np.sqrt(s * r)
+    h = s / w if w > 0 else 0.0
+    return np.array([x[0] - w / 2, x[1] - h / 2, w, h])
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) IoU of x, y, w, h boxes ``a`` (N, 4) and ``b`` (M, 4)."""
+    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
+    ax1, ay1, bx1, by1 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
+    iw = np.clip(np.minimum(ax1[:, None], bx1[None]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    ih = np.clip(np.minimum(ay1[:, None], by1[None]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = iw * ih
+    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+# SORT's constant-velocity model: state (cx, cy, s, r, vcx, vcy, vs), measurement (cx, cy, s, r).
+_F = np.eye(7)
+_F[0, 4] = _F[1, 5] = _F[2, 6] = 1.0
+_H = np.eye(4, 7)
+_R = np.diag([1.0, 1.0, 10.0, 10.0])
+_Q = np.diag([1.0, 1.0, 1.0, 1.0, 0.01, 0.01, 1e-4])
+_P0 = np.diag([10.0, 10.0, 10.0, 10.0, 1e4, 1e4, 1e4])
+
+
+class KalmanBoxTrack:
+    """One track: Kalman state ``x`` (7,), covariance ``P`` (7, 7), bookkeeping counters."""
+
+    def __init__(self, track_id: int, box, score: float, cls: int):
+        self.id, self.cls, self.score = track_id, int(cls), float(score)
+        self.x = np.zeros(7)
+        self.x[:4] = xywh_to_z(box)
+        self.P = _P0.copy()
+        self.hits, self.age, self.time_since_update = 1, 0, 0
+
+    def predict(self) -> np.ndarray:
+        if self.x[2] + self.x[6] <= 0:  # area must stay positive
+            self.x[6] = 0.0
+        self.x = _F @ self.x
+        self.P = _F @ self.P @ _F.T + _Q
+        self.age += 1
+        self.time_since_update += 1
+        return self.box()
+
+    def update(self, box, score: float):
+        z = xywh_to_z(box)
+        y = z - _H @ self.x
+        S = _H @ self.P @ _H.T + _R
+        K = np.linalg.solve(S, _H @ self.P).T  # P H^T S^-1 (S, P symmetric)
+        self.x = self.x + K @ y
+        self.P = (np.eye(7) - K @ _H) @ self.P
+        self.hits += 1
+        self.time_since_update = 0
+        self.score = float(score)
+
+    def box(self) -> np.ndarray:
+        return x_to_xywh(self.x)
+
+
+def _assign(track_boxes: np.ndarray, det_boxes: np.ndarray, threshold: float):
+    """Hungarian matching maximising IoU; returns [(track_index, det_index)] with IoU >= threshold."""
+    if len(track_boxes) == 0 or len(det_boxes) == 0:
+        return []
+    iou = iou_matrix(track_boxes, det_boxes)
+    rows, cols = linear_sum_assignment(-iou)
+    return [(int(r), int(c)) for r, c in zip(rows, cols) if iou[r, c] >= threshold]
+
+
+class Tracker:
+    """Call :meth:`update` once per frame, in display order; ids start at 1 and only increase."""
+
+    def __init__(self, config: TrackerConfig | None = None):
+        self.config = config or TrackerConfig()
+        self.reset()
+
+    def reset(self):
+        self.tracks: list[KalmanBoxTrack] = []
+        self.next_id = 1
+        self.frame_count = 0
+
+    def update(self, dets: Detections) -> list[tuple[int, np.ndarray, float, int]]:
+        """This frame's ``(track_id, box_xywh (4,) float, score, class_id)`` for confirmed tracks
+        (``min_hits`` matches so far) matched in this frame, sorted by id."""
+        c = self.config
+        self.frame_count += 1
+        for t in self.tracks:
+            t.predict()
+        self.tracks = [t for t in self.tracks if np.all(np.isfinite(t.x))]
+        boxes = np.asarray(dets.boxes, np.float64).reshape(-1, 4)
+        scores = np.asarray(dets.scores, np.float64).reshape(-1)
+        classes = np.asarray(dets.classes, np.int64).reshape(-1)
+        valid = (scores >= c.low_score) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+        high = valid & (scores >= c.high_score) if c.two_stage else valid
+
+        matched: set[int] = set()
+        starts = []
+        for cls in sorted(set(classes[valid].tolist()) | {t.cls for t in self.tracks}):
+            tr = [i for i, t in enumerate(self.tracks) if t.cls == cls]
+            stages = [np.flatnonzero(high & (classes == cls))]
+            if c.two_stage:
+                stages.append(np.flatnonzero(valid & ~high & (classes == cls)))
+            for stage, det_idx in enumerate(stages):
+                free = [i for i in tr if i not in matched]
+                tb = np.array([self.tracks[i].box() for i in free]).reshape(-1, 4)
+                pairs = _assign(tb, boxes[det_idx], c.iou_threshold)
+                for ti, di in pairs:
+                    self.tracks[free[ti]].update(boxes[det_idx[di]], scores[det_idx[di]])
+                    matched.add(free[ti])
+                if stage == 0:  # unmatched high-score detections start tracks
+                    used = {di for _, di in pairs}
+                    starts += [int(det_idx[j]) for j in range(len(det_idx)) if j not in used]
+
+        out = []
+        for i, t in enumerate(self.tracks):
+            if i in matched and t.hits >= c.min_hits:
+                out.append((t.id, t.box(), t.score, t.cls))
+        self.tracks = [t for t in self.tracks if t.time_since_update <= c.max_age]
+        for d in sorted(starts):  # ids in detection order: deterministic
+            t = KalmanBoxTrack(self.next_id, boxes[d], scores[d], classes[d])
+            self.next_id += 1
+            self.tracks.append(t)
+            if c.min_hits <= 1:
+                out.append((t.id, t.box(), t.score, t.cls))
+        return sorted(out, key=lambda r: r[0])

@@ -1,0 +1,1 @@
+"""Tracking evaluation on the HEVC CTC sequences with SFU-HW-Tracks-v1 (``svc-eval-tracking``)."""

@@ -1,0 +1,114 @@
+"""Results of a tracking evaluation: CSV/JSON, a summary table, MOTA-vs-rate plots, BD-rates."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+COLUMNS = ["sequence", "class", "configuration", "qp", "frames", "base_kbps", "full_kbps", "MOTA", "MOTP", "IDF1",
+           "IDs", "FP", "FN", "HOTA", "mAP50", "psnr_y_base", "psnr_y_full", "seconds"]
+
+
+def write_results(rows, out_dir):
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "results.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    (out / "results.json").write_text(json.dumps(rows, indent=1, default=float))
+    return out / "results.csv", out / "results.json"
+
+
+def _mean(vals):
+    vals = [float(v) for v in vals if v not in ("", None) and not math.isnan(float(v))]
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def summary(rows):
+    """{(group, configuration, qp): averages} for each CTC class and 'all'."""
+    groups = defaultdict(list)
+    for r in rows:
+        for g in (r["class"], "all"):
+            groups[(g, r["configuration"], r["qp"])].append(r)
+    out = {}
+    for key, rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], str(kv[0][2]))):
+        out[key] = {k: _mean(r[k] for r in rs) for k in ("base_kbps", "full_kbps", "MOTA", "IDF1", "HOTA", "mAP50",
+                                                        "psnr_y_base", "seconds")}
+        out[key]["n"] = len(rs)
+    return out
+
+
+def bd_rates(rows, metric: str):
+    """Per-sequence BD-rate (%) of ROI vs plain base layers on ``metric`` (kbps axis: base kbps)."""
+    from svc.metrics.bdrate import bd_rate
+
+    by_seq = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        if r["configuration"] in ("roi", "plain"):
+            by_seq[(r["sequence"], r["class"])][r["configuration"]].append(r)
+    out = {}
+    for (seq, cls), cfgs in by_seq.items():
+        try:
+            pts = {c: sorted(cfgs[c], key=lambda r: r["base_kbps"]) for c in ("plain", "roi")}
+            out[(seq, cls)] = bd_rate([r["base_kbps"] for r in pts["plain"]], [r[metric] for r in pts["plain"]],
+                                      [r["base_kbps"] for r in pts["roi"]], [r[metric] for r in pts["roi"]])
+        except (ValueError, KeyError) as e:
+            out[(seq, cls)] = f"n/a ({e})"
+    return out
+
+
+def format_table(rows) -> str:
+    s = summary(rows)
+    lines = [f"{'class':>5} {'config':>12} {'qp':>4} {'n':>3} {'base kbps':>10} {'full kbps':>10} {'MOTA':>7} "
+             f"{'IDF1':>7} {'HOTA':>7} {'mAP50':>7} {'PSNR-Y':>7} {'s/pt':>6}"]
+    for (g, c, qp), v in s.items():
+        lines.append(f"{g:>5} {c:>12} {str(qp):>4} {v['n']:>3} {v['base_kbps']:10.1f} {v['full_kbps']:10.1f} "
+                     f"{v['MOTA']:7.3f} {v['IDF1']:7.3f} {v['HOTA']:7.3f} {v['mAP50']:7.3f} {v['psnr_y_base']:7.2f} "
+                     f"{v['seconds']:6.1f}")
+    for metric in ("MOTA", "mAP50"):
+        bd = bd_rates(rows, metric)
+        if bd:
+            nums = defaultdict(list)
+            for (seq, cls), v in bd.items():
+                if not isinstance(v, str):
+                    nums[cls].append(v)
+                    nums["all"].append(v)
+            per = ", ".join(f"{k}: {np.mean(v):+.1f}%" for k, v in sorted(nums.items())) or "n/a"
+            lines.append(f"BD-rate ROI vs plain on {metric} (mean over sequences): {per}")
+            for (seq, cls), v in sorted(bd.items()):
+                lines.append(f"   {seq}: {v if isinstance(v, str) else f'{v:+.1f}%'}")
+    return "\n".join(lines)
+
+
+def plot_mota(rows, path):
+    """One panel per CTC class: MOTA vs base kbps for ROI and plain, uncompressed as a line."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = summary(rows)
+    classes = sorted({g for g, _, _ in s if g != "all"}) + ["all"]
+    fig, axes = plt.subplots(1, len(classes), figsize=(4.5 * len(classes), 4), squeeze=False)
+    for ax, g in zip(axes[0], classes):
+        for cfg, style in (("plain", "b-o"), ("roi", "r-s")):
+            pts = sorted((v["base_kbps"], v["MOTA"]) for (gg, c, _), v in s.items() if gg == g and c == cfg)
+            if pts:
+                ax.plot(*zip(*pts), style, label=f"base, ROI {'on' if cfg == 'roi' else 'off'}")
+        unc = [v["MOTA"] for (gg, c, _), v in s.items() if gg == g and c == "uncompressed"]
+        if unc:
+            ax.axhline(unc[0], color="k", ls="--", label="uncompressed")
+        ax.set_title(f"class {g}")
+        ax.set_xlabel("base-layer kbps")
+        ax.set_ylabel("MOTA")
+        ax.set_xscale("log")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

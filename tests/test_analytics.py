@@ -1,0 +1,124 @@
+"""Base-layer analytics (svc-analyze) and the detector-relevant (ROI) base layer."""
+import io
+from collections import Counter
+
+import av
+import numpy as np
+import pytest
+
+from svc.analytics.detectors import make_detector
+from svc.analytics.mot_io import parse_mot
+from svc.analytics.roi import RoiAnalyzer, RoiConfig, RoiFilter
+from svc.config import load_config
+from svc.io import open_source
+from svc.io.frames import VideoFormat, YuvFrame
+from svc.metrics.quality import psnr
+
+from pipelines.decode import decode
+from pipelines.encode import encode
+
+from conftest import CARPHONE_MP4, moving_clip, run_cli
+
+
+@pytest.fixture(scope="module")
+def carphone_svc(tmp_path_factory, carphone_yuv):
+    out = tmp_path_factory.mktemp("an") / "c.svc"
+    run_cli("svc-encode", carphone_yuv, "-o", out, "--no-enhancement", "--qp", "32")
+    return out
+
+
+def test_analyze_carphone_finds_one_long_track(tmp_path, carphone_svc, carphone_yuv):
+    tracks, dets, show = tmp_path / "t.txt", tmp_path / "d.txt", tmp_path / "show.mp4"
+    p = run_cli("svc-analyze", carphone_svc, "-o", tracks, "--detections", dets, "--show", show)
+    rows = parse_mot(tracks.read_text())
+    assert rows.shape[1] == 10 and np.all(rows[:, 7:] == -1)
+    assert rows[:, 0].min() >= 1 and rows[:, 0].max() <= 120
+    best_id, n = Counter(rows[:, 1].astype(int)).most_common(1)[0]
+    assert n >= 0.8 * 120, f"longest track covers {n} of 120 frames"
+    # the track sits on the person (centre of the frame) and is big
+    t = rows[rows[:, 1] == best_id]
+    cx, cy = t[:, 2] + t[:, 4] / 2, t[:, 3] + t[:, 5] / 2
+    assert 40 < np.median(cx) < 136 and 30 < np.median(cy) < 114 and np.median(t[:, 4] * t[:, 5]) > 2000
+    d = parse_mot(dets.read_text())
+    assert np.all(d[:, 1] == -1) and len(np.unique(d[:, 0])) >= 100
+    with av.open(str(show)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 120
+    assert "tracks" in p.stderr.decode()
+
+
+def test_analyze_pipe_equals_file(tmp_path, carphone_yuv, carphone_svc):
+    import subprocess
+    import sys
+    from conftest import ROOT
+    a = run_cli("svc-analyze", carphone_svc, "-o", "-", "-q").stdout
+    enc = subprocess.Popen([sys.executable, "-c", "from svc.cli import encode_main; encode_main()", str(carphone_yuv),
+                            "-o", "-", "--no-enhancement", "--qp", "32", "-q"], stdout=subprocess.PIPE, cwd=ROOT)
+    b = subprocess.run([sys.executable, "-c", "from svc.cli import analyze_main; analyze_main()", "-", "-o", "-",
+                        "-q"], stdin=enc.stdout, capture_output=True, cwd=ROOT, timeout=300)
+    enc.stdout.close()
+    assert enc.wait(60) == 0 and b.returncode == 0
+    assert a == b.stdout and len(a.splitlines()) > 90
+
+
+def test_class_filter(tmp_path, carphone_svc):
+    out = run_cli("svc-analyze", carphone_svc, "-o", "-", "--classes", "car", "-q").stdout
+    assert out == b""
+
+
+def _person_on_background(n=24):
+    """Carphone's person pasted at (200, 48) on a textured, moving 416x240 background."""
+    cp = list(open_source(CARPHONE_MP4, max_frames=n))
+    frames = []
+    for b, c in zip(moving_clip(416, 240, n, seed=1), cp):
+        y, u, v = b.y.copy(), b.u.copy(), b.v.copy()
+        y[48:192, 200:376], u[24:96, 100:188], v[24:96, 100:188] = c.y, c.u, c.v
+        frames.append(YuvFrame(y, u, v))
+    mask = np.zeros((240, 416), bool)
+    mask[48:192, 200:376] = True
+    return frames, mask
+
+
+class _Clip:
+    def __init__(self, frames):
+        self.frames, self.format, self.num_frames = frames, VideoFormat(416, 240, 30), len(frames)
+
+    def __iter__(self):
+        return iter(self.frames)
+
+
+class _Sink:
+    def __init__(self):
+        self.frames = []
+
+    def write(self, f):
+        self.frames.append(f)
+
+
+def _code(frames, mask, qp, roi):
+    clip = _Clip(frames)
+    cfg = load_config(overrides=[{"base": {"qp": qp, "gop": 8}, "enhancement": {"enabled": False}}])
+    analyzer = roi_filter = None
+    if roi:
+        det, rc = make_detector("opencv"), RoiConfig()
+        analyzer, roi_filter = RoiAnalyzer(det, clip.format, rc), RoiFilter(clip.format, rc)
+        cfg["base"]["rate_control"] = "crf"
+    buf = io.BytesIO()
+    stats = encode(clip, buf, cfg, analyzer=analyzer, roi_filter=roi_filter)
+    sink = _Sink()
+    decode(io.BytesIO(buf.getvalue()), sink)
+    inside = np.mean([psnr(o.y[mask], d.y[mask]) for o, d in zip(frames, sink.frames)])
+    outside = np.mean([psnr(o.y[~mask], d.y[~mask]) for o, d in zip(frames, sink.frames)])
+    return stats.summary()["base_kbps"], inside, outside, stats.timings.get("analysis", 0)
+
+
+def test_roi_moves_quality_into_boxes_at_equal_rate():
+    frames, mask = _person_on_background()
+    kbps, inside, outside, _ = _code(frames, mask, 34, roi=False)
+    lo, hi = _code(frames, mask, 38, roi=True), _code(frames, mask, 34, roi=True)
+    assert lo[0] < kbps < hi[0], ("ROI points must bracket the plain rate", lo, kbps, hi)
+    w = (np.log(kbps) - np.log(lo[0])) / (np.log(hi[0]) - np.log(lo[0]))  # interpolate at equal kbps
+    roi_in, roi_out = lo[1] + w * (hi[1] - lo[1]), lo[2] + w * (hi[2] - lo[2])
+    print(f"\nplain {kbps:.0f} kbps: inside {inside:.2f} outside {outside:.2f} dB; ROI at equal rate: "
+          f"inside {roi_in:.2f} outside {roi_out:.2f} dB (analysis {lo[3]:.2f} s)")
+    assert roi_in > inside + 0.5 and roi_out < outside - 0.5
+    assert lo[3] > 0  # encoder-side analysis time is accounted separately
