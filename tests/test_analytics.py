@@ -12,6 +12,7 @@ from svc.analytics.roi import RoiAnalyzer, RoiConfig, RoiFilter
 from svc.config import load_config
 from svc.io import open_source
 from svc.io.frames import VideoFormat, YuvFrame
+from svc.io.memory import FrameCollector, FrameList
 from svc.metrics.quality import psnr
 
 from pipelines.decode import decode
@@ -78,24 +79,8 @@ def _person_on_background(n=24):
     return frames, mask
 
 
-class _Clip:
-    def __init__(self, frames):
-        self.frames, self.format, self.num_frames = frames, VideoFormat(416, 240, 30), len(frames)
-
-    def __iter__(self):
-        return iter(self.frames)
-
-
-class _Sink:
-    def __init__(self):
-        self.frames = []
-
-    def write(self, f):
-        self.frames.append(f)
-
-
 def _code(frames, mask, qp, roi):
-    clip = _Clip(frames)
+    clip = FrameList(VideoFormat(416, 240, 30), frames)
     cfg = load_config(overrides=[{"base": {"qp": qp, "gop": 8}, "enhancement": {"enabled": False}}])
     analyzer = roi_filter = None
     if roi:
@@ -104,7 +89,7 @@ def _code(frames, mask, qp, roi):
         cfg["base"]["rate_control"] = "crf"
     buf = io.BytesIO()
     stats = encode(clip, buf, cfg, analyzer=analyzer, roi_filter=roi_filter)
-    sink = _Sink()
+    sink = FrameCollector()
     decode(io.BytesIO(buf.getvalue()), sink)
     inside = np.mean([psnr(o.y[mask], d.y[mask]) for o, d in zip(frames, sink.frames)])
     outside = np.mean([psnr(o.y[~mask], d.y[~mask]) for o, d in zip(frames, sink.frames)])

@@ -5,12 +5,13 @@ import av
 import numpy as np
 import pytest
 
-from svc.base import BaseDecoder, BaseEncoder, BaseSettings
+from svc.base import BaseDecoder
 from svc.io import open_source
+from svc.io.memory import FrameCollector
 from svc.metrics.quality import PsnrAccumulator
 
 from pipelines.encode import encode
-from pipelines.decode import decode, extract_base
+from pipelines.decode import decode
 from svc.config import load_config
 
 from conftest import run_cli
@@ -23,12 +24,6 @@ def _cfg(qp, gop=16, **base):
     return load_config(overrides=[{"base": {"qp": qp, "gop": gop, **base}, "enhancement": {"enabled": False}}])
 
 
-class ListSink:
-    def __init__(self):
-        self.frames = []
-
-    def write(self, f):
-        self.frames.append(f)
 
 
 def test_psnr_floor_and_rate_monotonic(carphone_yuv):
@@ -41,7 +36,7 @@ def test_psnr_floor_and_rate_monotonic(carphone_yuv):
         assert s["psnr_base"]["y"] > floor, (qp, s["psnr_base"])
         sizes[qp] = stats.base_bytes
         # the decoder reproduces the encoder's reconstruction exactly: PSNR from decoded frames matches
-        sink = ListSink()
+        sink = FrameCollector()
         decode(io.BytesIO(buf.getvalue()), sink, layer="base")
         acc = PsnrAccumulator()
         for o, d in zip(open_source(carphone_yuv), sink.frames):
@@ -61,7 +56,7 @@ def test_every_gop_decodes_alone(carphone_yuv):
     for r in recs:
         assert r.base[:4] == b"\x00\x00\x00\x01" and (r.base[4] >> 1) & 0x3F == 32  # starts with a VPS NAL
         whole.extend(dec.decode(r.base))  # each GOP on its own decoder
-    sink = ListSink()
+    sink = FrameCollector()
     decode(io.BytesIO(buf.getvalue()), sink)
     assert all(np.array_equal(a.y, b.y) for a, b in zip(whole, sink.frames)) and len(whole) == 40
 
@@ -85,7 +80,7 @@ def test_ten_bit_base_layer(tmp_path):
     buf = io.BytesIO()
     stats = encode(open_source(path), buf, _cfg(27, gop=4))
     assert stats.summary()["psnr_base"]["y"] > 36.5  # measured 37.9 dB (noisy synthetic texture)
-    sink = ListSink()
+    sink = FrameCollector()
     decode(io.BytesIO(buf.getvalue()), sink)
     assert sink.frames[0].y.dtype == np.uint16 and sink.frames[0].y.max() > 255
 

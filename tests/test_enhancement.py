@@ -1,22 +1,19 @@
 """Learned enhancement layer on real frames, with the shipped weights."""
 import io
-import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from svc.config import load_config, resolve_path
-from svc.errors import ModelError
 from svc.io import open_source
+from svc.io.memory import FrameCollector
 from svc.metrics.quality import PsnrAccumulator
 
 from pipelines.decode import decode
 from pipelines.encode import encode
 
-from conftest import ROOT, run_cli
+from conftest import run_cli
 
 WEIGHTS = resolve_path(load_config()["enhancement"]["model"])
 pytestmark = pytest.mark.skipif(not WEIGHTS.exists(), reason=f"shipped weights {WEIGHTS} not present")
@@ -36,12 +33,6 @@ def _cfg(qp=37, gop=8, quality=0.5):
                                    "enhancement": {"enabled": True, "quality": quality}}])
 
 
-class ListSink:
-    def __init__(self):
-        self.frames = []
-
-    def write(self, f):
-        self.frames.append(f)
 
 
 def _run(path, frames, qp, quality, codec_factory):
@@ -58,7 +49,7 @@ def carphone_runs(carphone_yuv, codec_factory):
 
 def test_entropy_round_trip_exact(carphone_runs, carphone_yuv):
     stats, data = carphone_runs[0.5]
-    full, base = ListSink(), ListSink()
+    full, base = FrameCollector(), FrameCollector()
     decode(io.BytesIO(data), full, layer="full", codec_loader=_loader)
     decode(io.BytesIO(data), base, layer="base")
     acc = PsnrAccumulator()
@@ -165,13 +156,13 @@ def test_base_layer_ignores_damaged_enhancement(tmp_path, carphone_runs):
     r = recs[0]
     pos = r.offset + 36 + len(r.base) + r.enhancement_size // 2
     bad = data[:pos] + bytes([data[pos] ^ 0xFF]) + data[pos + 1:]
-    a, b = ListSink(), ListSink()
+    a, b = FrameCollector(), FrameCollector()
     decode(io.BytesIO(data), a, layer="base")
     decode(io.BytesIO(bad), b, layer="base")  # never reads the enhancement bytes: no error
     assert all(np.array_equal(x.y, y.y) for x, y in zip(a.frames, b.frames))
     from svc.errors import BitstreamError
     with pytest.raises(BitstreamError, match="enhancement payload CRC"):
-        decode(io.BytesIO(bad), ListSink(), layer="full", codec_loader=_loader)
-    c = ListSink()
+        decode(io.BytesIO(bad), FrameCollector(), layer="full", codec_loader=_loader)
+    c = FrameCollector()
     decode(io.BytesIO(bad), c, layer="full", codec_loader=_loader, on_error="skip")
     assert all(np.array_equal(x.y, y.y) for x, y in zip(a.frames[:8], c.frames[:8]))  # base frames for GOP 0

@@ -11,14 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from svc.base import BaseDecoder
-from svc.bitstream import ContainerReader, Header, Limits
+from svc.bitstream import ContainerReader, Limits
 from svc.bitstream.container import MAGIC, VERSION
 from svc.config import load_config
 from svc.errors import BitstreamError, SvcError, TruncatedError
 from svc.io import open_source
-from svc.io.frames import VideoFormat
 
-from pipelines.decode import decode
 from pipelines.encode import encode
 
 from conftest import ROOT, run_cli

@@ -13,11 +13,12 @@ import pytest
 from svc.bitstream import ContainerReader
 from svc.config import load_config
 from svc.io import open_source
+from svc.io.memory import FrameCollector
 
 from pipelines.decode import decode
 from pipelines.encode import encode
 
-from conftest import ROOT, moving_clip, run_cli
+from conftest import ROOT, moving_clip
 
 
 def _cfg(gop=8):
@@ -25,12 +26,6 @@ def _cfg(gop=8):
                                    "enhancement": {"enabled": False}}])
 
 
-class ListSink:
-    def __init__(self):
-        self.frames = []
-
-    def write(self, f):
-        self.frames.append(f)
 
 
 class Trickle(io.RawIOBase):
@@ -58,7 +53,7 @@ def stream(carphone_yuv):
 
 @pytest.mark.parametrize("chunk", [1, 7, 4096])
 def test_chunked_input_same_frames(stream, chunk):
-    a, b = ListSink(), ListSink()
+    a, b = FrameCollector(), FrameCollector()
     decode(io.BytesIO(stream), a)
     decode(Trickle(stream, chunk), b)
     assert len(a.frames) == len(b.frames) == 40
@@ -129,7 +124,7 @@ def test_follow_growing_file(tmp_path, stream):
 
     t = threading.Thread(target=grow)
     t.start()
-    sink = ListSink()
+    sink = FrameCollector()
     with open(path, "rb") as fh:
         decode(fh, sink, follow=True)
     t.join()

@@ -30,10 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from svc.analytics.detectors import make_detector  # noqa: E402
-from svc.analytics.tracker import Tracker, TrackerConfig  # noqa: E402
+from svc.analytics.tracker import Tracker  # noqa: E402
 from svc.config import load_config  # noqa: E402
 from svc.io import open_source  # noqa: E402
 from svc.io.frames import VideoFormat, YuvFrame  # noqa: E402
+from svc.io.memory import FrameList  # noqa: E402
 from svc.io.yuv import YuvWriter  # noqa: E402
 
 from pipelines.analyze import analytics_gops  # noqa: E402
@@ -52,14 +53,6 @@ def yuv(img):
     return YuvFrame.from_i420(cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420), w, h)
 
 
-class Frames:
-    def __init__(self, fmt, frames):
-        self.format, self.frames, self.num_frames = fmt, frames, len(frames)
-
-    def __iter__(self):
-        return iter(self.frames)
-
-
 def speed(n):
     src = list(open_source(CARPHONE, max_frames=n))
     cfg = load_config(overrides=[{"base": {"qp": 32}, "enhancement": {"enabled": False}}])
@@ -67,7 +60,7 @@ def speed(n):
     for w, h in ((416, 240), (832, 480)):
         frames = [yuv(cv2.resize(bgr(f), (w, h), interpolation=cv2.INTER_CUBIC)) for f in src]
         buf = io.BytesIO()
-        encode(Frames(VideoFormat(w, h, Fraction(30)), frames), buf, cfg)
+        encode(FrameList(VideoFormat(w, h, Fraction(30)), frames), buf, cfg)
         t = time.perf_counter()
         timings = {}
         for dec in analytics_gops(open_reader(io.BytesIO(buf.getvalue())), make_detector("opencv"), Tracker()):
@@ -96,7 +89,7 @@ def composite(n):
 
 def accuracy(n, qps, out_dir):
     from svc.datasets.sfu_hw import write_sfu_annotations
-    from svc.evaluation.report import bd_rates, format_table, plot_mota, write_results
+    from svc.evaluation.report import format_table, plot_mota, write_results
     from svc.evaluation.runner import PointCache, run_points
     from pipelines.evaluate import PointSpec, _original_gops, _rows
     from pipelines.stages import detect_stage, track_stage
@@ -107,7 +100,7 @@ def accuracy(n, qps, out_dir):
     with YuvWriter(path, fmt) as w:
         for f in frames:
             w.write(f)
-    gops = track_stage(detect_stage(_original_gops(Frames(fmt, frames), 16), make_detector("opencv"), [0]), Tracker())
+    gops = track_stage(detect_stage(_original_gops(FrameList(fmt, frames), 16), make_detector("opencv"), [0]), Tracker())
     gt, _ = _rows(gops)
     gt = np.concatenate([gt[:, :7], np.zeros((len(gt), 1)), np.ones((len(gt), 1))], 1)
     ann = tmp / "ann" / "Composite_640x272_25"

@@ -32,6 +32,7 @@ from svc.config import load_config  # noqa: E402
 from svc.io import open_source  # noqa: E402
 from svc.io.avframes import to_av  # noqa: E402
 from svc.io.frames import VideoFormat, YuvFrame  # noqa: E402
+from svc.io.memory import FrameList  # noqa: E402
 
 
 def scaled_frames(w, h, n):
@@ -41,14 +42,6 @@ def scaled_frames(w, h, n):
         i420 = cv2.resize(cv2.cvtColor(f.to_i420(), cv2.COLOR_YUV2BGR_I420), (w, h), interpolation=cv2.INTER_CUBIC)
         out.append(YuvFrame.from_i420(cv2.cvtColor(i420, cv2.COLOR_BGR2YUV_I420), w, h))
     return out
-
-
-class Frames:
-    def __init__(self, fmt, frames):
-        self.format, self.frames, self.num_frames = fmt, frames, len(frames)
-
-    def __iter__(self):
-        return iter(self.frames)
 
 
 class Null:
@@ -104,7 +97,7 @@ def main():
         fmt = VideoFormat(w, h, Fraction(30))
         frames = scaled_frames(w, h, args.frames)
         buf = io.BytesIO()
-        t_svc = best(lambda: encode(Frames(fmt, frames), (buf.seek(0), buf.truncate(), buf)[2], cfg), args.repeat)
+        t_svc = best(lambda: encode(FrameList(fmt, frames), (buf.seek(0), buf.truncate(), buf)[2], cfg), args.repeat)
         t_plain = best(lambda: plain_encode(fmt, frames, settings, args.gop), args.repeat)
         data = buf.getvalue()
         hevc = io.BytesIO()

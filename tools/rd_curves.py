@@ -24,26 +24,8 @@ sys.path.insert(0, str(ROOT))
 from pipelines.decode import decode  # noqa: E402
 from pipelines.encode import encode  # noqa: E402
 from svc.config import load_config  # noqa: E402
-from svc.io import open_source  # noqa: E402
+from svc.io.memory import FrameCollector, FrameList  # noqa: E402
 from svc.metrics.msssim import ms_ssim_y  # noqa: E402
-
-
-class Frames:
-    def __init__(self, src, n):
-        self.frames = list(open_source(src, max_frames=n))
-        self.format = open_source(src).format
-        self.num_frames = len(self.frames)
-
-    def __iter__(self):
-        return iter(self.frames)
-
-
-class ListSink:
-    def __init__(self):
-        self.frames = []
-
-    def write(self, f):
-        self.frames.append(f)
 
 
 def point(clip, qp, quality=None, preset="fast"):
@@ -58,7 +40,7 @@ def point(clip, qp, quality=None, preset="fast"):
     stats = encode(clip, buf, cfg, codec=codec)
     t_enc = time.perf_counter() - t
     layer = "full" if codec else "base"
-    sink = ListSink()
+    sink = FrameCollector()
     t = time.perf_counter()
     loader = None
     if codec:
@@ -97,7 +79,7 @@ def main():
     rows = []
     fig, axes = plt.subplots(1, len(args.clips), figsize=(6 * len(args.clips), 4.5), squeeze=False)
     for ax, path in zip(axes[0], args.clips):
-        clip = Frames(path, args.frames)
+        clip = FrameList.read(path, args.frames)
         name = Path(path).stem
         anchor = [point(clip, qp) for qp in args.qps]
         for r in anchor:

@@ -33,7 +33,6 @@ and byte offset, and resynchronise on the next ``SVCG`` whose head CRC is valid.
 from __future__ import annotations
 
 import json
-import math
 import struct
 import time
 import zlib

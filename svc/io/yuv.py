@@ -6,7 +6,6 @@ recovers width, height, fps and bit depth from them. 10-bit samples are little-e
 """
 from __future__ import annotations
 
-import io
 import os
 import re
 import sys
