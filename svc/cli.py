@@ -108,7 +108,7 @@ def encode_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", help="frame rate for raw input (overrides the file name; default 30)")
     p.add_argument("--bit-depth", type=int, choices=(8, 10), help="bit depth of raw input (default 8 or from the name)")
     p.add_argument("--frames", type=int, help="code at most N frames")
-    p.add_argument("--qp", type=float, help="base-layer QP, 0..51 (default from config: 32)")
+    p.add_argument("--qp", type=float, help="base-layer QP, 0..51 (default from config: 37)")
     p.add_argument("--gop", type=int, help="frames per GOP (default from config: 16)")
     p.add_argument("--preset", help="x265 preset (default from config: fast)")
     p.add_argument("--enh-quality", type=float, help="enhancement quality 0.0 (lowest rate) .. 1.0 (highest)")

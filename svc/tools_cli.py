@@ -26,6 +26,13 @@ def train_parser():
     p.add_argument("--out", default="svc/enhancement/weights/svc-enh-v1.pt", help="weights file to write")
     p.add_argument("--ckpt-dir", default="runs/enh", help="checkpoint folder (for --resume)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --ckpt-dir")
+    p.add_argument("--init-from", help="start from this checkpoint's weights (fine-tuning stage)")
+    p.add_argument("--stop-after", type=int, help="stop after this step (the schedule still follows --steps)")
+    p.add_argument("--gain-range", nargs=2, type=float, metavar=("MIN", "MAX"), default=[0.5, 16.0],
+                   help="latent gain at quality 0 and 1 (default 0.5 16)")
+    p.add_argument("--lambda-range", nargs=2, type=float, metavar=("MIN", "MAX"), default=[0.01, 0.6],
+                   help="rate-distortion λ at quality 0 and 1 (default 0.01 0.6)")
+    p.add_argument("--pred-weight", type=float, default=1.0, help="weight of the predictor's own distortion")
     p.add_argument("--export", action="store_true",
                    help="only write --out from the last checkpoint in --ckpt-dir (no training)")
     p.add_argument("--seed", type=int, default=0)
@@ -59,7 +66,10 @@ def train_cmd(argv) -> int:
             if bar.disable and step % 100 == 0:
                 log(f"step {step}: bpp {avg['bpp']:.4f} mse {avg['mse']:.3f} pred-mse {avg['mse_pred']:.3f}")
         train(ds, args.out, steps=args.steps, batch=args.batch, lr=args.lr, ckpt_dir=args.ckpt_dir,
-              resume=args.resume, seed=args.seed, progress=progress, log=log)
+              resume=args.resume, init_from=args.init_from, seed=args.seed, progress=progress, log=log,
+              stop_after=args.stop_after, pred_weight=args.pred_weight,
+              model_kwargs={"gain_min": args.gain_range[0], "gain_max": args.gain_range[1],
+                            "lambda_range": tuple(args.lambda_range)})
     log(f"wrote {args.out}")
     return 0
 

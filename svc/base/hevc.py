@@ -28,6 +28,12 @@ class BaseSettings:
     x265_params: dict = field(default_factory=dict)
     threads: int = 0
 
+    def __post_init__(self):
+        # one spelling per value (37, not 37.0), so headers and x265 parameters are byte-identical
+        # whether the QP came from YAML or the command line
+        q = float(self.qp)
+        self.qp = int(q) if q.is_integer() else q
+
     @classmethod
     def from_config(cls, cfg: dict) -> "BaseSettings":
         known = {k: cfg[k] for k in ("qp", "preset", "rate_control", "x265_params", "threads") if k in cfg}

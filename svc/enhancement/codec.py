@@ -28,7 +28,6 @@ from svc.io.frames import VideoFormat, YuvFrame
 
 _HEAD = struct.Struct("<HHI")
 MODE_BASE, MODE_PREDICT, MODE_CODED = 0, 1, 2
-LAMBDA_RANGE = (0.004, 0.13)  # the training range of λ (MSE on 0..255 samples vs bits per pixel)
 
 
 @contextlib.contextmanager
@@ -55,7 +54,8 @@ class _SingleThreadEntropyParams:
 class EnhancementCodec:
     """Codes and decodes the enhancement layer of one stream at a fixed quality in [0, 1]."""
 
-    def __init__(self, model: ResidualEnhancer, fmt: VideoFormat, quality: float, model_id: str, weights_sha256: str):
+    def __init__(self, model: ResidualEnhancer, fmt: VideoFormat, quality: float, model_id: str, weights_sha256: str,
+                 code_residual: bool = True):
         if not 0.0 <= float(quality) <= 1.0:
             from svc.errors import InputError
             raise InputError(f"enhancement quality must be within 0.0..1.0, got {quality}")
@@ -63,6 +63,7 @@ class EnhancementCodec:
         self.model._entropy_params = _SingleThreadEntropyParams(model._entropy_params)
         self.format = fmt
         self.quality = float(quality)
+        self.code_residual = code_residual  # False: zero-bit enhancement (base or prediction per frame)
         self.model_id = model_id
         self.weights_sha256 = weights_sha256
         self.z_size = (-(-fmt.height // PAD) * PAD // 32, -(-fmt.width // PAD) * PAD // 32)
@@ -78,7 +79,7 @@ class EnhancementCodec:
 
     @property
     def rd_lambda(self) -> float:
-        lo, hi = LAMBDA_RANGE
+        lo, hi = self.model.config["lambda_range"]
         return lo * (hi / lo) ** self.quality
 
     def _cost(self, original: YuvFrame, candidate: YuvFrame, nbytes: int) -> float:
@@ -91,11 +92,11 @@ class EnhancementCodec:
     @torch.inference_mode()
     def encode_frame(self, original: YuvFrame, base: YuvFrame) -> tuple[bytes, YuvFrame]:
         """Payload bytes and the decoder-exact full-quality frame (best of the three modes)."""
-        strings, z_size, x_hat = self.model.compress(self._tensor(base), self._tensor(original), self.quality)
-        y, z = strings[0][0], strings[1][0]
-        coded = bytes([MODE_CODED]) + _HEAD.pack(z_size[0], z_size[1], len(y)) + y + z
-        predicted = self.predict_frame(base)
-        options = [(bytes([MODE_BASE]), base), (bytes([MODE_PREDICT]), predicted), (coded, self._frame(x_hat))]
+        options = [(bytes([MODE_BASE]), base), (bytes([MODE_PREDICT]), self.predict_frame(base))]
+        if self.code_residual:
+            strings, z_size, x_hat = self.model.compress(self._tensor(base), self._tensor(original), self.quality)
+            y, z = strings[0][0], strings[1][0]
+            options.append((bytes([MODE_CODED]) + _HEAD.pack(z_size[0], z_size[1], len(y)) + y + z, self._frame(x_hat)))
         return min(options, key=lambda o: self._cost(original, o[1], len(o[0])))
 
     @torch.inference_mode()

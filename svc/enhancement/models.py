@@ -13,10 +13,14 @@ All tensors are YUV 4:4:4 in [0, 1], shape (B, 3, H, W) with H, W multiples of :
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+# compressai 1.2.8 uses torch.jit.script at import time, which torch 2.14 reports as deprecated
+warnings.filterwarnings("ignore", message=r"`torch.jit.script` is deprecated", category=FutureWarning)
 from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 from compressai.models import CompressionModel
 
@@ -100,12 +104,14 @@ class ResidualEnhancer(CompressionModel):
     within a CPU-hour budget, where a plain deep autoencoder on residuals did not).
     """
 
-    def __init__(self, N: int = 64, F_: int = 32, gain_min: float = 0.25, gain_max: float = 4.0,
-                 residual_scale: float = 16.0):
+    def __init__(self, N: int = 64, F_: int = 32, gain_min: float = 0.5, gain_max: float = 16.0,
+                 residual_scale: float = 16.0, lambda_range: tuple = (0.01, 0.6)):
         super().__init__()
         M = 3 * BLOCK * BLOCK
+        # lambda_range: the λ(q) the model was trained for (MSE on 0..255 samples vs bits per pixel);
+        # the encoder's per-frame mode decision uses the same λ(q)
         self.config = {"N": N, "F_": F_, "gain_min": gain_min, "gain_max": gain_max,
-                       "residual_scale": residual_scale}
+                       "residual_scale": residual_scale, "lambda_range": list(lambda_range)}
         # residuals of a good base codec are ~1/100 of the signal range: scale them to unit range
         self.residual_scale = residual_scale
         self.predictor = ResidualPredictor()

@@ -13,7 +13,6 @@ import time
 
 import torch
 
-from svc.enhancement.codec import LAMBDA_RANGE
 from svc.enhancement.color import to_planes420
 from svc.enhancement.models import ResidualEnhancer
 
@@ -29,7 +28,7 @@ def yuv420_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (6 * m[0] + m[1] + m[2]) / 8
 
 
-def rd_loss(out: dict, x: torch.Tensor, q: torch.Tensor, lmin: float, lmax: float, pred_weight: float = 0.2):
+def rd_loss(out: dict, x: torch.Tensor, q: torch.Tensor, lmin: float, lmax: float, pred_weight: float = 1.0):
     n_pix = x.shape[-2] * x.shape[-1]
     bits = sum(-torch.log2(l.clamp_min(1e-9)).flatten(1).sum(1) for l in out["likelihoods"].values())
     bpp = bits / n_pix
@@ -40,12 +39,23 @@ def rd_loss(out: dict, x: torch.Tensor, q: torch.Tensor, lmin: float, lmax: floa
     return loss, {"bpp": bpp.mean().item(), "mse": d.mean().item(), "mse_pred": d_pred.mean().item()}
 
 
-def train(dataset, out_path: str, steps: int = 4000, batch: int = 8, lr: float = 2e-4, lmin: float = LAMBDA_RANGE[0],
-          lmax: float = LAMBDA_RANGE[1], ckpt_dir: str | None = None, ckpt_every: int = 250, resume: bool = False,
-          seed: int = 0, progress=None, log=print, model_kwargs: dict | None = None) -> ResidualEnhancer:
-    """Trains and writes the final weights (with updated CDF tables) to ``out_path``."""
+def train(dataset, out_path: str, steps: int = 4000, batch: int = 8, lr: float = 2e-4,
+          ckpt_dir: str | None = None, ckpt_every: int = 250, resume: bool = False, init_from: str | None = None,
+          seed: int = 0, progress=None, log=print, model_kwargs: dict | None = None, stop_after: int | None = None,
+          pred_weight: float = 1.0) -> ResidualEnhancer:
+    """Trains and writes the final weights (with updated CDF tables) to ``out_path``.
+
+    ``init_from`` starts from another checkpoint's weights (a fine-tuning stage), keeping this
+    model's gain and λ ranges.
+    """
     torch.manual_seed(seed)
     model = ResidualEnhancer(**(model_kwargs or {}))
+    lmin, lmax = model.config["lambda_range"]
+    if init_from:
+        state = torch.load(init_from, map_location="cpu", weights_only=False)
+        state = {k: v for k, v in state.get("model", state).items() if k != "gains.log_gain_range"}
+        model.load_state_dict(state, strict=False)
+        log(f"initialised from {init_from}")
     aux_params = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
     main_params = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
     opt = torch.optim.Adam(main_params, lr=lr)
@@ -55,6 +65,7 @@ def train(dataset, out_path: str, steps: int = 4000, batch: int = 8, lr: float =
     if resume and ckpt and os.path.exists(ckpt):
         state = torch.load(ckpt, map_location="cpu", weights_only=False)
         model.load_state_dict(state["model"], strict=False)
+        model.gains.log_gain_range.copy_(ResidualEnhancer(**(model_kwargs or {})).gains.log_gain_range)
         opt.load_state_dict(state["opt"])
         aux_opt.load_state_dict(state["aux_opt"])
         start = state["step"]
@@ -63,13 +74,13 @@ def train(dataset, out_path: str, steps: int = 4000, batch: int = 8, lr: float =
         log(f"resumed from {ckpt} at step {start}")
     model.train()
     t0, avg = time.time(), None
-    for step in range(start, steps):
+    for step in range(start, min(steps, stop_after or steps)):
         for group in opt.param_groups:  # cosine decay to lr/10
             group["lr"] = lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
         base, x = dataset.batch(batch)
         q = torch.rand(batch)
         out = model(base, x, q)
-        loss, info = rd_loss(out, x, q, lmin, lmax)
+        loss, info = rd_loss(out, x, q, lmin, lmax, pred_weight)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(main_params, 1.0)
@@ -81,13 +92,13 @@ def train(dataset, out_path: str, steps: int = 4000, batch: int = 8, lr: float =
         avg = info if avg is None else {k: 0.98 * avg[k] + 0.02 * v for k, v in info.items()}
         if progress is not None:
             progress(step + 1, avg)
-        if ckpt and ((step + 1) % ckpt_every == 0 or step + 1 == steps):
+        if ckpt and ((step + 1) % ckpt_every == 0 or step + 1 in (steps, stop_after)):
             os.makedirs(ckpt_dir, exist_ok=True)
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "aux_opt": aux_opt.state_dict(),
-                        "step": step + 1, "rng": dataset.rng.getstate(), "torch_rng": torch.get_rng_state()},
+                        "config": model.config, "step": step + 1, "rng": dataset.rng.getstate(), "torch_rng": torch.get_rng_state()},
                        ckpt + ".tmp")
             os.replace(ckpt + ".tmp", ckpt)
-    log(f"trained {steps - start} steps in {time.time() - t0:.0f} s; running averages {avg}")
+    log(f"trained {min(steps, stop_after or steps) - start} steps in {time.time() - t0:.0f} s; running averages {avg}")
     save_weights(model, out_path)
     return model
 
@@ -109,7 +120,7 @@ def export_checkpoint(ckpt_path: str, out_path: str) -> int:
     if not os.path.exists(ckpt_path):
         raise ModelError(f"no checkpoint at {ckpt_path}")
     state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-    model = ResidualEnhancer()
+    model = ResidualEnhancer(**state.get("config", {}))
     model.load_state_dict(state["model"], strict=False)
     save_weights(model, out_path)
     return state["step"]

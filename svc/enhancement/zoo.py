@@ -45,14 +45,14 @@ def load_codec_for_encoding(cfg: dict, fmt):
     from svc.enhancement.codec import EnhancementCodec
 
     model, model_id, sha = load_model(resolve_path(cfg["model"]))
-    return EnhancementCodec(model, fmt, float(cfg.get("quality", 0.5)), model_id, sha)
+    return EnhancementCodec(model, fmt, float(cfg.get("quality", 0.5)), model_id, sha,
+                            code_residual=bool(cfg.get("residual", True)))
 
 
 def _candidates(model_id: str):
+    """Where the weights of ``model_id`` are looked for: only $SVC_ENH_WEIGHTS when it is set."""
     env = os.environ.get("SVC_ENH_WEIGHTS")
-    if env:
-        yield Path(env)
-    yield WEIGHTS_DIR / f"{model_id}.pt"
+    return [Path(env)] if env else [WEIGHTS_DIR / f"{model_id}.pt"]
 
 
 def load_codec_for_decoding(header, weights=None):
