@@ -23,7 +23,8 @@ class DecodeStats:
     gops: int = 0
     layer: str = "base"
     notes: list = field(default_factory=list)
-    skipped: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)      # damaged records dropped (reader errors)
+    base_only: list = field(default_factory=list)    # GOPs output from the base layer: enhancement damaged
 
 
 def open_reader(fh, layer: str = "base", follow: bool = False, on_error: str = "fail") -> ContainerReader:
@@ -47,7 +48,7 @@ def decoded_gops(reader: ContainerReader, layer: str = "base", codec_loader=None
             stats.notes.append("stream has no enhancement layer: --layer full outputs the base frames")
             stats.layer = "base"
         else:
-            gops = enhancement_decode_stage(gops, codec_loader(reader.header), on_error, stats.notes.append)
+            gops = enhancement_decode_stage(gops, codec_loader(reader.header), on_error, stats.base_only.append)
     for dec in gops:
         stats.gops += 1
         stats.frames += len(dec.frames)

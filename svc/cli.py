@@ -232,10 +232,14 @@ def decode_cmd(argv) -> int:
         print(f"svc-decode: note: {n}", file=sys.stderr)
     for e in stats.skipped:
         print(f"svc-decode: skipped damaged data: {e}", file=sys.stderr)
+    for m in stats.base_only:
+        print(f"svc-decode: {m}", file=sys.stderr)
     if not args.quiet:
         print(f"svc-decode: {stats.frames} frames in {stats.gops} GOPs, layer {stats.layer} -> {args.output}"
-              + (f"; {len(stats.skipped)} damaged GOP(s) skipped" if stats.skipped else ""), file=sys.stderr)
-    return EXIT_SKIPPED if stats.skipped else 0
+              + (f"; {len(stats.skipped)} damaged GOP(s) skipped" if stats.skipped else "")
+              + (f"; {len(stats.base_only)} GOP(s) with a damaged enhancement layer output as base"
+                 if stats.base_only else ""), file=sys.stderr)
+    return EXIT_SKIPPED if stats.skipped or stats.base_only else 0
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -175,5 +175,11 @@ def test_base_layer_ignores_damaged_enhancement(tmp_path, carphone_runs):
     with pytest.raises(BitstreamError, match="enhancement payload CRC"):
         decode(io.BytesIO(bad), FrameCollector(), layer="full", codec_loader=_loader)
     c = FrameCollector()
-    decode(io.BytesIO(bad), c, layer="full", codec_loader=_loader, on_error="skip")
+    stats = decode(io.BytesIO(bad), c, layer="full", codec_loader=_loader, on_error="skip")
     assert all(np.array_equal(x.y, y.y) for x, y in zip(a.frames[:8], c.frames[:8]))  # base frames for GOP 0
+    assert len(stats.base_only) == 1 and "GOP 0" in stats.base_only[0]
+    path = tmp_path / "bad.svc"
+    path.write_bytes(bad)
+    p = run_cli("svc-decode", path, "--layer", "full", "-o", tmp_path / "f.yuv", "--on-error", "skip", check=False)
+    assert p.returncode == 3 and "damaged enhancement layer" in p.stderr.decode()
+    assert (tmp_path / "f.yuv").stat().st_size == 16 * 176 * 144 * 3 // 2

@@ -58,6 +58,25 @@ def point(clip, qp, quality=None, preset="fast"):
             "enh_decode_fps": len(clip.frames) / t_dec if codec else "", "encode_s": t_enc}
 
 
+def distinct(points):
+    """Points with strictly increasing rate and quality (drops repeats and dominated points)."""
+    out = []
+    for r in sorted(points, key=lambda r: (r["kbps"], -r["psnr_y"])):
+        if not out or (r["kbps"] > out[-1]["kbps"] and r["psnr_y"] > out[-1]["psnr_y"]):
+            out.append(r)
+    return out
+
+
+def report_bd(label, anchor, curve, bd_rate):
+    curve = distinct(curve)
+    try:
+        bd = bd_rate([r["kbps"] for r in anchor], [r["psnr_y"] for r in anchor],
+                     [r["kbps"] for r in curve], [r["psnr_y"] for r in curve])
+        print(f"  BD-rate (PSNR-Y) of {label} vs x265: {bd:+.1f}%")
+    except ValueError as e:
+        print(f"  BD-rate of {label} vs x265: not computable ({e})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     shared = ROOT.parent / "shared" / "data"
@@ -82,6 +101,7 @@ def main():
         clip = FrameList.read(path, args.frames)
         name = Path(path).stem
         anchor = [point(clip, qp) for qp in args.qps]
+        everything = list(anchor)
         for r in anchor:
             rows.append({"clip": name, "config": "x265 single layer (= base only)", **r})
         ax.plot([r["kbps"] for r in anchor], [r["psnr_y"] for r in anchor], "k-o", label="x265 single layer / base only")
@@ -94,13 +114,10 @@ def main():
                 rows.append({"clip": name, "config": f"base QP{qp} + enhancement", **r})
                 print(f"  QP{qp}+enh q={r['quality']:.2f}: {r['kbps']:8.1f} kbps  PSNR-Y {r['psnr_y']:.2f}  "
                       f"MS-SSIM {r['msssim_y']:.4f}  enh enc {r['enh_encode_fps']:.1f} fps dec {r['enh_decode_fps']:.1f} fps")
-            try:
-                bd = bd_rate([r["kbps"] for r in anchor], [r["psnr_y"] for r in anchor],
-                             [r["kbps"] for r in curve], [r["psnr_y"] for r in curve])
-                print(f"  BD-rate (PSNR-Y) of base QP{qp} + enhancement vs x265: {bd:+.1f}%")
-            except ValueError as e:
-                print(f"  BD-rate of base QP{qp} + enhancement vs x265: not computable ({e})")
+            report_bd(f"base QP{qp} + enhancement", anchor, curve, bd_rate)
+            everything.extend(curve)
             ax.plot([r["kbps"] for r in curve], [r["psnr_y"] for r in curve], "-s", label=f"base QP{qp} + enhancement")
+        report_bd("the envelope of all base(+enhancement) points", anchor, everything, bd_rate)
         ax.set_title(name)
         ax.set_xlabel("kbps")
         ax.set_ylabel("PSNR-Y (dB)")
