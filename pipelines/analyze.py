@@ -2,8 +2,8 @@
 
     records = ContainerReader(fh, read_enhancement=False)
     gops    = base_decode_stage(records, BaseDecoder(fmt))   # HEVC -> frames, per GOP
-    gops    = detect_stage(gops, detector, class_ids)         # boxes, scores, COCO ids
-    gops    = track_stage(gops, tracker)                      # Kalman + Hungarian on IoU
+    gops    = detect_stage(gops, detector, class_ids, k)      # boxes, scores, COCO ids (every k-th frame)
+    gops    = track_stage(gops, tracker)                      # Kalman + Hungarian on IoU; coasts between
     rows    -> MOTChallenge text, flushed as each GOP completes
 """
 from __future__ import annotations
@@ -27,26 +27,27 @@ class AnalyzeStats:
     skipped: list = field(default_factory=list)
 
 
-def analytics_gops(reader, detector, tracker, class_ids=None):
-    """Iterator of decoded GOPs carrying ``detections`` and ``tracks`` per frame."""
+def analytics_gops(reader, detector, tracker, class_ids=None, detect_interval: int = 1):
+    """Iterator of decoded GOPs carrying ``detections`` (None where the detector did not run) and
+    ``tracks`` per frame."""
     gops = base_decode_stage(reader, BaseDecoder(reader.header.format))
-    gops = detect_stage(gops, detector, class_ids)
+    gops = detect_stage(gops, detector, class_ids, detect_interval)
     return track_stage(gops, tracker)
 
 
 def analyze(fh, detector, tracker, tracks_out, dets_out=None, class_ids=None, follow=False, on_error="fail",
-            on_gop=None) -> AnalyzeStats:
+            on_gop=None, detect_interval: int = 1) -> AnalyzeStats:
     """Writes MOT rows for every frame of ``fh``'s base layer; ``on_gop(decoded_gop, format)`` sees each GOP."""
     stats = AnalyzeStats()
     reader = open_reader(fh, "base", follow, on_error)
-    for dec in analytics_gops(reader, detector, tracker, class_ids):
+    for dec in analytics_gops(reader, detector, tracker, class_ids, detect_interval):
         first = dec.record.first_frame + 1  # MOTChallenge frames count from 1
         for i, (dets, tracks) in enumerate(zip(dec.detections, dec.tracks)):
             rows = mot_rows(first + i, tracks)
             tracks_out.write("".join(r + "\n" for r in rows))
             stats.track_rows += len(rows)
             stats.track_ids.update(t[0] for t in tracks)
-            if dets_out is not None:
+            if dets_out is not None and dets is not None:
                 dets_out.write("".join(r + "\n" for r in det_rows(first + i, dets)))
         tracks_out.flush()
         if dets_out is not None:

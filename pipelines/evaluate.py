@@ -66,6 +66,8 @@ def _rows(gops, first_frame=1):
         for i, (d, t) in enumerate(zip(dec.detections, dec.tracks)):
             for tid, box, score, cls in t:
                 tracks.append([base + i, tid, *box, score, cls, -1, -1])
+            if d is None:  # detector skipped this frame (analytics.detect_interval)
+                continue
             for box, score, cls in zip(d.boxes, d.scores, d.classes):
                 dets.append([base + i, -1, *box, score, cls, -1, -1])
     return np.array(tracks, np.float64).reshape(-1, 10), np.array(dets, np.float64).reshape(-1, 10)
@@ -92,11 +94,13 @@ def run_point(spec: PointSpec) -> dict:
     source = open_source(spec.path, max_frames=spec.frames)
     detector = make_detector(spec.detector, **(cfg["analytics"].get("detector_options") or {}))
     tracker = Tracker(TrackerConfig.from_dict(cfg["analytics"].get("tracker") or {}))
+    interval = int(cfg["analytics"].get("detect_interval", 1))
     row = {"sequence": spec.sequence, "class": spec.ctc_class, "configuration": spec.configuration,
            "qp": spec.qp if spec.qp is not None else "", "frames": 0, "base_kbps": float("nan"),
            "full_kbps": float("nan"), "psnr_y_base": float("nan"), "psnr_y_full": float("nan")}
     if spec.configuration == "uncompressed":
-        gops = track_stage(detect_stage(_original_gops(source, int(cfg["base"]["gop"])), detector, classes), tracker)
+        gops = track_stage(detect_stage(_original_gops(source, int(cfg["base"]["gop"])), detector, classes,
+                                        interval), tracker)
         hyp, dets = _rows(gops)
         row["frames"] = source.num_frames
     else:
@@ -109,15 +113,13 @@ def run_point(spec: PointSpec) -> dict:
             from svc.enhancement import load_codec_for_encoding
             codec = load_codec_for_encoding(cfg["enhancement"], source.format)
         if spec.configuration == "roi":
-            from svc.analytics.roi import RoiAnalyzer, RoiConfig, RoiFilter
-            rc = RoiConfig.from_dict(cfg["roi"])
-            analyzer, roi_filter = RoiAnalyzer(detector, source.format, rc), RoiFilter(source.format, rc)
-            cfg["base"]["rate_control"] = "crf"
+            from svc.analytics.roi import make_roi
+            analyzer, roi_filter = make_roi(cfg, source.format, detector)
         buf = io.BytesIO()
         stats = encode(source, buf, cfg, codec=codec, analyzer=analyzer, roi_filter=roi_filter)
         s = stats.summary()
         reader = open_reader(io.BytesIO(buf.getvalue()), "base")
-        hyp, dets = _rows(analytics_gops(reader, detector, tracker, classes))
+        hyp, dets = _rows(analytics_gops(reader, detector, tracker, classes, interval))
         row.update(frames=stats.frames, base_kbps=s["base_kbps"], full_kbps=s["base_kbps"] + s["enh_kbps"],
                    psnr_y_base=s["psnr_base"]["y"],
                    psnr_y_full=s["psnr_full"]["y"] if "psnr_full" in s else s["psnr_base"]["y"])

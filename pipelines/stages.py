@@ -126,22 +126,26 @@ def frames_stage(gops: Iterable[DecodedGop]) -> Iterator[YuvFrame]:
 
 
 # -- analytics ------------------------------------------------------------------------------------
-def detect_stage(gops: Iterable[DecodedGop], detector, class_ids=None) -> Iterator[DecodedGop]:
-    """Runs the detector on every decoded frame; keeps only ``class_ids`` when given."""
+def detect_stage(gops: Iterable[DecodedGop], detector, class_ids=None, interval: int = 1) -> Iterator[DecodedGop]:
+    """Runs the detector on every ``interval``-th frame (frame numbers 0, k, 2k, ... of the stream;
+    ``None`` for the others); keeps only ``class_ids`` when given."""
     from svc.analytics.detectors import filter_classes
 
+    interval = max(1, int(interval))
     for dec in gops:
         t0 = time.perf_counter()
-        dets = [detector.detect(f) for f in dec.frames]
-        dec.detections = [filter_classes(d, class_ids) for d in dets] if class_ids else dets
+        first = dec.record.first_frame
+        dets = [detector.detect(f) if (first + i) % interval == 0 else None for i, f in enumerate(dec.frames)]
+        dec.detections = [filter_classes(d, class_ids) if (class_ids and d is not None) else d for d in dets]
         _timed(dec.timings, "detect", t0)
         yield dec
 
 
 def track_stage(gops: Iterable[DecodedGop], tracker) -> Iterator[DecodedGop]:
-    """Feeds each frame's detections to the tracker, in display order across GOPs."""
+    """Feeds each frame's detections to the tracker, in display order across GOPs (frames the
+    detector skipped, ``None``, coast on the tracks' motion)."""
     for dec in gops:
         t0 = time.perf_counter()
-        dec.tracks = [tracker.update(d) for d in dec.detections]
+        dec.tracks = [tracker.update(d) if d is not None else tracker.coast() for d in dec.detections]
         _timed(dec.timings, "track", t0)
         yield dec

@@ -301,6 +301,9 @@ def analyze_parser() -> argparse.ArgumentParser:
     p.add_argument("--detections", help="also write raw detections (MOTChallenge rows with id -1)")
     p.add_argument("--classes", help="comma-separated COCO class names to keep, e.g. person,car (default from config)")
     p.add_argument("--detector", help="detector backend: auto, opencv (offline default), torchvision, detectron2")
+    p.add_argument("--detect-every", type=int, metavar="K",
+                   help="run the detector on every K-th frame only; tracks coast on their motion in between "
+                        "(faster; default from config analytics.detect_interval)")
     p.add_argument("--show", help="render boxes and track ids on the base frames into this video (.mp4)")
     p.add_argument("--follow", action="store_true", help="keep reading a file that is still being written")
     p.add_argument("--on-error", choices=("fail", "skip"), help="damaged GOP: stop or skip (default: fail for files, skip for stdin)")
@@ -314,6 +317,7 @@ def analyze_cmd(argv) -> int:
     from svc.analytics.detectors import class_ids_from_names, make_detector
     from svc.analytics.tracker import Tracker, TrackerConfig
     from svc.config import load_config, parse_override
+    from svc.errors import InputError
     from pipelines.analyze import analyze
 
     args = analyze_parser().parse_args(argv)
@@ -340,7 +344,10 @@ def analyze_cmd(argv) -> int:
                     renderer = stack.enter_context(TrackRenderer(args.show, fmt))
                 renderer.write_gop(dec)
 
-        stats = analyze(fh, detector, tracker, out, dets, class_ids, args.follow, on_error, on_gop)
+        interval = args.detect_every if args.detect_every is not None else int(acfg.get("detect_interval", 1))
+        if interval < 1:
+            raise InputError(f"--detect-every must be >= 1, got {interval}")
+        stats = analyze(fh, detector, tracker, out, dets, class_ids, args.follow, on_error, on_gop, interval)
     for e in stats.skipped:
         print(f"svc-analyze: skipped damaged data: {e}", file=sys.stderr)
     if not args.quiet:

@@ -8,7 +8,7 @@ import pytest
 
 from svc.analytics.detectors import make_detector
 from svc.analytics.mot_io import parse_mot
-from svc.analytics.roi import RoiAnalyzer, RoiConfig, RoiFilter
+from svc.analytics.roi import BackgroundSimplifier, RoiConfig, RoiFilter, make_roi
 from svc.config import load_config
 from svc.io import open_source
 from svc.io.frames import VideoFormat, YuvFrame
@@ -79,14 +79,16 @@ def _person_on_background(n=24):
     return frames, mask
 
 
-def _code(frames, mask, qp, roi):
+def _code(frames, mask, qp, roi=None):
+    """(base kbps, PSNR-Y inside mask, outside, analysis s); ``roi``: None (plain) or an ROI method."""
     clip = FrameList(VideoFormat(416, 240, 30), frames)
-    cfg = load_config(overrides=[{"base": {"qp": qp, "gop": 8}, "enhancement": {"enabled": False}}])
+    cfg = load_config(overrides=[{"base": {"qp": qp, "gop": 8}, "enhancement": {"enabled": False},
+                                  "roi": {"method": roi or "blur"}}])
     analyzer = roi_filter = None
     if roi:
-        det, rc = make_detector("opencv"), RoiConfig()
-        analyzer, roi_filter = RoiAnalyzer(det, clip.format, rc), RoiFilter(clip.format, rc)
-        cfg["base"]["rate_control"] = "crf"
+        analyzer, roi_filter = make_roi(cfg, clip.format, make_detector("opencv"))
+        assert isinstance(roi_filter, {"blur": BackgroundSimplifier, "qoffset": RoiFilter}[roi])
+        assert cfg["base"]["rate_control"] == ("crf" if roi == "qoffset" else "qp")
     buf = io.BytesIO()
     stats = encode(clip, buf, cfg, analyzer=analyzer, roi_filter=roi_filter)
     sink = FrameCollector()
@@ -96,14 +98,61 @@ def _code(frames, mask, qp, roi):
     return stats.summary()["base_kbps"], inside, outside, stats.timings.get("analysis", 0)
 
 
-def test_roi_moves_quality_into_boxes_at_equal_rate():
+@pytest.fixture(scope="module")
+def person_clip():
     frames, mask = _person_on_background()
-    kbps, inside, outside, _ = _code(frames, mask, 34, roi=False)
-    lo, hi = _code(frames, mask, 38, roi=True), _code(frames, mask, 34, roi=True)
+    return frames, mask, _code(frames, mask, 34)
+
+
+@pytest.mark.parametrize("method,qps", [("qoffset", (38, 34)), ("blur", (34, 28))])
+def test_roi_moves_quality_into_boxes_at_equal_rate(person_clip, method, qps):
+    # blur keeps the constant QP, so its points sit at lower rates than qoffset's (CRF) points
+    frames, mask, (kbps, inside, outside, _) = person_clip
+    lo, hi = _code(frames, mask, qps[0], method), _code(frames, mask, qps[1], method)
     assert lo[0] < kbps < hi[0], ("ROI points must bracket the plain rate", lo, kbps, hi)
     w = (np.log(kbps) - np.log(lo[0])) / (np.log(hi[0]) - np.log(lo[0]))  # interpolate at equal kbps
     roi_in, roi_out = lo[1] + w * (hi[1] - lo[1]), lo[2] + w * (hi[2] - lo[2])
-    print(f"\nplain {kbps:.0f} kbps: inside {inside:.2f} outside {outside:.2f} dB; ROI at equal rate: "
+    print(f"\nplain {kbps:.0f} kbps: inside {inside:.2f} outside {outside:.2f} dB; ROI ({method}) at equal rate: "
           f"inside {roi_in:.2f} outside {roi_out:.2f} dB (analysis {lo[3]:.2f} s)")
     assert roi_in > inside + 0.5 and roi_out < outside - 0.5
     assert lo[3] > 0  # encoder-side analysis time is accounted separately
+
+
+def test_background_simplifier_keeps_boxes_and_smooths_the_rest():
+    frames, mask = _person_on_background(2)
+    f = frames[0]
+    box = np.array([[200, 48, 176, 144]], np.int32)
+    bs = BackgroundSimplifier(VideoFormat(416, 240, 30), RoiConfig(feather=4))
+    out = bs.simplify(f, box)
+    assert out.y.dtype == f.y.dtype and out.y.shape == f.y.shape and out.u.shape == f.u.shape
+    inner = np.zeros_like(mask)
+    inner[48 + 4:192 - 4, 200 + 4:376 - 4] = True  # inside the box, beyond the feather
+    assert np.array_equal(out.y[inner], f.y[inner])
+    far = np.ones_like(mask)
+    far[48 - 8:192 + 8, 200 - 8:376 + 8] = False
+    def grad(y):
+        return np.abs(np.diff(y.astype(np.int32), axis=1))[far[:, 1:]].mean()
+    assert grad(out.y) < 0.25 * grad(f.y)  # background low-passed
+    empty = bs.simplify(f, np.zeros((0, 4), np.int32))
+    assert np.abs(empty.y.astype(int) - f.y).mean() > 5  # nothing relevant: the whole frame is background
+    bs10 = BackgroundSimplifier(VideoFormat(416, 240, 30, bit_depth=10), RoiConfig(feather=4))
+    ten = bs10.simplify(type(f)(*(p.astype(np.uint16) << 2 for p in f)), box)  # 10-bit planes
+    assert ten.y.dtype == np.uint16 and np.array_equal(ten.y[inner], f.y[inner].astype(np.uint16) << 2)
+
+
+def test_roi_config_rejects_unknown_method():
+    from svc.errors import InputError
+    with pytest.raises(InputError, match="roi.method"):
+        RoiConfig.from_dict({"method": "sharpen"})
+
+
+def test_analyze_detect_every_third_frame(tmp_path, carphone_svc):
+    tracks, dets = tmp_path / "t.txt", tmp_path / "d.txt"
+    run_cli("svc-analyze", carphone_svc, "-o", tracks, "--detections", dets, "--detect-every", "3", "-q")
+    d = parse_mot(dets.read_text())
+    assert set(np.unique(d[:, 0]).astype(int)) <= set(range(1, 121, 3))  # frames 1, 4, 7, ... only
+    rows = parse_mot(tracks.read_text())
+    _, n = Counter(rows[:, 1].astype(int)).most_common(1)[0]
+    assert n >= 0.8 * 120, f"longest track covers {n} of 120 frames"  # coasting fills the frames between
+    p = run_cli("svc-analyze", carphone_svc, "-o", tmp_path / "x.txt", "--detect-every", "0", check=False)
+    assert p.returncode != 0 and "--detect-every" in p.stderr.decode()

@@ -351,3 +351,18 @@ def test_load_mot_file_pads_and_rejects(tmp_path):
     p.write_text("1,3,10,20\n")
     with pytest.raises(ValueError, match="line 1"):
         load_mot_file(p)
+
+
+@pytest.mark.parametrize("dtype,peak", [(np.uint8, 255), (np.uint16, 1023), (np.float32, 1.0)])
+def test_mse_and_psnr_match_the_definition(dtype, peak):
+    from svc.metrics.quality import mse, psnr
+    rng = np.random.default_rng(3)
+    a = (rng.random((240, 416)) * peak).astype(dtype)
+    b = np.clip(a.astype(np.float64) + rng.normal(0, peak / 50, a.shape), 0, peak).astype(dtype)
+    ref = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    assert mse(a, b) == pytest.approx(ref, rel=1e-9)
+    assert mse(a[::2, 1::3], b[::2, 1::3]) == pytest.approx(np.mean((a[::2, 1::3].astype(float) - b[::2, 1::3]) ** 2))
+    assert psnr(a, b, peak) == pytest.approx(10 * np.log10(peak ** 2 / ref))
+    assert psnr(a, a, peak) == 100.0
+    with pytest.raises(ValueError):
+        mse(a, b[:10])

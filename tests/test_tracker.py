@@ -153,3 +153,24 @@ def test_mot_rows_round_trip():
 def test_config_from_dict():
     c = TrackerConfig.from_dict({"max_age": 9, "iou_threshold": 0.4, "unknown": 1})
     assert (c.max_age, c.iou_threshold, c.min_hits) == (9, 0.4, 2)
+
+
+def test_coasting_between_detections_follows_motion():
+    # one object moving 6 px per frame; the detector runs on every 3rd frame only
+    truth = [(20 + 6 * t, 50, 40, 80) for t in range(30)]
+    tr = Tracker(TrackerConfig(min_hits=2, max_age=5))
+    out = [tr.update(dets(b)) if t % 3 == 0 else tr.coast() for t, b in enumerate(truth)]
+    assert out[0] == [] and out[1] == [] and out[2] == []  # not confirmed before its second match
+    reported = [t for t in range(30) if out[t]]
+    assert reported == list(range(3, 30)), reported
+    assert all(len(o) == 1 and o[0][0] == 1 for o in out[3:])  # one id throughout
+    # coasted boxes follow the motion once the filter has seen it
+    err = [abs(out[t][0][1][0] - truth[t][0]) for t in range(10, 30) if t % 3]
+    assert max(err) < 6, err
+
+
+def test_coasting_reports_only_tracks_matched_on_last_detected_frame():
+    tr = Tracker(TrackerConfig(min_hits=1, max_age=10))
+    tr.update(dets((0, 0, 40, 80), (200, 0, 40, 80)))
+    tr.update(dets((0, 0, 40, 80)))  # the second object is missed here
+    assert [r[0] for r in tr.coast()] == [1]

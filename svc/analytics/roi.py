@@ -1,12 +1,21 @@
-"""Detector-relevant base layer: importance regions from a detector, turned into x265 QP offsets.
+"""Detector-relevant base layer: importance regions from a detector steer the base encoder's bits.
 
 At the encoder the detector runs on the GOP's original frames (already in the GOP buffer). Each box
 is grown by ``margin`` (fraction of its size), boxes are smoothed over time (a frame also keeps the
-boxes of its ``temporal`` neighbours in the GOP, so a missed detection does not drop the region),
-and every frame gets FFmpeg region-of-interest side data through an ``addroi`` filter chain:
-boxes at ``qoffset_roi`` (negative: more bits), then the whole frame at ``qoffset_background``
-(positive: fewer bits). FFmpeg's first region wins where regions overlap; libx265 maps a qoffset of
-±1 to ±25 QP and needs adaptive quantization, so ROI coding runs the base layer in CRF mode.
+boxes of its ``temporal`` neighbours in the GOP, so a missed detection does not drop the region).
+Two ways to spend the bits there (``method``):
+
+* ``blur`` (:class:`BackgroundSimplifier`): outside the boxes the frame is replaced by a low-pass
+  version (downscaled by ``background_scale`` and scaled back), blended over ``feather`` pixels at
+  the box edges, before coding at the configured constant QP. The background then costs few bits;
+  the boxes are coded exactly as without ROI.
+* ``qoffset`` (:class:`RoiFilter`): FFmpeg region-of-interest side data through an ``addroi``
+  filter chain: boxes at ``qoffset_roi`` (negative: more bits), then the whole frame at
+  ``qoffset_background`` (positive: fewer bits). FFmpeg's first region wins where regions overlap;
+  libx265 maps a qoffset of ±1 to ±25 QP and needs adaptive quantization, so this method runs the
+  base layer in CRF mode.
+
+``tools/bench_analytics.py`` measures both against plain HEVC (MOTA / mAP BD-rate).
 """
 from __future__ import annotations
 
@@ -15,22 +24,34 @@ from fractions import Fraction
 
 import numpy as np
 
+from svc.errors import InputError
+
+ROI_METHODS = ("blur", "qoffset")
+
 
 @dataclass
 class RoiConfig:
+    method: str = "blur"
     margin: float = 0.15
     temporal: int = 2
     qoffset_roi: float = -0.2
     qoffset_background: float = 0.12
     min_score: float = 0.3
     classes: tuple = (0,)
+    background_scale: float = 0.125
+    feather: int = 8
 
     @classmethod
     def from_dict(cls, d: dict) -> "RoiConfig":
         known = {k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__}
         if "classes" in known:
             known["classes"] = tuple(known["classes"])
-        return cls(**known)
+        rc = cls(**known)
+        if rc.method not in ROI_METHODS:
+            raise InputError(f"roi.method must be one of {', '.join(ROI_METHODS)}, got {rc.method!r}")
+        if not 0 < float(rc.background_scale) <= 1:
+            raise InputError(f"roi.background_scale must be in (0, 1], got {rc.background_scale}")
+        return rc
 
 
 def grow_boxes(boxes: np.ndarray, margin: float, width: int, height: int) -> np.ndarray:
@@ -101,13 +122,62 @@ class RoiFilter:
         return lambda i, vf: self._attach(vf, rois[i])
 
 
-def make_roi(cfg: dict, fmt):
-    """(analyzer, filter) from the config's ``roi`` and ``analytics`` sections; forces CRF rate control."""
+class BackgroundSimplifier:
+    """Low-passes everything outside the importance boxes before libx265 codes the frame."""
+
+    def __init__(self, fmt, config: RoiConfig = RoiConfig()):
+        self.format, self.config = fmt, config
+
+    def mask(self, boxes, width: int, height: int) -> np.ndarray:
+        """(height, width) float32 weight of the original: 1 inside the boxes, 0 far outside."""
+        import cv2
+
+        m = np.zeros((height, width), np.float32)
+        for x, y, w, h in boxes:
+            m[max(0, y):y + h, max(0, x):x + w] = 1.0
+        k = 2 * int(self.config.feather) + 1
+        return cv2.blur(m, (k, k)) if k > 1 else m
+
+    def simplify(self, frame, boxes):
+        """A :class:`YuvFrame` with the background of ``frame`` low-passed (same shape and dtype)."""
+        import cv2
+        from svc.io.frames import YuvFrame
+
+        s = float(self.config.background_scale)
+        planes = []
+        m_full = self.mask(boxes, frame.y.shape[1], frame.y.shape[0])
+        for p in frame:
+            h, w = p.shape
+            m = m_full if (h, w) == m_full.shape else cv2.resize(m_full, (w, h), interpolation=cv2.INTER_AREA)
+            small = cv2.resize(p, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+            low = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+            out = low + m * (p.astype(np.float32) - low)
+            planes.append(np.clip(np.rint(out), 0, self.format.max_value).astype(p.dtype))
+        return YuvFrame(*planes)
+
+    def hook(self, rois):
+        """``(index_in_gop, av_frame) -> av_frame`` for :meth:`BaseEncoder.encode_gop`."""
+        from svc.io.avframes import from_av, to_av
+
+        def apply(i, vf):
+            return to_av(self.simplify(from_av(vf, self.format), rois[i]), self.format, pts=vf.pts)
+        return apply
+
+
+def make_roi(cfg: dict, fmt, detector=None):
+    """(analyzer, filter) from the config's ``roi`` and ``analytics`` sections.
+
+    ``detector`` (optional) is shared with the caller; otherwise one is made from the config. The
+    ``qoffset`` method switches the base layer to CRF rate control (x265 applies ROI offsets only
+    with adaptive quantization)."""
     from svc.analytics.detectors import make_detector
 
     rc = RoiConfig.from_dict(cfg.get("roi", {}))
-    det_cfg = dict(cfg.get("analytics", {}).get("detector_options") or {})
-    detector = make_detector(cfg.get("roi", {}).get("detector") or cfg.get("analytics", {}).get("detector", "auto"),
-                             **det_cfg)
-    cfg["base"]["rate_control"] = "crf"
-    return RoiAnalyzer(detector, fmt, rc), RoiFilter(fmt, rc)
+    if detector is None:
+        det_cfg = dict(cfg.get("analytics", {}).get("detector_options") or {})
+        detector = make_detector(cfg.get("roi", {}).get("detector") or cfg.get("analytics", {}).get("detector", "auto"),
+                                 **det_cfg)
+    if rc.method == "qoffset":
+        cfg["base"]["rate_control"] = "crf"
+        return RoiAnalyzer(detector, fmt, rc), RoiFilter(fmt, rc)
+    return RoiAnalyzer(detector, fmt, rc), BackgroundSimplifier(fmt, rc)

