@@ -2,7 +2,7 @@
 
     gops   = GopBuffer(source, gop_size)
     coded  = analysis_stage(gops, analyzer)            # ROI per frame (or None)
-    coded  = base_encode_stage(coded, base_encoder)    # HEVC payload + exact reconstruction
+    coded  = base_encode_stage(coded, base_encoder)    # HEVC payload + exact reconstruction (one x265)
     coded  = enhancement_encode_stage(coded, codec)    # learned residual layer (optional)
     coded  = write_stage(coded, writer)                # one record per GOP, flushed
 """
@@ -69,7 +69,7 @@ def encode(source, out_fh, cfg: dict, codec=None, analyzer=None, roi_filter=None
 
     gops = GopBuffer(source, int(cfg["base"]["gop"]))
     coded = analysis_stage(gops, analyzer)
-    coded = base_encode_stage(coded, BaseEncoder(fmt, settings), roi_filter)
+    coded = base_encode_stage(coded, BaseEncoder(fmt, settings), roi_filter, int(cfg["base"]["gop"]))
     if codec is not None:
         coded = enhancement_encode_stage(coded, codec)
     coded = write_stage(coded, writer)

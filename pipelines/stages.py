@@ -56,15 +56,36 @@ def analysis_stage(gops: Iterable[Gop], analyzer) -> Iterator[CodedGop]:
         yield coded
 
 
-def base_encode_stage(coded_gops: Iterable[CodedGop], encoder: BaseEncoder, roi_filter=None) -> Iterator[CodedGop]:
-    """Codes each GOP as a closed HEVC GOP and attaches its exact reconstruction."""
+def base_encode_stage(coded_gops: Iterable[CodedGop], encoder: BaseEncoder, roi_filter=None,
+                      gop_size: int | None = None) -> Iterator[CodedGop]:
+    """Codes the GOPs as closed HEVC GOPs with one long-lived encoder and attaches each GOP's exact
+    reconstruction; a GOP is yielded once x265 has returned all of its packets (one GOP of delay at
+    most). ``gop_size`` defaults to the first GOP's length."""
+    from collections import deque
+
+    stream, pending = None, deque()
+
+    def attach(done):
+        for base in done:
+            coded = pending.popleft()
+            coded.base_payload, coded.base_recon = base.payload, base.recon
+            yield coded
+
     for coded in coded_gops:
         t0 = time.perf_counter()
+        if stream is None:
+            stream = encoder.stream(gop_size or len(coded.gop))
         hook = roi_filter.hook(coded.roi) if (roi_filter is not None and coded.roi is not None) else None
-        base = encoder.encode_gop(coded.gop.frames, roi=hook)
-        coded.base_payload, coded.base_recon = base.payload, base.recon
+        pending.append(coded)
+        done = stream.feed(coded.gop.frames, roi=hook)
         _timed(coded.timings, "base", t0)
-        yield coded
+        yield from attach(done)
+    if stream is not None:
+        t0 = time.perf_counter()
+        done = stream.flush()
+        if pending:
+            _timed(pending[-1].timings, "base", t0)
+        yield from attach(done)
 
 
 def enhancement_encode_stage(coded_gops: Iterable[CodedGop], codec) -> Iterator[CodedGop]:

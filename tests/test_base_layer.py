@@ -104,3 +104,54 @@ def test_decode_to_containers(tmp_path, carphone_yuv, suffix):
     with av.open(str(out)) as c:
         theirs = [f.to_ndarray(format="yuv420p") for f in c.decode(video=0)]
     assert len(theirs) == 10 and all(np.array_equal(a, b) for a, b in zip(ours, theirs))  # lossless containers
+
+
+def test_stream_encoder_holds_one_gop_plus_lookahead(carphone_yuv):
+    from svc.base import BaseEncoder, BaseSettings
+    from svc.io import open_source as src
+    frames = list(src(carphone_yuv, max_frames=100))
+    fmt = src(carphone_yuv).format
+    enc = BaseEncoder(fmt, BaseSettings(qp=32, preset="fast"))
+    stream = enc.stream(8)
+    gops = [frames[k:k + 8] for k in range(0, 100, 8)]  # last GOP short (4 frames)
+    out, delays, fed = [], [], 0
+    for g in gops:
+        done = stream.feed(g)
+        fed += len(g)
+        delays += [fed - 8 * (len(out) + i + 1) for i in range(len(done))]
+        out += done
+    # frames fed past a GOP's end before it is handed on: x265's look-ahead, bounded and steady
+    assert delays and max(delays) <= 40 and len(set(delays)) == 1, delays
+    out += stream.flush()
+    assert [len(b.recon) for b in out] == [8] * 12 + [4]
+    dec = BaseDecoder(fmt)
+    for g, b in zip(gops, out):
+        alone = dec.decode(b.payload)  # a closed GOP: decodes without its neighbours
+        assert all(np.array_equal(x.y, y.y) for x, y in zip(alone, b.recon))
+        assert PsnrAccumulator().add(g[0], b.recon[0])["y"] > 33
+    # coding a GOP alone (a fresh x265) costs about the same bits as inside the stream
+    alone = enc.encode_gop(gops[5]).payload
+    assert abs(len(alone) - len(out[5].payload)) < 0.05 * len(alone)
+    with pytest.raises(ValueError, match="only the last may be shorter"):
+        s = enc.stream(16)
+        s.feed(frames[:8])
+        s.feed(frames[8:24])
+
+
+def test_decoder_recovers_after_a_damaged_gop(carphone_yuv):
+    from svc.base import BaseEncoder, BaseSettings
+    from svc.errors import BitstreamError
+    from svc.io import open_source as src
+    frames = list(src(carphone_yuv, max_frames=8))
+    fmt = src(carphone_yuv).format
+    good = BaseEncoder(fmt, BaseSettings(qp=32)).encode_gop(frames)
+    dec = BaseDecoder(fmt)
+    ref = dec.decode(good.payload)
+    from svc.io.frames import VideoFormat
+    big = VideoFormat(352, 288, 30)
+    other = BaseEncoder(big, BaseSettings(qp=32)).encode_gop([big.blank()] * 4)
+    with pytest.raises(BitstreamError, match="header says 176x144"):
+        dec.decode(other.payload)  # a stream of another size
+    assert dec.decode(b"") == []
+    again = dec.decode(good.payload)
+    assert len(again) == 8 and all(np.array_equal(a.y, b.y) for a, b in zip(ref, again))

@@ -4,7 +4,7 @@
     python tools/bench_base.py [--frames 64] [--preset fast] [--repeat 3]
 
 For each size (416x240, 832x480; frames are made by scaling the carphone clip) it times
-  - svc encode (GOP buffer + per-GOP libx265 + self-decode for the reconstruction + container) and
+  - svc encode (GOP buffer + long-lived libx265 + self-decode for the reconstruction + container) and
     plain PyAV libx265 with the same settings and keyint, single-layer, no reconstruction;
   - svc decode --layer base (container reader + per-GOP HEVC decoder) and plain PyAV decoding
     of the same HEVC bytes as one stream;
