@@ -14,7 +14,7 @@ import pytest
 
 from svc.compat import patch_numpy
 from svc.datasets import find_annotation_dir, load_mot_file, read_sfu_annotations, write_sfu_annotations
-from svc.metrics.bdrate import bd_metric, bd_rate
+from svc.metrics.bdrate import bd_metric, bd_rate, pareto_front
 from svc.metrics.mot import detection_map50, evaluate, hota, mot_metrics
 
 import motmetrics  # noqa: E402  (after svc.metrics.mot, which patches numpy first)
@@ -281,6 +281,42 @@ def test_bd_matches_independent_ctc_spreadsheet_formula():
 def test_bd_rejects_bad_input(args, match):
     with pytest.raises(ValueError, match=match):
         bd_rate(*args)
+
+
+def test_pareto_front_keeps_monotonic_curves_and_drops_dominated_points():
+    assert pareto_front(FAU_RATE_A, FAU_PSNR_A).tolist() == [3, 2, 1, 0]  # increasing rate, all kept
+    # MOTA measured on a real run: QP42 (115 kbps) scored below QP46 (78 kbps); a tie at 163 kbps
+    rate = [401.8, 261.0, 172.7, 115.2, 77.6]
+    mota = [0.716, 0.705, 0.611, 0.453, 0.474]
+    assert pareto_front(rate, mota).tolist() == [4, 2, 1, 0]
+    assert pareto_front([74.2, 110.4, 163.4, 250.7], [0.495, 0.579, 0.579, 0.789]).tolist() == [0, 1, 3]
+    assert pareto_front([100, 100, 200], [0.5, 0.6, 0.7]).tolist() == [1, 2]  # same rate: the better one
+    # lower-is-better metrics (MSE): the front falls
+    assert pareto_front([100, 200, 300], [5.0, 6.0, 2.0], higher_is_better=False).tolist() == [0, 2]
+    with pytest.raises(ValueError, match="rates but"):
+        pareto_front([1, 2], [1.0])
+
+
+def test_report_bd_rates_use_the_pareto_front_and_say_what_they_dropped():
+    from svc.evaluation.report import bd_rates, format_table
+
+    def row(cfg, qp, kbps, mota):
+        return {"sequence": "S_416x240_30", "class": "D", "configuration": cfg, "qp": qp, "base_kbps": kbps,
+                "full_kbps": kbps, "MOTA": mota, "IDF1": 0.5, "HOTA": 0.5, "mAP50": mota, "psnr_y_base": 30.0,
+                "seconds": 1.0}
+    plain = [row("plain", q, r, m) for q, r, m in ((30, 401.8, 0.716), (34, 261.0, 0.705), (38, 172.7, 0.611),
+                                                 (42, 115.2, 0.453), (46, 77.6, 0.474))]
+    roi = [row("roi", q, r, m) for q, r, m in ((30, 388.1, 0.905), (34, 250.7, 0.789), (38, 163.4, 0.579),
+                                             (42, 110.4, 0.579), (46, 74.2, 0.495))]
+    value, note = bd_rates(plain + roi, "MOTA")[("S_416x240_30", "D")]
+    expected = bd_rate([77.6, 172.7, 261.0, 401.8], [0.474, 0.611, 0.705, 0.716],
+                       [74.2, 110.4, 250.7, 388.1], [0.495, 0.579, 0.789, 0.905])
+    assert value == pytest.approx(expected, abs=1e-12) and value < 0
+    assert note == "off the Pareto front: plain QP 42; roi QP 38"
+    assert "BD-rate ROI vs plain on MOTA (mean over sequences): D: " in format_table(plain + roi)
+    # monotonic curves: a plain number, nothing dropped
+    assert isinstance(bd_rates(plain[:4] + roi[3:], "MOTA")[("S_416x240_30", "D")], float)
+    assert bd_rates(plain, "MOTA")[("S_416x240_30", "D")].startswith("n/a")
 
 
 # ---------------------------------------------------------------------------- SFU reader

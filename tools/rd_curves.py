@@ -59,12 +59,9 @@ def point(clip, qp, quality=None, preset="fast"):
 
 
 def distinct(points):
-    """Points with strictly increasing rate and quality (drops repeats and dominated points)."""
-    out = []
-    for r in sorted(points, key=lambda r: (r["kbps"], -r["psnr_y"])):
-        if not out or (r["kbps"] > out[-1]["kbps"] and r["psnr_y"] > out[-1]["psnr_y"]):
-            out.append(r)
-    return out
+    """The Pareto front of points by (kbps, PSNR-Y): drops repeats and dominated points."""
+    from svc.metrics.bdrate import pareto_front
+    return [points[i] for i in pareto_front([r["kbps"] for r in points], [r["psnr_y"] for r in points])]
 
 
 def report_bd(label, anchor, curve, bd_rate):

@@ -44,8 +44,12 @@ def summary(rows):
 
 
 def bd_rates(rows, metric: str):
-    """Per-sequence BD-rate (%) of ROI vs plain base layers on ``metric`` (kbps axis: base kbps)."""
-    from svc.metrics.bdrate import bd_rate
+    """Per-sequence BD-rate (%) of ROI vs plain base layers on ``metric`` (kbps axis: base kbps).
+
+    Each curve is first reduced to its Pareto front (:func:`svc.metrics.bdrate.pareto_front`): task
+    metrics are noisy, and a point that costs more than another for no better score is dropped.
+    Values are floats, or ``(float, note)`` naming the QPs dropped, or an ``"n/a (reason)"`` string."""
+    from svc.metrics.bdrate import bd_rate, pareto_front
 
     by_seq = defaultdict(lambda: defaultdict(list))
     for r in rows:
@@ -54,9 +58,19 @@ def bd_rates(rows, metric: str):
     out = {}
     for (seq, cls), cfgs in by_seq.items():
         try:
-            pts = {c: sorted(cfgs[c], key=lambda r: r["base_kbps"]) for c in ("plain", "roi")}
-            out[(seq, cls)] = bd_rate([r["base_kbps"] for r in pts["plain"]], [r[metric] for r in pts["plain"]],
-                                      [r["base_kbps"] for r in pts["roi"]], [r[metric] for r in pts["roi"]])
+            curves, dropped = {}, []
+            for c in ("plain", "roi"):
+                pts = cfgs[c]
+                if not pts:
+                    raise KeyError(f"no {c} points")
+                front = [pts[i] for i in pareto_front([r["base_kbps"] for r in pts], [r[metric] for r in pts])]
+                gone = sorted({r["qp"] for r in pts} - {r["qp"] for r in front})
+                if gone:
+                    dropped.append(f"{c} QP {','.join(str(q) for q in gone)}")
+                curves[c] = front
+            value = bd_rate([r["base_kbps"] for r in curves["plain"]], [r[metric] for r in curves["plain"]],
+                            [r["base_kbps"] for r in curves["roi"]], [r[metric] for r in curves["roi"]])
+            out[(seq, cls)] = (value, "off the Pareto front: " + "; ".join(dropped)) if dropped else value
         except (ValueError, KeyError) as e:
             out[(seq, cls)] = f"n/a ({e})"
     return out
@@ -76,11 +90,14 @@ def format_table(rows) -> str:
             nums = defaultdict(list)
             for (seq, cls), v in bd.items():
                 if not isinstance(v, str):
+                    v = v[0] if isinstance(v, tuple) else v
                     nums[cls].append(v)
                     nums["all"].append(v)
             per = ", ".join(f"{k}: {np.mean(v):+.1f}%" for k, v in sorted(nums.items())) or "n/a"
             lines.append(f"BD-rate ROI vs plain on {metric} (mean over sequences): {per}")
             for (seq, cls), v in sorted(bd.items()):
+                if isinstance(v, tuple):
+                    v = f"{v[0]:+.1f}% ({v[1]})"
                 lines.append(f"   {seq}: {v if isinstance(v, str) else f'{v:+.1f}%'}")
     return "\n".join(lines)
 

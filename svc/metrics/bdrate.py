@@ -10,7 +10,8 @@ slopes (weighted harmonic mean) and end-point rule as the spreadsheet's ``bdRInt
 Rates are in any positive unit (kbps, bytes, bpp) as long as both curves use the same one;
 the metric can be PSNR (dB), MS-SSIM, MOTA, mAP, ... Each curve needs >= 2 points (4, as
 in the CTC, recommended), and after sorting by rate its metric must be strictly monotonic
-(both curves the same direction).
+(both curves the same direction); :func:`pareto_front` gives the operational curve of noisy
+measurements.
 """
 from __future__ import annotations
 
@@ -45,6 +46,27 @@ def _curve(rate, metric, name: str):
             f"(rates {r.tolist()}, metric {m.tolist()}); BD needs a one-to-one RD curve"
         )
     return np.log10(r), m, direction
+
+
+def pareto_front(rate, metric, higher_is_better: bool = True) -> np.ndarray:
+    """Indices, in increasing rate, of the points no cheaper-or-equal point beats or ties.
+
+    Measured task metrics (MOTA, mAP) are noisy and often not monotonic in rate, which BD refuses;
+    the common remedy is the operational RD curve: drop each point that costs at least as much as
+    another with an equal or better metric. For a strictly monotonic curve that is every point.
+    Ties in rate keep the better metric."""
+    r = np.asarray(rate, dtype=np.float64).ravel()
+    m = np.asarray(metric, dtype=np.float64).ravel()
+    if r.size != m.size:
+        raise ValueError(f"{r.size} rates but {m.size} metric values")
+    sign = 1.0 if higher_is_better else -1.0
+    order = np.lexsort((-sign * m, r))  # by rate, then best metric first
+    keep, best = [], -np.inf
+    for i in order:
+        if sign * m[i] > best and (not keep or r[i] > r[keep[-1]]):
+            keep.append(int(i))
+            best = sign * m[i]
+    return np.asarray(keep, np.int64)
 
 
 def _curves(rate_anchor, metric_anchor, rate_test, metric_test):
