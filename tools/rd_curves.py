@@ -85,6 +85,7 @@ def main():
     ap.add_argument("--qualities", nargs="+", type=float, default=[0.0, 0.25, 0.5, 0.75, 1.0])
     ap.add_argument("--out", default="results/rd")
     args = ap.parse_args()
+    from svc.evaluation.report import log_rate_axis
     from svc.metrics.bdrate import bd_rate
     import matplotlib
     matplotlib.use("Agg")
@@ -116,10 +117,8 @@ def main():
             ax.plot([r["kbps"] for r in curve], [r["psnr_y"] for r in curve], "-s", label=f"base QP{qp} + enhancement")
         report_bd("the envelope of all base(+enhancement) points", anchor, everything, bd_rate)
         ax.set_title(name)
-        ax.set_xlabel("kbps")
         ax.set_ylabel("PSNR-Y (dB)")
-        ax.set_xscale("log")
-        ax.grid(True, which="both", alpha=0.3)
+        log_rate_axis(ax, "kbps")
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "rd_curves.png", dpi=110)

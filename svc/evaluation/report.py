@@ -102,6 +102,18 @@ def format_table(rows) -> str:
     return "\n".join(lines)
 
 
+def log_rate_axis(ax, label: str = "kbps"):
+    """Log-scaled x axis of rates with plain-number ticks at 1, 2, 5 x 10^k (no overlapping labels)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(label)
+    ax.grid(True, which="both", alpha=0.3)
+
+
 def plot_mota(rows, path):
     """One panel per CTC class: MOTA vs base kbps for ROI and plain, uncompressed as a line."""
     import matplotlib
@@ -120,10 +132,8 @@ def plot_mota(rows, path):
         if unc:
             ax.axhline(unc[0], color="k", ls="--", label="uncompressed")
         ax.set_title(f"class {g}")
-        ax.set_xlabel("base-layer kbps")
         ax.set_ylabel("MOTA")
-        ax.set_xscale("log")
-        ax.grid(True, which="both", alpha=0.3)
+        log_rate_axis(ax, "base-layer kbps")
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
