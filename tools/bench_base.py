@@ -8,7 +8,8 @@ For each size (416x240, 832x480; frames are made by scaling the carphone clip) i
     plain PyAV libx265 with the same settings and keyint, single-layer, no reconstruction;
   - svc decode --layer base (container reader + per-GOP HEVC decoder) and plain PyAV decoding
     of the same HEVC bytes as one stream;
-and prints fps and the svc/plain ratio (1.0 = no overhead). Best of --repeat runs.
+and prints fps and the svc/plain ratio (1.0 = no overhead). Best of --repeat runs, svc and plain
+alternating.
 """
 from __future__ import annotations
 
@@ -72,13 +73,16 @@ def plain_decode(data):
     return n
 
 
-def best(fn, repeat):
-    times = []
+def best_pair(fn_a, fn_b, repeat):
+    """Best-of-``repeat`` seconds of two callables, run alternately (a, b, a, b, ...) so that load
+    drift on a shared machine touches both alike."""
+    times = ([], [])
     for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+        for fn, ts in zip((fn_a, fn_b), times):
+            t = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t)
+    return min(times[0]), min(times[1])
 
 
 def main():
@@ -97,14 +101,14 @@ def main():
         fmt = VideoFormat(w, h, Fraction(30))
         frames = scaled_frames(w, h, args.frames)
         buf = io.BytesIO()
-        t_svc = best(lambda: encode(FrameList(fmt, frames), (buf.seek(0), buf.truncate(), buf)[2], cfg), args.repeat)
-        t_plain = best(lambda: plain_encode(fmt, frames, settings, args.gop), args.repeat)
+        t_svc, t_plain = best_pair(lambda: encode(FrameList(fmt, frames), (buf.seek(0), buf.truncate(), buf)[2], cfg),
+                                   lambda: plain_encode(fmt, frames, settings, args.gop), args.repeat)
         data = buf.getvalue()
         hevc = io.BytesIO()
         from pipelines.decode import extract_base
         extract_base(io.BytesIO(data), hevc)
-        d_svc = best(lambda: decode(io.BytesIO(data), Null(), layer="base"), args.repeat)
-        d_plain = best(lambda: plain_decode(hevc.getvalue()), args.repeat)
+        d_svc, d_plain = best_pair(lambda: decode(io.BytesIO(data), Null(), layer="base"),
+                                   lambda: plain_decode(hevc.getvalue()), args.repeat)
         n = len(frames)
         print(f"{w}x{h:<5} {n / t_svc:12.1f} {n / t_plain:9.1f} {t_plain / t_svc:6.3f} "
               f"{n / d_svc:12.1f} {n / d_plain:10.1f} {d_plain / d_svc:6.3f}")
