@@ -183,3 +183,27 @@ def test_base_layer_ignores_damaged_enhancement(tmp_path, carphone_runs):
     p = run_cli("svc-decode", path, "--layer", "full", "-o", tmp_path / "f.yuv", "--on-error", "skip", check=False)
     assert p.returncode == 3 and "damaged enhancement layer" in p.stderr.decode()
     assert (tmp_path / "f.yuv").stat().st_size == 16 * 176 * 144 * 3 // 2
+
+
+@pytest.mark.parametrize("width, height", [(200, 106), (66, 34)])
+def test_any_even_geometry_pads_and_crops_back(codec_factory, width, height):
+    """Sizes that are no multiple of the model's padding code and decode bit-exactly at their own size."""
+    from fractions import Fraction
+
+    from svc.base import BaseEncoder, BaseSettings
+    from svc.enhancement.codec import MODE_CODED
+    from svc.io.frames import VideoFormat
+    from svc.metrics.quality import psnr
+    from conftest import moving_clip
+
+    fmt = VideoFormat(width, height, Fraction(30))
+    frames = moving_clip(width, height, 2, seed=3)
+    bases = BaseEncoder(fmt, BaseSettings(qp=42)).encode_gop(frames).recon
+    codec = codec_factory(fmt, 1.0)
+    for original, base in zip(frames, bases):
+        payload, full = codec.encode_frame(original, base)
+        assert payload[0] == MODE_CODED  # at the top quality the residual is worth its bits
+        assert [p.shape for p in full] == [p.shape for p in original]
+        decoded = codec.decode_frame(base, payload)
+        assert all(np.array_equal(a, b) for a, b in zip(decoded, full))
+        assert psnr(original.y, full.y) > psnr(original.y, base.y) + 1.0
