@@ -120,6 +120,20 @@ def _coverage(boxes, fmt) -> float:
     return float(mask.mean())
 
 
+def _full_bd(plain, roi) -> str:
+    """BD-rate (%) of the ROI full layer against the plain one on (full kbps, PSNR-Y), Pareto fronts."""
+    from svc.metrics.bdrate import bd_rate, pareto_front
+
+    curves = []
+    for rows in (plain, roi):
+        front = pareto_front([r["full_kbps"] for r in rows], [r["psnr_y_full"] for r in rows])
+        curves.append(([rows[i]["full_kbps"] for i in front], [rows[i]["psnr_y_full"] for i in front]))
+    try:
+        return f"{bd_rate(*curves[0], *curves[1]):+.1f}%"
+    except ValueError as e:
+        return f"n/a ({e})"
+
+
 def accuracy(n, qps, out_dir, methods=("blur", "qoffset"), enh_quality=None, intervals=(1,), interval_qp=34,
              kind="close"):
     from svc.datasets.sfu_hw import write_sfu_annotations
@@ -167,6 +181,8 @@ def accuracy(n, qps, out_dir, methods=("blur", "qoffset"), enh_quality=None, int
             for p, r in zip(plain, mine[len(qps):]):
                 print(f"  QP{p['qp']}: plain {p['full_kbps']:7.1f} kbps {p['psnr_y_full']:.2f} dB | "
                       f"ROI {r['full_kbps']:7.1f} kbps {r['psnr_y_full']:.2f} dB")
+            print(f"  BD-rate of the full layer (PSNR-Y, total kbps), ROI '{m}' vs plain: "
+                  f"{_full_bd(plain, mine[len(qps):])}")
     return rows
 
 
