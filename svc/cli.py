@@ -113,7 +113,10 @@ def encode_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", help="x265 preset (default from config: fast)")
     p.add_argument("--enh-quality", type=float, help="enhancement quality 0.0 (lowest rate) .. 1.0 (highest)")
     p.add_argument("--no-enhancement", action="store_true", help="code the base layer only")
-    p.add_argument("--roi", choices=("off", "auto"), help="detector-driven base-layer bit allocation")
+    p.add_argument("--roi", choices=("off", "auto"),
+                   help="detector-driven base-layer bit allocation (default off). It helps detection per base "
+                        "bit; with the enhancement layer on, the full layer pays to restore the background, "
+                        "so it suits --no-enhancement streams (README: 'Where it stands')")
     p.add_argument("--config", help="YAML file deep-merged over configs/default.yaml")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set base.x265_params.bframes=0 (repeatable)")
@@ -182,7 +185,12 @@ def encode_cmd(argv) -> int:
             os.unlink(out)
         raise SvcError(f"{args.input} holds no frames")
     if not args.quiet:
-        _print_encode_summary(stats.summary(), out)
+        notes = []
+        if analyzer is not None and codec is not None:
+            notes.append(f"--roi auto ({roi_filter.config.method}) simplified the base-layer background: the "
+                         "enhancement layer spends extra bits restoring it (use --no-enhancement for "
+                         "machine-only streams)")
+        _print_encode_summary(stats.summary(), out, notes)
     return 0
 
 

@@ -156,3 +156,17 @@ def test_analyze_detect_every_third_frame(tmp_path, carphone_svc):
     assert n >= 0.8 * 120, f"longest track covers {n} of 120 frames"  # coasting fills the frames between
     p = run_cli("svc-analyze", carphone_svc, "-o", tmp_path / "x.txt", "--detect-every", "0", check=False)
     assert p.returncode != 0 and "--detect-every" in p.stderr.decode()
+
+
+def test_cli_roi_auto_codes_a_playable_base_and_says_what_it_costs_viewers(tmp_path, carphone_yuv):
+    """--roi auto through the CLI: the base layer still extracts to plain HEVC; with the enhancement
+    layer on the summary warns that restoring the simplified background costs enhancement bits."""
+    out, hevc = tmp_path / "roi.svc", tmp_path / "roi.hevc"
+    p = run_cli("svc-encode", carphone_yuv, "-o", out, "--roi", "auto", "--frames", "4", "--gop", "4")
+    assert "note: --roi auto (blur) simplified the base-layer background" in p.stderr.decode()
+    run_cli("svc-extract", out, "--layer", "base", "-o", hevc)
+    with av.open(str(hevc)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 4
+    p = run_cli("svc-encode", carphone_yuv, "-o", tmp_path / "m.svc", "--roi", "auto", "--frames", "4",
+                "--no-enhancement")
+    assert "note:" not in p.stderr.decode()
