@@ -169,6 +169,21 @@ def test_coasting_between_detections_follows_motion():
     assert max(err) < 6, err
 
 
+def test_a_missed_detector_run_does_not_end_a_track_between_runs():
+    # detector on every 4th frame, max_age 5 frames: the run at frame 16 misses the object; its track
+    # coasts (6, 7 frames unmatched by frames 18, 19) and the run at frame 20 matches it again, same
+    # id. Two missed runs in a row (32, 36: 8 frames unmatched at the second) end it.
+    truth = [(20 + 2 * t, 50, 40, 80) for t in range(48)]
+    tr = Tracker(TrackerConfig(min_hits=2, max_age=5))
+    ids = {}
+    for t, b in enumerate(truth):
+        rows = tr.coast() if t % 4 else tr.update(dets() if t in (16, 32, 36) else dets(b))
+        ids[t] = [r[0] for r in rows]
+    assert all(ids[t] == [1] for t in range(4, 16)) and ids[16] == []
+    assert all(ids[t] == [1] for t in range(20, 32)), ids
+    assert ids[40] == [] and ids[44] == [2]  # a new track, confirmed at its second match
+
+
 def test_coasting_reports_only_tracks_matched_on_last_detected_frame():
     tr = Tracker(TrackerConfig(min_hits=1, max_age=10))
     tr.update(dets((0, 0, 40, 80), (200, 0, 40, 80)))

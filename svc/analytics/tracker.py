@@ -139,7 +139,8 @@ class Tracker:
         self.tracks = [t for t in self.tracks if np.all(np.isfinite(t.x))]
         out = [(t.id, t.box(), t.score, t.cls) for t in self.tracks
                if t.hits >= self.config.min_hits and t.time_since_update == self.frames_since_detection]
-        self.tracks = [t for t in self.tracks if t.time_since_update <= self.config.max_age]
+        # no pruning between detector runs: as in SORT, a track is matched at the next run before
+        # ``max_age`` is checked, so one missed run does not end it
         return sorted(out, key=lambda r: r[0])
 
     def update(self, dets: Detections) -> list[tuple[int, np.ndarray, float, int]]:
