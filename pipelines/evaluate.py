@@ -55,7 +55,12 @@ def _config(spec: PointSpec) -> dict:
                              "quality": spec.enh_quality if spec.enh_quality is not None else 0.5}}]
     from svc.config import parse_override
     over += [parse_override(f"{k}={v}") for k, v in spec.overrides]
-    return load_config(overrides=over)
+    cfg = load_config(overrides=over)
+    if cfg["roi"].get("method") == "qoffset":
+        # x265 applies ROI offsets only in CRF mode (make_roi switches to it): code the plain anchor
+        # in CRF too, so plain and ROI points differ by the ROI alone
+        cfg["base"]["rate_control"] = "crf"
+    return cfg
 
 
 def _rows(gops, first_frame=1):

@@ -89,7 +89,7 @@ def eval_tracking_parser():
     p.add_argument("--sequences", required=True, help="folder with the CTC .yuv files (searched recursively)")
     p.add_argument("--annotations", required=True, help="SFU-HW-Tracks-v1 root folder")
     p.add_argument("--classes", default="B,C,D,E", help="CTC classes to run, e.g. D,C (default all)")
-    p.add_argument("--qps", nargs="+", type=int, default=[22, 27, 32, 37], help="base-layer QPs (CRF for ROI)")
+    p.add_argument("--qps", nargs="+", type=int, default=[22, 27, 32, 37], help="base-layer QPs (CRF values for both plain and ROI when --set roi.method=qoffset)")
     p.add_argument("--configurations", default="roi,plain,uncompressed", help="which of roi,plain,uncompressed")
     p.add_argument("--enh-quality", type=float, help="also code the enhancement layer at this quality (full kbps/PSNR)")
     p.add_argument("--frames", type=int, help="at most N frames per sequence (default: the CTC count)")

