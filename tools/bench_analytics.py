@@ -136,7 +136,7 @@ def _full_bd(plain, roi) -> str:
 
 
 def accuracy(n, qps, out_dir, methods=("blur", "qoffset"), enh_quality=None, intervals=(1,), interval_qp=34,
-             kind="close"):
+             kind="close", roi_overrides=()):
     from svc.datasets.sfu_hw import write_sfu_annotations
     from svc.evaluation.report import format_table, plot_mota, write_results
     from svc.evaluation.runner import PointCache, run_points
@@ -161,7 +161,8 @@ def accuracy(n, qps, out_dir, methods=("blur", "qoffset"), enh_quality=None, int
     common = dict(sequence=name, ctc_class="X", path=str(path), annotations=str(ann), width=fmt.width,
                   height=fmt.height, fps=25, frames=n)
     # per method: the plain anchor (with the method's rate control: CRF for qoffset) and the ROI points
-    specs = [PointSpec(configuration=c, qp=q, enh_quality=enh_quality, overrides=(("roi.method", m),), **common)
+    specs = [PointSpec(configuration=c, qp=q, enh_quality=enh_quality,
+                       overrides=(("roi.method", m),) + (tuple(roi_overrides) if c == "roi" else ()), **common)
              for m in methods for c in ("plain", "roi") for q in qps]
     rows, _ = run_points(specs, PointCache(Path(out_dir) / "cache"), jobs=1)
     if len(intervals) > 1:
@@ -199,6 +200,8 @@ def main():
                     help="detector intervals (analytics.detect_interval) to time and score")
     ap.add_argument("--composite", choices=sorted(COMPOSITES), default="close",
                     help="accuracy clip: close (ROI mask ~50%% of 640x272) or wide (~41%% of 832x480)")
+    ap.add_argument("--roi-set", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override for the ROI points only, e.g. roi.background_scale=0.5")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-accuracy", action="store_true")
     args = ap.parse_args()
@@ -206,7 +209,7 @@ def main():
         speed(args.frames, args.intervals)
     if not args.skip_accuracy:
         accuracy(args.frames, args.qps, args.out, args.methods, args.enh_quality, args.intervals,
-                 kind=args.composite)
+                 kind=args.composite, roi_overrides=[tuple(kv.split("=", 1)) for kv in args.roi_set])
 
 
 if __name__ == "__main__":
