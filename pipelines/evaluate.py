@@ -55,12 +55,9 @@ def _config(spec: PointSpec) -> dict:
                              "quality": spec.enh_quality if spec.enh_quality is not None else 0.5}}]
     from svc.config import parse_override
     over += [parse_override(f"{k}={v}") for k, v in spec.overrides]
-    cfg = load_config(overrides=over)
-    if cfg["roi"].get("method") == "qoffset":
-        # x265 applies ROI offsets only in CRF mode (make_roi switches to it): code the plain anchor
-        # in CRF too, so plain and ROI points differ by the ROI alone
-        cfg["base"]["rate_control"] = "crf"
-    return cfg
+    from svc.analytics.roi import apply_roi_rate_control
+    # the plain anchor gets the rate control the ROI method forces, so the two differ by the ROI alone
+    return apply_roi_rate_control(load_config(overrides=over))
 
 
 def _rows(gops, first_frame=1):

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from svc.analytics.detectors import make_detector  # noqa: E402
+from svc.analytics.roi import ROI_RATE_CONTROL  # noqa: E402
 from svc.analytics.tracker import Tracker  # noqa: E402
 from svc.config import load_config  # noqa: E402
 from svc.io import open_source  # noqa: E402
@@ -123,16 +124,13 @@ def _coverage(boxes, fmt) -> float:
 
 def _full_bd(plain, roi) -> str:
     """BD-rate (%) of the ROI full layer against the plain one on (full kbps, PSNR-Y), Pareto fronts."""
-    from svc.metrics.bdrate import bd_rate, pareto_front
+    from svc.evaluation.report import bd_rate_on_fronts
 
-    curves = []
-    for rows in (plain, roi):
-        front = pareto_front([r["full_kbps"] for r in rows], [r["psnr_y_full"] for r in rows])
-        curves.append(([rows[i]["full_kbps"] for i in front], [rows[i]["psnr_y_full"] for i in front]))
     try:
-        return f"{bd_rate(*curves[0], *curves[1]):+.1f}%"
+        value, dropped = bd_rate_on_fronts(plain, roi, "full_kbps", "psnr_y_full")
     except ValueError as e:
         return f"n/a ({e})"
+    return f"{value:+.1f}%" + (f" (off the Pareto front: {dropped})" if dropped else "")
 
 
 def accuracy(n, qps, out_dir, methods=("blur", "qoffset"), enh_quality=None, intervals=(1,), interval_qp=34,
@@ -176,7 +174,8 @@ def accuracy(n, qps, out_dir, methods=("blur", "qoffset"), enh_quality=None, int
         plain = mine[:len(qps)]
         write_results(mine, Path(out_dir) / m)
         plot_mota(mine, Path(out_dir) / m / "mota_vs_kbps.png")
-        print(f"--- ROI method {m!r} vs plain HEVC" + (" (both in CRF mode)" if m == "qoffset" else ""))
+        rc = ROI_RATE_CONTROL.get(m)
+        print(f"--- ROI method {m!r} vs plain HEVC" + (f" (both in {rc.upper()} mode)" if rc else ""))
         print(format_table(mine))
         if enh_quality is not None:
             print(f"full layer (enhancement quality {enh_quality}), plain vs ROI '{m}' at equal QP:")

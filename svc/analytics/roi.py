@@ -27,6 +27,17 @@ import numpy as np
 from svc.errors import InputError
 
 ROI_METHODS = ("blur", "qoffset")
+# Base-layer rate control a method needs: libx265 applies ROI offsets only with adaptive quantization.
+ROI_RATE_CONTROL = {"qoffset": "crf"}
+
+
+def apply_roi_rate_control(cfg: dict) -> dict:
+    """Sets ``cfg['base']['rate_control']`` to what ``cfg['roi']['method']`` needs (CRF for qoffset), in
+    place, whether or not ROI is on, so a plain anchor can be coded like the ROI points it is compared with."""
+    need = ROI_RATE_CONTROL.get(cfg.get("roi", {}).get("method", RoiConfig.method))
+    if need:
+        cfg["base"]["rate_control"] = need
+    return cfg
 
 
 @dataclass
@@ -168,8 +179,7 @@ def make_roi(cfg: dict, fmt, detector=None):
     """(analyzer, filter) from the config's ``roi`` and ``analytics`` sections.
 
     ``detector`` (optional) is shared with the caller; otherwise one is made from the config. The
-    ``qoffset`` method switches the base layer to CRF rate control (x265 applies ROI offsets only
-    with adaptive quantization)."""
+    ``qoffset`` method switches the base layer to CRF rate control (:func:`apply_roi_rate_control`)."""
     from svc.analytics.detectors import make_detector
 
     rc = RoiConfig.from_dict(cfg.get("roi", {}))
@@ -177,7 +187,6 @@ def make_roi(cfg: dict, fmt, detector=None):
         det_cfg = dict(cfg.get("analytics", {}).get("detector_options") or {})
         detector = make_detector(cfg.get("roi", {}).get("detector") or cfg.get("analytics", {}).get("detector", "auto"),
                                  **det_cfg)
-    if rc.method == "qoffset":
-        cfg["base"]["rate_control"] = "crf"
-        return RoiAnalyzer(detector, fmt, rc), RoiFilter(fmt, rc)
-    return RoiAnalyzer(detector, fmt, rc), BackgroundSimplifier(fmt, rc)
+    apply_roi_rate_control(cfg)
+    roi_filter = RoiFilter(fmt, rc) if rc.method == "qoffset" else BackgroundSimplifier(fmt, rc)
+    return RoiAnalyzer(detector, fmt, rc), roi_filter

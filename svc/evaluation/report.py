@@ -43,14 +43,30 @@ def summary(rows):
     return out
 
 
-def bd_rates(rows, metric: str):
-    """Per-sequence BD-rate (%) of ROI vs plain base layers on ``metric`` (kbps axis: base kbps).
-
-    Each curve is first reduced to its Pareto front (:func:`svc.metrics.bdrate.pareto_front`): task
-    metrics are noisy, and a point that costs more than another for no better score is dropped.
-    Values are floats, or ``(float, note)`` naming the QPs dropped, or an ``"n/a (reason)"`` string."""
+def bd_rate_on_fronts(anchor_rows, test_rows, rate_key: str, metric: str) -> tuple[float, str]:
+    """BD-rate (%) of ``test_rows`` vs ``anchor_rows`` (result rows with ``qp``) on ``metric`` against
+    ``rate_key``, each curve first reduced to its Pareto front (:func:`svc.metrics.bdrate.pareto_front`):
+    task metrics are noisy, and a point that costs more than another for no better score is dropped.
+    Returns the value and the dropped QPs as ``"plain QP 42; roi QP 38"`` ('' when none); raises
+    ValueError (no points, too few, no overlap)."""
     from svc.metrics.bdrate import bd_rate, pareto_front
 
+    curves, dropped = [], []
+    for name, pts in (("plain", anchor_rows), ("roi", test_rows)):
+        if not pts:
+            raise ValueError(f"no {name} points")
+        front = [pts[i] for i in pareto_front([r[rate_key] for r in pts], [r[metric] for r in pts])]
+        gone = sorted({r["qp"] for r in pts} - {r["qp"] for r in front})
+        if gone:
+            dropped.append(f"{name} QP {','.join(str(q) for q in gone)}")
+        curves.append(([r[rate_key] for r in front], [r[metric] for r in front]))
+    return bd_rate(*curves[0], *curves[1]), "; ".join(dropped)
+
+
+def bd_rates(rows, metric: str):
+    """Per-sequence BD-rate (%) of ROI vs plain base layers on ``metric`` (kbps axis: base kbps), on
+    the Pareto fronts (:func:`bd_rate_on_fronts`). Values are floats, or ``(float, note)`` naming the
+    QPs dropped, or an ``"n/a (reason)"`` string."""
     by_seq = defaultdict(lambda: defaultdict(list))
     for r in rows:
         if r["configuration"] in ("roi", "plain"):
@@ -58,20 +74,9 @@ def bd_rates(rows, metric: str):
     out = {}
     for (seq, cls), cfgs in by_seq.items():
         try:
-            curves, dropped = {}, []
-            for c in ("plain", "roi"):
-                pts = cfgs[c]
-                if not pts:
-                    raise KeyError(f"no {c} points")
-                front = [pts[i] for i in pareto_front([r["base_kbps"] for r in pts], [r[metric] for r in pts])]
-                gone = sorted({r["qp"] for r in pts} - {r["qp"] for r in front})
-                if gone:
-                    dropped.append(f"{c} QP {','.join(str(q) for q in gone)}")
-                curves[c] = front
-            value = bd_rate([r["base_kbps"] for r in curves["plain"]], [r[metric] for r in curves["plain"]],
-                            [r["base_kbps"] for r in curves["roi"]], [r[metric] for r in curves["roi"]])
-            out[(seq, cls)] = (value, "off the Pareto front: " + "; ".join(dropped)) if dropped else value
-        except (ValueError, KeyError) as e:
+            value, dropped = bd_rate_on_fronts(cfgs["plain"], cfgs["roi"], "base_kbps", metric)
+            out[(seq, cls)] = (value, "off the Pareto front: " + dropped) if dropped else value
+        except ValueError as e:
             out[(seq, cls)] = f"n/a ({e})"
     return out
 
