@@ -3,7 +3,7 @@
     records = ContainerReader(fh, read_enhancement=False)
     gops    = base_decode_stage(records, BaseDecoder(fmt))   # HEVC -> frames, per GOP
     gops    = detect_stage(gops, detector, class_ids, k)      # boxes, scores, COCO ids (every k-th frame)
-    gops    = track_stage(gops, tracker)                      # Kalman + Hungarian on IoU; coasts between
+    gops    = track_stage(gops, tracker, coast)               # Kalman + Hungarian on IoU; optical flow between
     rows    -> MOTChallenge text, flushed as each GOP completes
 """
 from __future__ import annotations
@@ -27,20 +27,20 @@ class AnalyzeStats:
     skipped: list = field(default_factory=list)
 
 
-def analytics_gops(reader, detector, tracker, class_ids=None, detect_interval: int = 1):
+def analytics_gops(reader, detector, tracker, class_ids=None, detect_interval: int = 1, coast: str = "flow"):
     """Iterator of decoded GOPs carrying ``detections`` (None where the detector did not run) and
-    ``tracks`` per frame."""
+    ``tracks`` per frame; ``coast`` as for :func:`pipelines.stages.track_stage`."""
     gops = base_decode_stage(reader, BaseDecoder(reader.header.format))
     gops = detect_stage(gops, detector, class_ids, detect_interval)
-    return track_stage(gops, tracker)
+    return track_stage(gops, tracker, coast)
 
 
 def analyze(fh, detector, tracker, tracks_out, dets_out=None, class_ids=None, follow=False, on_error="fail",
-            on_gop=None, detect_interval: int = 1) -> AnalyzeStats:
+            on_gop=None, detect_interval: int = 1, coast: str = "flow") -> AnalyzeStats:
     """Writes MOT rows for every frame of ``fh``'s base layer; ``on_gop(decoded_gop, format)`` sees each GOP."""
     stats = AnalyzeStats()
     reader = open_reader(fh, "base", follow, on_error)
-    for dec in analytics_gops(reader, detector, tracker, class_ids, detect_interval):
+    for dec in analytics_gops(reader, detector, tracker, class_ids, detect_interval, coast):
         first = dec.record.first_frame + 1  # MOTChallenge frames count from 1
         for i, (dets, tracks) in enumerate(zip(dec.detections, dec.tracks)):
             rows = mot_rows(first + i, tracks)

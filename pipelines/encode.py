@@ -2,6 +2,8 @@
 
     gops   = GopBuffer(source, gop_size)
     coded  = analysis_stage(gops, analyzer)            # ROI per frame (or None)
+    coded  = base_encode_stage(coded, plain, reference=True)  # ROI + enhancement: the base without ROI
+                                                       # (not sent), the viewer-quality reference
     coded  = base_encode_stage(coded, base_encoder)    # HEVC payload + exact reconstruction (one x265)
     coded  = enhancement_encode_stage(coded, codec)    # learned residual layer (optional)
     coded  = write_stage(coded, writer)                # one record per GOP, flushed
@@ -31,6 +33,7 @@ class EncodeStats:
     total_bytes: int = 0
     psnr_base: PsnrAccumulator = None
     psnr_full: PsnrAccumulator = None
+    psnr_reference: PsnrAccumulator = None  # ROI streams: the full layer the stream would have had without ROI
     timings: dict = field(default_factory=dict)
     wall: float = 0.0
 
@@ -45,6 +48,8 @@ class EncodeStats:
                "timings": dict(self.timings)}
         if self.psnr_full is not None and self.psnr_full.count:
             out["psnr_full"] = self.psnr_full.mean()
+        if self.psnr_reference is not None and self.psnr_reference.count:
+            out["psnr_full_without_roi"] = self.psnr_reference.mean()
         return out
 
 
@@ -52,6 +57,16 @@ def make_header(fmt, cfg: dict, settings: BaseSettings, codec=None) -> Header:
     base = settings.to_dict()
     base["gop"] = int(cfg["base"]["gop"])
     return Header(fmt, int(cfg["base"]["gop"]), base, codec.header_info() if codec is not None else None)
+
+
+def viewer_reference(cfg: dict, codec, analyzer) -> bool:
+    """Whether the encoder codes the without-ROI reference: ROI and enhancement on, and
+    ``roi.viewer_quality: match`` (each full frame at least as good as without ROI)."""
+    mode = str(cfg.get("roi", {}).get("viewer_quality", "match"))
+    if mode not in ("match", "free"):
+        from svc.errors import InputError
+        raise InputError(f"roi.viewer_quality must be match or free, got {mode!r}")
+    return codec is not None and analyzer is not None and mode == "match"
 
 
 def encode(source, out_fh, cfg: dict, codec=None, analyzer=None, roi_filter=None, progress=None) -> EncodeStats:
@@ -69,6 +84,9 @@ def encode(source, out_fh, cfg: dict, codec=None, analyzer=None, roi_filter=None
 
     gops = GopBuffer(source, int(cfg["base"]["gop"]))
     coded = analysis_stage(gops, analyzer)
+    if viewer_reference(cfg, codec, analyzer):
+        stats.psnr_reference = PsnrAccumulator(fmt.max_value)
+        coded = base_encode_stage(coded, BaseEncoder(fmt, settings), None, int(cfg["base"]["gop"]), reference=True)
     coded = base_encode_stage(coded, BaseEncoder(fmt, settings), roi_filter, int(cfg["base"]["gop"]))
     if codec is not None:
         coded = enhancement_encode_stage(coded, codec)
@@ -84,6 +102,9 @@ def encode(source, out_fh, cfg: dict, codec=None, analyzer=None, roi_filter=None
         if c.full_recon is not None:
             for orig, rec in zip(c.gop.frames, c.full_recon):
                 stats.psnr_full.add(orig, rec)
+        if c.reference_full is not None:
+            for orig, rec in zip(c.gop.frames, c.reference_full):
+                stats.psnr_reference.add(orig, rec)
         for k, v in c.timings.items():
             stats.timings[k] = stats.timings.get(k, 0.0) + v
         if progress is not None:

@@ -97,12 +97,13 @@ def run_point(spec: PointSpec) -> dict:
     detector = make_detector(spec.detector, **(cfg["analytics"].get("detector_options") or {}))
     tracker = Tracker(TrackerConfig.from_dict(cfg["analytics"].get("tracker") or {}))
     interval = int(cfg["analytics"].get("detect_interval", 1))
+    coast = cfg["analytics"].get("coast", "flow")
     row = {"sequence": spec.sequence, "class": spec.ctc_class, "configuration": spec.configuration,
            "qp": spec.qp if spec.qp is not None else "", "frames": 0, "base_kbps": float("nan"),
            "full_kbps": float("nan"), "psnr_y_base": float("nan"), "psnr_y_full": float("nan")}
     if spec.configuration == "uncompressed":
         gops = track_stage(detect_stage(_original_gops(source, int(cfg["base"]["gop"])), detector, classes,
-                                        interval), tracker)
+                                        interval), tracker, coast)
         hyp, dets = _rows(gops)
         row["frames"] = source.num_frames
     else:
@@ -121,7 +122,7 @@ def run_point(spec: PointSpec) -> dict:
         stats = encode(source, buf, cfg, codec=codec, analyzer=analyzer, roi_filter=roi_filter)
         s = stats.summary()
         reader = open_reader(io.BytesIO(buf.getvalue()), "base")
-        hyp, dets = _rows(analytics_gops(reader, detector, tracker, classes, interval))
+        hyp, dets = _rows(analytics_gops(reader, detector, tracker, classes, interval, coast))
         row.update(frames=stats.frames, base_kbps=s["base_kbps"], full_kbps=s["base_kbps"] + s["enh_kbps"],
                    psnr_y_base=s["psnr_base"]["y"],
                    psnr_y_full=s["psnr_full"]["y"] if "psnr_full" in s else s["psnr_base"]["y"])

@@ -24,6 +24,8 @@ class CodedGop:
     enh_payloads: list[bytes] | None = None
     full_recon: list[YuvFrame] | None = None
     roi: object = None
+    reference_recon: list[YuvFrame] | None = None   # base layer without ROI (not sent): the viewer reference
+    reference_full: list[YuvFrame] | None = None    # ... and its full layer, whose quality ROI must not lower
     timings: dict = field(default_factory=dict)
     record_bytes: int = 0
     enh_bytes: int = 0
@@ -57,18 +59,24 @@ def analysis_stage(gops: Iterable[Gop], analyzer) -> Iterator[CodedGop]:
 
 
 def base_encode_stage(coded_gops: Iterable[CodedGop], encoder: BaseEncoder, roi_filter=None,
-                      gop_size: int | None = None) -> Iterator[CodedGop]:
+                      gop_size: int | None = None, reference: bool = False) -> Iterator[CodedGop]:
     """Codes the GOPs as closed HEVC GOPs with one long-lived encoder and attaches each GOP's exact
     reconstruction; a GOP is yielded once x265 has returned all of its packets (one GOP of delay at
-    most). ``gop_size`` defaults to the first GOP's length."""
+    most). ``gop_size`` defaults to the first GOP's length. With ``reference`` the GOPs are coded
+    without ROI into ``reference_recon`` only (the base layer the stream would have had without ROI)."""
     from collections import deque
 
     stream, pending = None, deque()
 
+    key = "reference" if reference else "base"
+
     def attach(done):
         for base in done:
             coded = pending.popleft()
-            coded.base_payload, coded.base_recon = base.payload, base.recon
+            if reference:
+                coded.reference_recon = base.recon
+            else:
+                coded.base_payload, coded.base_recon = base.payload, base.recon
             yield coded
 
     for coded in coded_gops:
@@ -77,22 +85,30 @@ def base_encode_stage(coded_gops: Iterable[CodedGop], encoder: BaseEncoder, roi_
             stream = encoder.stream(gop_size or len(coded.gop))
         hook = roi_filter.hook(coded.roi) if (roi_filter is not None and coded.roi is not None) else None
         pending.append(coded)
-        done = stream.feed(coded.gop.frames, roi=hook)
-        _timed(coded.timings, "base", t0)
+        done = stream.feed(coded.gop.frames, roi=None if reference else hook)
+        _timed(coded.timings, key, t0)
         yield from attach(done)
     if stream is not None:
         t0 = time.perf_counter()
         done = stream.flush()
         if pending:
-            _timed(pending[-1].timings, "base", t0)
+            _timed(pending[-1].timings, key, t0)
         yield from attach(done)
 
 
 def enhancement_encode_stage(coded_gops: Iterable[CodedGop], codec) -> Iterator[CodedGop]:
-    """Codes the residual of each frame against its base reconstruction."""
+    """Codes the residual of each frame against its base reconstruction. Where the GOP carries a
+    ``reference_recon`` (ROI streams), that reference is enhanced first and each frame's full layer
+    must reach the reference's full-layer quality (the viewer loses nothing to ROI)."""
     for coded in coded_gops:
+        targets = None
+        if coded.reference_recon is not None:
+            t0 = time.perf_counter()
+            _, coded.reference_full = codec.encode_gop(coded.gop.frames, coded.reference_recon)
+            targets = [codec.quality_target(o, f) for o, f in zip(coded.gop.frames, coded.reference_full)]
+            _timed(coded.timings, "reference", t0)
         t0 = time.perf_counter()
-        coded.enh_payloads, coded.full_recon = codec.encode_gop(coded.gop.frames, coded.base_recon)
+        coded.enh_payloads, coded.full_recon = codec.encode_gop(coded.gop.frames, coded.base_recon, targets)
         _timed(coded.timings, "enhancement", t0)
         yield coded
 
@@ -162,11 +178,34 @@ def detect_stage(gops: Iterable[DecodedGop], detector, class_ids=None, interval:
         yield dec
 
 
-def track_stage(gops: Iterable[DecodedGop], tracker) -> Iterator[DecodedGop]:
-    """Feeds each frame's detections to the tracker, in display order across GOPs (frames the
-    detector skipped, ``None``, coast on the tracks' motion)."""
+def track_stage(gops: Iterable[DecodedGop], tracker, coast: str = "flow") -> Iterator[DecodedGop]:
+    """Feeds each frame's detections to the tracker, in display order across GOPs. Frames the
+    detector skipped (``None``) coast: with ``coast="flow"`` each box moves by the optical flow
+    measured between the previous and this decoded frame; with ``"kalman"`` by the prediction alone.
+    Output is per GOP, so when a track is confirmed (``min_hits``) its earlier rows in the same GOP
+    are filled in."""
+    from functools import partial
+
+    from svc.analytics.flow import follow_boxes
+
+    if coast not in ("flow", "kalman"):
+        from svc.errors import InputError
+        raise InputError(f"analytics.coast must be flow or kalman, got {coast!r}")
+    prev = None
     for dec in gops:
         t0 = time.perf_counter()
-        dec.tracks = [tracker.update(d) if d is not None else tracker.coast() for d in dec.detections]
+        dec.tracks = []
+        first = tracker.frame_count + 1  # the tracker's count for this GOP's first frame
+        for frame, d in zip(dec.frames, dec.detections):
+            if d is not None:
+                dec.tracks.append(tracker.update(d))
+            else:
+                use = partial(follow_boxes, prev.y, frame.y) if coast == "flow" and prev is not None else None
+                dec.tracks.append(tracker.coast(use))
+            # a track confirmed now is also reported on its earlier frames that are still in this GOP
+            for f, row in tracker.backfill:
+                if f >= first:
+                    dec.tracks[f - first] = sorted(dec.tracks[f - first] + [row], key=lambda r: r[0])
+            prev = frame
         _timed(dec.timings, "track", t0)
         yield dec

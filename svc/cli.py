@@ -115,8 +115,9 @@ def encode_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-enhancement", action="store_true", help="code the base layer only")
     p.add_argument("--roi", choices=("off", "auto"),
                    help="detector-driven base-layer bit allocation (default off). It helps detection per base "
-                        "bit; with the enhancement layer on, the full layer pays to restore the background, "
-                        "so it suits --no-enhancement streams (README: 'Where it stands')")
+                        "bit. With the enhancement layer on, each full frame is still coded to the quality it "
+                        "would have without ROI (roi.viewer_quality=match), which costs enhancement bits and "
+                        "encode time, so ROI suits --no-enhancement streams best (README: 'Where it stands')")
     p.add_argument("--config", help="YAML file deep-merged over configs/default.yaml")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set base.x265_params.bframes=0 (repeatable)")
@@ -152,12 +153,17 @@ def _print_encode_summary(s: dict, out: str, extra_notes=()):
         lines.append(f"  enhancement layer {s['enh_kbps']:10.2f} kbps")
         lines.append(f"  full (base+enh)   {s['base_kbps'] + s['enh_kbps']:10.2f} kbps   PSNR-Y "
                      f"{s['psnr_full']['y']:6.2f} dB   PSNR-YUV {s['psnr_full']['yuv']:6.2f} dB")
+        if "psnr_full_without_roi" in s:
+            r = s["psnr_full_without_roi"]
+            lines.append(f"  full without ROI  {'(reference)':>10}        PSNR-Y {r['y']:6.2f} dB   PSNR-YUV "
+                         f"{r['yuv']:6.2f} dB   (not sent; each full frame matches it)")
     else:
         lines.append("  enhancement layer       none")
     lines.append(f"  container total   {s['total_kbps']:10.2f} kbps")
     t = s["timings"]
     lines.append(f"  encode speed      {s['encode_fps']:10.2f} fps   (analysis {t.get('analysis', 0):.2f} s, "
-                 f"base {t.get('base', 0):.2f} s, enhancement {t.get('enhancement', 0):.2f} s)")
+                 f"base {t.get('base', 0):.2f} s, enhancement {t.get('enhancement', 0):.2f} s"
+                 + (f", without-ROI reference {t['reference']:.2f} s" if "reference" in t else "") + ")")
     lines.extend(f"  note: {n}" for n in extra_notes)
     print("\n".join(lines), file=sys.stderr)
 
@@ -187,9 +193,13 @@ def encode_cmd(argv) -> int:
     if not args.quiet:
         notes = []
         if analyzer is not None and codec is not None:
-            notes.append(f"--roi auto ({roi_filter.config.method}) simplified the base-layer background: the "
-                         "enhancement layer spends extra bits restoring it (use --no-enhancement for "
-                         "machine-only streams)")
+            if "psnr_full_without_roi" in stats.summary():
+                notes.append(f"--roi auto ({roi_filter.config.method}) simplified the base-layer background: the "
+                             "enhancement layer restores it to the quality the stream would have without ROI, "
+                             "at extra enhancement bits (use --no-enhancement for machine-only streams)")
+            else:
+                notes.append(f"--roi auto ({roi_filter.config.method}) simplified the base-layer background and "
+                             "roi.viewer_quality=free: the full layer is of lower quality than without ROI")
         _print_encode_summary(stats.summary(), out, notes)
     return 0
 
@@ -355,7 +365,8 @@ def analyze_cmd(argv) -> int:
         interval = args.detect_every if args.detect_every is not None else int(acfg.get("detect_interval", 1))
         if interval < 1:
             raise InputError(f"--detect-every must be >= 1, got {interval}")
-        stats = analyze(fh, detector, tracker, out, dets, class_ids, args.follow, on_error, on_gop, interval)
+        stats = analyze(fh, detector, tracker, out, dets, class_ids, args.follow, on_error, on_gop, interval,
+                        acfg.get("coast", "flow"))
     for e in stats.skipped:
         print(f"svc-analyze: skipped damaged data: {e}", file=sys.stderr)
     if not args.quiet:

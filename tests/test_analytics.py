@@ -163,7 +163,9 @@ def test_cli_roi_auto_codes_a_playable_base_and_says_what_it_costs_viewers(tmp_p
     layer on the summary warns that restoring the simplified background costs enhancement bits."""
     out, hevc = tmp_path / "roi.svc", tmp_path / "roi.hevc"
     p = run_cli("svc-encode", carphone_yuv, "-o", out, "--roi", "auto", "--frames", "4", "--gop", "4")
-    assert "note: --roi auto (blur) simplified the base-layer background" in p.stderr.decode()
+    err = p.stderr.decode()
+    assert "note: --roi auto (blur) simplified the base-layer background" in err
+    assert "full without ROI" in err and "without-ROI reference" in err
     run_cli("svc-extract", out, "--layer", "base", "-o", hevc)
     with av.open(str(hevc)) as c:
         assert sum(1 for _ in c.decode(video=0)) == 4

@@ -189,3 +189,31 @@ def test_coasting_reports_only_tracks_matched_on_last_detected_frame():
     tr.update(dets((0, 0, 40, 80), (200, 0, 40, 80)))
     tr.update(dets((0, 0, 40, 80)))  # the second object is missed here
     assert [r[0] for r in tr.coast()] == [1]
+
+
+def test_confirmation_releases_the_rows_held_before_it():
+    # min_hits=2: the first frame of a track is held back, and released when its second match confirms it
+    tr = Tracker(TrackerConfig(min_hits=2, max_age=5))
+    assert tr.update(dets((10, 10, 40, 80))) == [] and tr.backfill == []
+    out = tr.update(dets((12, 10, 40, 80)))
+    assert [r[0] for r in out] == [1]
+    assert [(f, r[0]) for f, r in tr.backfill] == [(1, 1)]
+    np.testing.assert_allclose(tr.backfill[0][1][1], (10, 10, 40, 80))
+    tr.update(dets((14, 10, 40, 80)))
+    assert tr.backfill == []  # released once only
+    # a detection seen once and never again is never reported
+    tr2 = Tracker(TrackerConfig(min_hits=2, max_age=1))
+    tr2.update(dets((300, 10, 40, 80)))
+    for _ in range(4):
+        assert tr2.update(dets()) == [] and tr2.backfill == []
+
+
+def test_track_stage_fills_a_confirmed_track_back_within_its_gop():
+    from types import SimpleNamespace
+
+    from pipelines.stages import track_stage
+
+    frames = [SimpleNamespace(y=np.zeros((8, 8), np.uint8)) for _ in range(4)]
+    gop = SimpleNamespace(frames=frames, detections=[dets((10 + 2 * t, 10, 40, 80)) for t in range(4)], timings={})
+    out = next(track_stage([gop], Tracker(TrackerConfig(min_hits=2))))
+    assert [[r[0] for r in rows] for rows in out.tracks] == [[1], [1], [1], [1]]

@@ -10,8 +10,9 @@ tracks; only high-score detections start tracks. Without it, every detection >= 
 is matched in one stage and may start a track (SORT). Fully deterministic.
 
 When the detector runs only on every k-th frame (``analytics.detect_interval``), the frames in
-between go to :meth:`Tracker.coast`: tracks move by their Kalman prediction, and those matched on
-the last detected frame are reported at their predicted boxes.
+between go to :meth:`Tracker.coast`: tracks move by the box motion measured on the frames (optical
+flow, :mod:`svc.analytics.flow`) when the caller gives it, else by their Kalman prediction, and
+those matched on the last detected frame are reported.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from svc.analytics.detectors import Detections
 
 @dataclass
 class TrackerConfig:
-    """``max_age``: frames a track survives unmatched; ``min_hits``: matched frames before it is reported."""
+    """``max_age``: frames a track survives unmatched; ``min_hits``: matched frames before it is reported
+    (its rows from before then are released at that moment, :attr:`Tracker.backfill`)."""
 
     iou_threshold: float = 0.3
     max_age: int = 5
@@ -82,11 +84,23 @@ class KalmanBoxTrack:
         self.x[:4] = xywh_to_z(box)
         self.P = _P0.copy()
         self.hits, self.age, self.time_since_update = 1, 0, 0
+        self.held: list[tuple[int, np.ndarray, float]] = []  # (frame, box, score) while not yet confirmed
 
     def predict(self) -> np.ndarray:
         if self.x[2] + self.x[6] <= 0:  # area must stay positive
             self.x[6] = 0.0
         self.x = _F @ self.x
+        self.P = _F @ self.P @ _F.T + _Q
+        self.age += 1
+        self.time_since_update += 1
+        return self.box()
+
+    def move(self, box):
+        """A measured move on a frame without detections (instead of :meth:`predict`): the state
+        jumps to (4,) x, y, w, h ``box`` and its velocity becomes the change; not a hit."""
+        z = xywh_to_z(box)
+        self.x[4:] = z[:3] - self.x[:3]
+        self.x[:4] = z
         self.P = _F @ self.P @ _F.T + _Q
         self.age += 1
         self.time_since_update += 1
@@ -128,20 +142,44 @@ class Tracker:
         self.next_id = 1
         self.frame_count = 0
         self.frames_since_detection = 0
+        # rows of earlier frames released by the last call: (frame_count of that frame, row)
+        self.backfill: list[tuple[int, tuple[int, np.ndarray, float, int]]] = []
 
-    def coast(self) -> list[tuple[int, np.ndarray, float, int]]:
+    def _report(self, tracks) -> list[tuple[int, np.ndarray, float, int]]:
+        """Rows of this frame for ``tracks`` (those that would be reported): confirmed ones now, each
+        releasing into :attr:`backfill` the rows held while it was not yet confirmed; others held."""
+        out = []
+        for t in tracks:
+            if t.hits >= self.config.min_hits:
+                out.append((t.id, t.box(), t.score, t.cls))
+                self.backfill += [(f, (t.id, b, sc, t.cls)) for f, b, sc in t.held]
+                t.held = []
+            else:
+                t.held.append((self.frame_count, t.box(), t.score))
+        return sorted(out, key=lambda r: r[0])
+
+    def coast(self, follow=None) -> list[tuple[int, np.ndarray, float, int]]:
         """Advances one frame on which the detector did not run; returns, like :meth:`update`, the
-        confirmed tracks that were matched on the last detected frame, at their predicted boxes."""
+        confirmed tracks that were matched on the last detected frame, at their predicted boxes.
+
+        ``follow``: optional ``(boxes (N, 4) on the previous frame) -> (moved (N, 4), ok (N,))``
+        measuring where each track's box went (:func:`svc.analytics.flow.follow_boxes`); a measured
+        track moves there (its velocity becomes the measured change), the others by prediction."""
         self.frame_count += 1
         self.frames_since_detection += 1
-        for t in self.tracks:
-            t.predict()
+        self.backfill = []
+        moved, ok = np.zeros((len(self.tracks), 4)), np.zeros(len(self.tracks), bool)
+        if follow is not None and self.tracks:
+            moved, ok = follow(np.array([t.box() for t in self.tracks]).reshape(-1, 4))
+        for t, box, measured in zip(self.tracks, moved, ok):
+            if measured and box[2] > 0 and box[3] > 0:
+                t.move(box)
+            else:
+                t.predict()
         self.tracks = [t for t in self.tracks if np.all(np.isfinite(t.x))]
-        out = [(t.id, t.box(), t.score, t.cls) for t in self.tracks
-               if t.hits >= self.config.min_hits and t.time_since_update == self.frames_since_detection]
         # no pruning between detector runs: as in SORT, a track is matched at the next run before
         # ``max_age`` is checked, so one missed run does not end it
-        return sorted(out, key=lambda r: r[0])
+        return self._report([t for t in self.tracks if t.time_since_update == self.frames_since_detection])
 
     def update(self, dets: Detections) -> list[tuple[int, np.ndarray, float, int]]:
         """This frame's ``(track_id, box_xywh (4,) float, score, class_id)`` for confirmed tracks
@@ -149,6 +187,7 @@ class Tracker:
         c = self.config
         self.frame_count += 1
         self.frames_since_detection = 0
+        self.backfill = []
         for t in self.tracks:
             t.predict()
         self.tracks = [t for t in self.tracks if np.all(np.isfinite(t.x))]
@@ -176,15 +215,11 @@ class Tracker:
                     used = {di for _, di in pairs}
                     starts += [int(det_idx[j]) for j in range(len(det_idx)) if j not in used]
 
-        out = []
-        for i, t in enumerate(self.tracks):
-            if i in matched and t.hits >= c.min_hits:
-                out.append((t.id, t.box(), t.score, t.cls))
+        reported = [t for i, t in enumerate(self.tracks) if i in matched]
         self.tracks = [t for t in self.tracks if t.time_since_update <= c.max_age]
         for d in sorted(starts):  # ids in detection order: deterministic
             t = KalmanBoxTrack(self.next_id, boxes[d], scores[d], classes[d])
             self.next_id += 1
             self.tracks.append(t)
-            if c.min_hits <= 1:
-                out.append((t.id, t.box(), t.score, t.cls))
-        return sorted(out, key=lambda r: r[0])
+            reported.append(t)
+        return self._report(reported)

@@ -46,7 +46,7 @@ def load_codec_for_encoding(cfg: dict, fmt):
 
     model, model_id, sha = load_model(resolve_path(cfg["model"]))
     return EnhancementCodec(model, fmt, float(cfg.get("quality", 0.5)), model_id, sha,
-                            code_residual=bool(cfg.get("residual", True)))
+                            code_residual=bool(cfg.get("residual", True)), temporal=bool(cfg.get("temporal", True)))
 
 
 def _candidates(model_id: str):
