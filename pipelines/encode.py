@@ -5,7 +5,8 @@
     coded  = base_encode_stage(coded, plain, reference=True)  # ROI + enhancement: the base without ROI
                                                        # (not sent), the viewer-quality reference
     coded  = base_encode_stage(coded, base_encoder)    # HEVC payload + exact reconstruction (one x265)
-    coded  = enhancement_encode_stage(coded, codec)    # learned residual layer (optional)
+    coded  = enhancement_encode_stage(coded, codec)    # learned residual layer (optional); an ROI GOP
+                                                       # that would cost viewers quality goes out plain
     coded  = write_stage(coded, writer)                # one record per GOP, flushed
 """
 from __future__ import annotations
@@ -34,6 +35,7 @@ class EncodeStats:
     psnr_base: PsnrAccumulator = None
     psnr_full: PsnrAccumulator = None
     psnr_reference: PsnrAccumulator = None  # ROI streams: the full layer the stream would have had without ROI
+    roi_dropped_gops: int = 0               # ... GOPs sent without ROI (viewer quality or rate would suffer)
     timings: dict = field(default_factory=dict)
     wall: float = 0.0
 
@@ -50,6 +52,7 @@ class EncodeStats:
             out["psnr_full"] = self.psnr_full.mean()
         if self.psnr_reference is not None and self.psnr_reference.count:
             out["psnr_full_without_roi"] = self.psnr_reference.mean()
+            out["roi_dropped_gops"] = self.roi_dropped_gops
         return out
 
 
@@ -89,7 +92,8 @@ def encode(source, out_fh, cfg: dict, codec=None, analyzer=None, roi_filter=None
         coded = base_encode_stage(coded, BaseEncoder(fmt, settings), None, int(cfg["base"]["gop"]), reference=True)
     coded = base_encode_stage(coded, BaseEncoder(fmt, settings), roi_filter, int(cfg["base"]["gop"]))
     if codec is not None:
-        coded = enhancement_encode_stage(coded, codec)
+        ratio = cfg.get("roi", {}).get("max_full_rate_ratio")
+        coded = enhancement_encode_stage(coded, codec, float(ratio) if ratio is not None else None)
     coded = write_stage(coded, writer)
 
     for c in coded:
@@ -105,6 +109,7 @@ def encode(source, out_fh, cfg: dict, codec=None, analyzer=None, roi_filter=None
         if c.reference_full is not None:
             for orig, rec in zip(c.gop.frames, c.reference_full):
                 stats.psnr_reference.add(orig, rec)
+            stats.roi_dropped_gops += int(c.roi_dropped)
         for k, v in c.timings.items():
             stats.timings[k] = stats.timings.get(k, 0.0) + v
         if progress is not None:

@@ -24,8 +24,10 @@ class CodedGop:
     enh_payloads: list[bytes] | None = None
     full_recon: list[YuvFrame] | None = None
     roi: object = None
-    reference_recon: list[YuvFrame] | None = None   # base layer without ROI (not sent): the viewer reference
+    reference_payload: bytes | None = None         # base layer without ROI (sent only if ROI is dropped)
+    reference_recon: list[YuvFrame] | None = None   # ... its reconstruction: the viewer reference
     reference_full: list[YuvFrame] | None = None    # ... and its full layer, whose quality ROI must not lower
+    roi_dropped: bool = False                       # the GOP went out without ROI (see enhancement_encode_stage)
     timings: dict = field(default_factory=dict)
     record_bytes: int = 0
     enh_bytes: int = 0
@@ -74,7 +76,7 @@ def base_encode_stage(coded_gops: Iterable[CodedGop], encoder: BaseEncoder, roi_
         for base in done:
             coded = pending.popleft()
             if reference:
-                coded.reference_recon = base.recon
+                coded.reference_payload, coded.reference_recon = base.payload, base.recon
             else:
                 coded.base_payload, coded.base_recon = base.payload, base.recon
             yield coded
@@ -96,19 +98,32 @@ def base_encode_stage(coded_gops: Iterable[CodedGop], encoder: BaseEncoder, roi_
         yield from attach(done)
 
 
-def enhancement_encode_stage(coded_gops: Iterable[CodedGop], codec) -> Iterator[CodedGop]:
-    """Codes the residual of each frame against its base reconstruction. Where the GOP carries a
-    ``reference_recon`` (ROI streams), that reference is enhanced first and each frame's full layer
-    must reach the reference's full-layer quality (the viewer loses nothing to ROI)."""
+def enhancement_encode_stage(coded_gops: Iterable[CodedGop], codec, max_rate_ratio: float | None = None
+                             ) -> Iterator[CodedGop]:
+    """Codes the residual of each frame against its base reconstruction.
+
+    Where the GOP carries a without-ROI reference (ROI streams, ``roi.viewer_quality: match``), that
+    reference is enhanced first and each frame's full layer must reach the reference's full-layer
+    quality (PSNR-Y and 6:1:1 distortion). If some frame cannot, even at quality 1, or the GOP's two
+    layers would cost more than ``max_rate_ratio`` times the reference's, the GOP goes out as the
+    reference (base without ROI, and its enhancement): the viewer never loses to ROI."""
     for coded in coded_gops:
         targets = None
         if coded.reference_recon is not None:
             t0 = time.perf_counter()
-            _, coded.reference_full = codec.encode_gop(coded.gop.frames, coded.reference_recon)
+            ref_payloads, coded.reference_full = codec.encode_gop(coded.gop.frames, coded.reference_recon)
             targets = [codec.quality_target(o, f) for o, f in zip(coded.gop.frames, coded.reference_full)]
             _timed(coded.timings, "reference", t0)
         t0 = time.perf_counter()
         coded.enh_payloads, coded.full_recon = codec.encode_gop(coded.gop.frames, coded.base_recon, targets)
+        if targets is not None and (not all(
+                all(m <= t for m, t in zip(codec.quality_target(o, f), target))
+                for o, f, target in zip(coded.gop.frames, coded.full_recon, targets)) or (
+                max_rate_ratio is not None and len(coded.base_payload) + sum(map(len, coded.enh_payloads))
+                > max_rate_ratio * (len(coded.reference_payload) + sum(map(len, ref_payloads))))):
+            coded.base_payload, coded.base_recon = coded.reference_payload, coded.reference_recon
+            coded.enh_payloads, coded.full_recon = ref_payloads, coded.reference_full
+            coded.roi_dropped = True
         _timed(coded.timings, "enhancement", t0)
         yield coded
 

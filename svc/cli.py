@@ -157,6 +157,9 @@ def _print_encode_summary(s: dict, out: str, extra_notes=()):
             r = s["psnr_full_without_roi"]
             lines.append(f"  full without ROI  {'(reference)':>10}        PSNR-Y {r['y']:6.2f} dB   PSNR-YUV "
                          f"{r['yuv']:6.2f} dB   (not sent; each full frame matches it)")
+            if s.get("roi_dropped_gops"):
+                lines.append(f"  ROI dropped in    {s['roi_dropped_gops']:10d} of {s['gops']} GOPs (restoring their "
+                             "background to the reference quality was impossible or over roi.max_full_rate_ratio)")
     else:
         lines.append("  enhancement layer       none")
     lines.append(f"  container total   {s['total_kbps']:10.2f} kbps")

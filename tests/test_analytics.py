@@ -9,7 +9,7 @@ import pytest
 from svc.analytics.detectors import make_detector
 from svc.analytics.mot_io import parse_mot
 from svc.analytics.roi import BackgroundSimplifier, RoiConfig, RoiFilter, make_roi
-from svc.config import load_config
+from svc.config import load_config, resolve_path
 from svc.io import open_source
 from svc.io.frames import VideoFormat, YuvFrame
 from svc.io.memory import FrameCollector, FrameList
@@ -172,3 +172,44 @@ def test_cli_roi_auto_codes_a_playable_base_and_says_what_it_costs_viewers(tmp_p
     p = run_cli("svc-encode", carphone_yuv, "-o", tmp_path / "m.svc", "--roi", "auto", "--frames", "4",
                 "--no-enhancement")
     assert "note:" not in p.stderr.decode()
+
+
+@pytest.mark.skipif(not resolve_path(load_config()["enhancement"]["model"]).exists(), reason="no shipped weights")
+def test_roi_with_enhancement_never_costs_the_viewer(tmp_path):
+    """--roi auto with the enhancement layer (roi.viewer_quality: match): every full frame reaches the
+    quality the stream would have without ROI. A GOP on a plain background keeps its ROI base; a GOP on
+    fine texture (which the enhancement cannot restore within roi.max_full_rate_ratio) goes out without
+    ROI; the mixed base layer is still one HEVC stream FFmpeg decodes; the full layer decodes exactly."""
+    from pipelines.decode import extract_base
+    from svc.enhancement import load_codec_for_encoding, load_codec_for_decoding
+
+    textured, _ = _person_on_background(16)
+    flat = []
+    for f in textured[:8]:  # the same person on a flat background
+        y, u, v = np.full_like(f.y, 110), np.full_like(f.u, 128), np.full_like(f.v, 128)
+        y[48:192, 200:376], u[24:96, 100:188], v[24:96, 100:188] = (p[s] for p, s in zip(
+            f, (np.s_[48:192, 200:376], np.s_[24:96, 100:188], np.s_[24:96, 100:188])))
+        flat.append(YuvFrame(y, u, v))
+    clip = FrameList(VideoFormat(416, 240, 30), flat + textured[8:])
+    cfg = load_config(overrides=[{"base": {"qp": 37, "gop": 8}, "roi": {"mode": "auto"},
+                                  "enhancement": {"enabled": True, "quality": 0.5}}])
+    codec = load_codec_for_encoding(cfg["enhancement"], clip.format)
+    analyzer, roi_filter = make_roi(cfg, clip.format, make_detector("opencv"))
+    buf = io.BytesIO()
+    stats = encode(clip, buf, cfg, codec=codec, analyzer=analyzer, roi_filter=roi_filter)
+    s = stats.summary()
+    assert s["gops"] == 2 and s["roi_dropped_gops"] == 1
+    assert s["psnr_full"]["y"] >= s["psnr_full_without_roi"]["y"]
+    assert s["psnr_base"]["y"] < s["psnr_full_without_roi"]["y"]  # the kept ROI GOP's base is simplified
+    full = FrameCollector()
+    decode(io.BytesIO(buf.getvalue()), full, layer="full", codec_loader=load_codec_for_decoding)
+    from svc.metrics.quality import PsnrAccumulator
+    acc = PsnrAccumulator()
+    for o, d in zip(clip.frames, full.frames):
+        acc.add(o, d)
+    assert acc.count == 16 and acc.mean()["y"] == pytest.approx(s["psnr_full"]["y"], abs=1e-9)
+    hevc = tmp_path / "base.hevc"
+    with open(hevc, "wb") as fh:
+        extract_base(io.BytesIO(buf.getvalue()), fh)
+    with av.open(str(hevc)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 16
