@@ -126,6 +126,9 @@ def run_point(spec: PointSpec) -> dict:
         row.update(frames=stats.frames, base_kbps=s["base_kbps"], full_kbps=s["base_kbps"] + s["enh_kbps"],
                    psnr_y_base=s["psnr_base"]["y"],
                    psnr_y_full=s["psnr_full"]["y"] if "psnr_full" in s else s["psnr_base"]["y"])
+        if "roi_dropped_gops" in s:  # ROI + enhancement: GOPs sent without ROI to keep the viewer's quality
+            row.update(roi_dropped_gops=s["roi_dropped_gops"], gops=s["gops"],
+                       psnr_y_full_without_roi=s["psnr_full_without_roi"]["y"])
     m = evaluate(gt, hyp, dets, classes=classes)["all"]
     row.update({k: m[k] for k in ("MOTA", "MOTP", "IDF1", "IDs", "FP", "FN", "HOTA", "mAP50")})
     row["seconds"] = time.perf_counter() - t0

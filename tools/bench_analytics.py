@@ -180,8 +180,10 @@ def accuracy(n, qps, out_dir, methods=("blur", "qoffset"), enh_quality=None, int
         if enh_quality is not None:
             print(f"full layer (enhancement quality {enh_quality}), plain vs ROI '{m}' at equal QP:")
             for p, r in zip(plain, mine[len(qps):]):
+                kept = (f" (ROI kept in {r['gops'] - r['roi_dropped_gops']}/{r['gops']} GOPs)"
+                        if "roi_dropped_gops" in r else "")
                 print(f"  QP{p['qp']}: plain {p['full_kbps']:7.1f} kbps {p['psnr_y_full']:.2f} dB | "
-                      f"ROI {r['full_kbps']:7.1f} kbps {r['psnr_y_full']:.2f} dB")
+                      f"ROI {r['full_kbps']:7.1f} kbps {r['psnr_y_full']:.2f} dB{kept}")
             print(f"  BD-rate of the full layer (PSNR-Y, total kbps), ROI '{m}' vs plain: "
                   f"{_full_bd(plain, mine[len(qps):])}")
     return rows

@@ -172,7 +172,7 @@ class EnhancementCodec:
         searched is the worse of the two figures relative to its target (reached at <= 1)."""
         lo = hi = None
         points = []
-        q = round(first * QUALITY_STEPS) / QUALITY_STEPS
+        q = first if first == self.quality else round(first * QUALITY_STEPS) / QUALITY_STEPS
         for _ in range(1 + MAX_TRIALS):
             cand = self._choose(original, base, carried, q)
             d = max(max(m / t for m, t in zip(self.quality_target(original, cand[1]), target)), 1e-9)
@@ -181,10 +181,14 @@ class EnhancementCodec:
                 hi = (q, d, cand) if hi is None or q < hi[0] else hi
             else:
                 lo = (q, d, cand) if lo is None or q > lo[0] else lo
-            slope = -2.5  # d log(distortion) / d quality until two trials tell
-            (qa, la), (qb, lb) = (points[-2], points[-1]) if len(points) > 1 else ((0.0, 0.0), (1.0, -2.5))
+            # d log(distortion) / d quality: from the bracket, else the last two trials, else a prior
+            slope = -2.5
             if lo is not None and hi is not None:
-                qa, la, qb, lb = lo[0], math.log(lo[1]), hi[0], math.log(hi[1])
+                (qa, la), (qb, lb) = (lo[0], math.log(lo[1])), (hi[0], math.log(hi[1]))
+            elif len(points) > 1:
+                (qa, la), (qb, lb) = points[-2], points[-1]
+            else:
+                qa = qb = 0.0
             if qb != qa and (lb - la) / (qb - qa) < -0.05:
                 slope = (lb - la) / (qb - qa)
             ref = lo if lo is not None else hi
