@@ -156,7 +156,7 @@ def _print_encode_summary(s: dict, out: str, extra_notes=()):
         if "psnr_full_without_roi" in s:
             r = s["psnr_full_without_roi"]
             lines.append(f"  full without ROI  {'(reference)':>10}        PSNR-Y {r['y']:6.2f} dB   PSNR-YUV "
-                         f"{r['yuv']:6.2f} dB   (not sent; each full frame matches it)")
+                         f"{r['yuv']:6.2f} dB   (not sent; each full frame reaches it)")
             if s.get("roi_dropped_gops"):
                 lines.append(f"  ROI dropped in    {s['roi_dropped_gops']:10d} of {s['gops']} GOPs (restoring their "
                              "background to the reference quality was impossible or over roi.max_full_rate_ratio)")
@@ -196,7 +196,12 @@ def encode_cmd(argv) -> int:
     if not args.quiet:
         notes = []
         if analyzer is not None and codec is not None:
-            if "psnr_full_without_roi" in stats.summary():
+            s = stats.summary()
+            if s.get("roi_dropped_gops", 0) == s["gops"]:
+                notes.append("--roi auto: every GOP went out without ROI, as restoring its simplified background "
+                             "would have cost the viewer quality or more than roi.max_full_rate_ratio times the "
+                             "rate (for ROI in the base layer: --no-enhancement, or --set roi.viewer_quality=free)")
+            elif "psnr_full_without_roi" in s:
                 notes.append(f"--roi auto ({roi_filter.config.method}) simplified the base-layer background: the "
                              "enhancement layer restores it to the quality the stream would have without ROI, "
                              "at extra enhancement bits (use --no-enhancement for machine-only streams)")
