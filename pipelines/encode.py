@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from svc.analytics.roi import RoiConfig
 from svc.base import BaseEncoder, BaseSettings
 from svc.bitstream import ContainerWriter, Header
 from svc.buffer import GopBuffer
@@ -62,16 +63,6 @@ def make_header(fmt, cfg: dict, settings: BaseSettings, codec=None) -> Header:
     return Header(fmt, int(cfg["base"]["gop"]), base, codec.header_info() if codec is not None else None)
 
 
-def viewer_reference(cfg: dict, codec, analyzer) -> bool:
-    """Whether the encoder codes the without-ROI reference: ROI and enhancement on, and
-    ``roi.viewer_quality: match`` (each full frame at least as good as without ROI)."""
-    mode = str(cfg.get("roi", {}).get("viewer_quality", "match"))
-    if mode not in ("match", "free"):
-        from svc.errors import InputError
-        raise InputError(f"roi.viewer_quality must be match or free, got {mode!r}")
-    return codec is not None and analyzer is not None and mode == "match"
-
-
 def encode(source, out_fh, cfg: dict, codec=None, analyzer=None, roi_filter=None, progress=None) -> EncodeStats:
     """Codes every frame of ``source`` into ``out_fh`` (a binary file object); returns the totals.
 
@@ -87,12 +78,15 @@ def encode(source, out_fh, cfg: dict, codec=None, analyzer=None, roi_filter=None
 
     gops = GopBuffer(source, int(cfg["base"]["gop"]))
     coded = analysis_stage(gops, analyzer)
-    if viewer_reference(cfg, codec, analyzer):
+    roi_cfg = RoiConfig.from_dict(cfg.get("roi", {}))
+    # ROI + enhancement with roi.viewer_quality: match: also code the GOPs without ROI (the viewer reference)
+    reference = codec is not None and analyzer is not None and roi_cfg.viewer_quality == "match"
+    if reference:
         stats.psnr_reference = PsnrAccumulator(fmt.max_value)
         coded = base_encode_stage(coded, BaseEncoder(fmt, settings), None, int(cfg["base"]["gop"]), reference=True)
     coded = base_encode_stage(coded, BaseEncoder(fmt, settings), roi_filter, int(cfg["base"]["gop"]))
     if codec is not None:
-        ratio = cfg.get("roi", {}).get("max_full_rate_ratio")
+        ratio = roi_cfg.max_full_rate_ratio
         coded = enhancement_encode_stage(coded, codec, float(ratio) if ratio is not None else None)
     coded = write_stage(coded, writer)
 

@@ -117,7 +117,7 @@ def enhancement_encode_stage(coded_gops: Iterable[CodedGop], codec, max_rate_rat
         t0 = time.perf_counter()
         coded.enh_payloads, coded.full_recon = codec.encode_gop(coded.gop.frames, coded.base_recon, targets)
         if targets is not None and (not all(
-                all(m <= t for m, t in zip(codec.quality_target(o, f), target))
+                codec.target_ratio(o, f, target) <= 1.0
                 for o, f, target in zip(coded.gop.frames, coded.full_recon, targets)) or (
                 max_rate_ratio is not None and len(coded.base_payload) + sum(map(len, coded.enh_payloads))
                 > max_rate_ratio * (len(coded.reference_payload) + sum(map(len, ref_payloads))))):

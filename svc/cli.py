@@ -195,8 +195,8 @@ def encode_cmd(argv) -> int:
         raise SvcError(f"{args.input} holds no frames")
     if not args.quiet:
         notes = []
+        s = stats.summary()
         if analyzer is not None and codec is not None:
-            s = stats.summary()
             if s.get("roi_dropped_gops", 0) == s["gops"]:
                 notes.append("--roi auto: every GOP went out without ROI, as restoring its simplified background "
                              "would have cost the viewer quality or more than roi.max_full_rate_ratio times the "
@@ -208,7 +208,7 @@ def encode_cmd(argv) -> int:
             else:
                 notes.append(f"--roi auto ({roi_filter.config.method}) simplified the base-layer background and "
                              "roi.viewer_quality=free: the full layer is of lower quality than without ROI")
-        _print_encode_summary(stats.summary(), out, notes)
+        _print_encode_summary(s, out, notes)
     return 0
 
 

@@ -144,6 +144,11 @@ def test_roi_config_rejects_unknown_method():
     from svc.errors import InputError
     with pytest.raises(InputError, match="roi.method"):
         RoiConfig.from_dict({"method": "sharpen"})
+    with pytest.raises(InputError, match="roi.viewer_quality"):
+        RoiConfig.from_dict({"viewer_quality": "best"})
+    with pytest.raises(InputError, match="roi.max_full_rate_ratio"):
+        RoiConfig.from_dict({"max_full_rate_ratio": 0})
+    assert RoiConfig.from_dict({"max_full_rate_ratio": None}).max_full_rate_ratio is None
 
 
 def test_analyze_detect_every_third_frame(tmp_path, carphone_svc):

@@ -27,6 +27,7 @@ import numpy as np
 from svc.errors import InputError
 
 ROI_METHODS = ("blur", "qoffset")
+VIEWER_QUALITY = ("match", "free")
 # Base-layer rate control a method needs: libx265 applies ROI offsets only with adaptive quantization.
 ROI_RATE_CONTROL = {"qoffset": "crf"}
 
@@ -51,6 +52,8 @@ class RoiConfig:
     classes: tuple = (0,)
     background_scale: float = 0.125
     feather: int = 8
+    viewer_quality: str = "match"          # with the enhancement layer: match | free (see pipelines.encode)
+    max_full_rate_ratio: float | None = 2.0
 
     @classmethod
     def from_dict(cls, d: dict) -> "RoiConfig":
@@ -62,6 +65,10 @@ class RoiConfig:
             raise InputError(f"roi.method must be one of {', '.join(ROI_METHODS)}, got {rc.method!r}")
         if not 0 < float(rc.background_scale) <= 1:
             raise InputError(f"roi.background_scale must be in (0, 1], got {rc.background_scale}")
+        if rc.viewer_quality not in VIEWER_QUALITY:
+            raise InputError(f"roi.viewer_quality must be one of {', '.join(VIEWER_QUALITY)}, got {rc.viewer_quality!r}")
+        if rc.max_full_rate_ratio is not None and not float(rc.max_full_rate_ratio) > 0:
+            raise InputError(f"roi.max_full_rate_ratio must be > 0, got {rc.max_full_rate_ratio}")
         return rc
 
 

@@ -90,10 +90,7 @@ class KalmanBoxTrack:
         if self.x[2] + self.x[6] <= 0:  # area must stay positive
             self.x[6] = 0.0
         self.x = _F @ self.x
-        self.P = _F @ self.P @ _F.T + _Q
-        self.age += 1
-        self.time_since_update += 1
-        return self.box()
+        return self._step()
 
     def move(self, box):
         """A measured move on a frame without detections (instead of :meth:`predict`): the state
@@ -101,6 +98,10 @@ class KalmanBoxTrack:
         z = xywh_to_z(box)
         self.x[4:] = z[:3] - self.x[:3]
         self.x[:4] = z
+        return self._step()
+
+    def _step(self) -> np.ndarray:
+        """One frame passes (after the state moved): covariance grows, counters advance."""
         self.P = _F @ self.P @ _F.T + _Q
         self.age += 1
         self.time_since_update += 1

@@ -108,22 +108,29 @@ class EnhancementCodec:
         lo, hi = self.model.config["lambda_range"]
         return lo * (hi / lo) ** (self.quality if quality is None else quality)
 
-    def distortion(self, original: YuvFrame, candidate: YuvFrame) -> float:
-        """The mode decision's distortion: MSE with Y:U:V weighted 6:1:1, in 8-bit sample units."""
+    def _plane_mse(self, original: YuvFrame, candidate: YuvFrame) -> tuple[float, float, float]:
+        """MSE of the Y, U and V planes in 8-bit sample units."""
         from svc.metrics.quality import mse
 
         scale = (255.0 / self.format.max_value) ** 2
-        return (6 * mse(original.y, candidate.y) + mse(original.u, candidate.u) + mse(original.v, candidate.v)) / 8 \
-            * scale
+        return tuple(float(mse(a, b)) * scale for a, b in zip(original, candidate))
+
+    def distortion(self, original: YuvFrame, candidate: YuvFrame) -> float:
+        """The mode decision's distortion: MSE with Y:U:V weighted 6:1:1, in 8-bit sample units."""
+        y, u, v = self._plane_mse(original, candidate)
+        return (6 * y + u + v) / 8
 
     def quality_target(self, original: YuvFrame, candidate: YuvFrame) -> tuple[float, float]:
         """(MSE of Y, 6:1:1-weighted YUV MSE) in 8-bit sample units: the two figures a frame given
         ``candidate``'s quality as its target (:meth:`encode_frame`) must not exceed; so neither
         PSNR-Y nor the weighted YUV distortion is lower than ``candidate``'s."""
-        from svc.metrics.quality import mse
+        y, u, v = self._plane_mse(original, candidate)
+        return y, (6 * y + u + v) / 8
 
-        scale = (255.0 / self.format.max_value) ** 2
-        return float(mse(original.y, candidate.y)) * scale, self.distortion(original, candidate)
+    def target_ratio(self, original: YuvFrame, candidate: YuvFrame, target) -> float:
+        """How far ``candidate`` is from ``target`` (:meth:`quality_target`): the worse of its two
+        figures over the target's; it reaches the target at <= 1."""
+        return max(m / max(float(t), 1e-9) for m, t in zip(self.quality_target(original, candidate), target))
 
     def _cost(self, original: YuvFrame, candidate: YuvFrame, nbytes: int, quality: float | None = None) -> float:
         return (self.rd_lambda(quality) * self.distortion(original, candidate)
@@ -162,7 +169,7 @@ class EnhancementCodec:
         carried = self.carrier.reference(base, *previous) if previous is not None and self.temporal else None
         if target is None or not self.code_residual:
             return self._choose(original, base, carried, self.quality)
-        return self._reach(original, base, carried, tuple(max(float(t), 1e-9) for t in target),
+        return self._reach(original, base, carried, target,
                            self.quality if hint is None else max(self.quality, min(1.0, hint)))
 
     def _reach(self, original, base, carried, target: tuple, first: float):
@@ -175,7 +182,7 @@ class EnhancementCodec:
         q = first if first == self.quality else round(first * QUALITY_STEPS) / QUALITY_STEPS
         for _ in range(1 + MAX_TRIALS):
             cand = self._choose(original, base, carried, q)
-            d = max(max(m / t for m, t in zip(self.quality_target(original, cand[1]), target)), 1e-9)
+            d = max(self.target_ratio(original, cand[1], target), 1e-9)
             points.append((q, math.log(d)))
             if d <= 1.0:
                 hi = (q, d, cand) if hi is None or q < hi[0] else hi
