@@ -27,7 +27,12 @@ class BitstreamError(SvcError):
 
 
 class TruncatedError(BitstreamError):
-    """The stream ended inside a record or before its end marker."""
+    """The stream ended inside a record or before its end marker (``at_end``: at a record boundary,
+    so every record before was whole)."""
+
+    def __init__(self, message, gop_index=None, offset=None, at_end: bool = False):
+        super().__init__(message, gop_index, offset)
+        self.at_end = at_end
 
 
 class ModelError(SvcError):

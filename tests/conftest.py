@@ -72,14 +72,13 @@ def moving_clip(width=176, height=144, frames=40, seed=0, bit_depth=8):
     return out
 
 
-def run_cli(*args, input=None, check=True, env=None, timeout=300):
-    """Runs an svc console script through ``python -c`` (works without the scripts on PATH)."""
-    entry = {"svc-encode": "encode_main", "svc-decode": "decode_main", "svc-extract": "extract_main",
-             "svc-info": "info_main", "svc-analyze": "analyze_main"}
+def run_cli(*args, input=None, check=True, env=None, timeout=300, cwd=ROOT):
+    """Runs an svc command (``svc-encode ...``) as ``python -m svc encode ...`` in a new process (works
+    without the console scripts on PATH)."""
     cmd, *rest = args
-    code = f"import sys; from svc.cli import {entry[cmd]} as m; sys.argv[0] = {cmd!r}; m(sys.argv[1:])"
-    p = subprocess.run([sys.executable, "-c", code, *map(str, rest)], input=input, capture_output=True,
-                       env={**os.environ, **(env or {})}, timeout=timeout, cwd=ROOT)
+    p = subprocess.run([sys.executable, "-m", "svc", cmd.removeprefix("svc-"), *map(str, rest)], input=input,
+                       capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+                       timeout=timeout, cwd=cwd)
     if check and p.returncode != 0:
         raise AssertionError(f"{cmd} failed ({p.returncode}): {p.stderr.decode(errors='replace')[-2000:]}")
     return p

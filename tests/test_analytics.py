@@ -8,15 +8,15 @@ import pytest
 
 from svc.analytics.detectors import make_detector
 from svc.analytics.mot_io import parse_mot
-from svc.analytics.roi import BackgroundSimplifier, RoiConfig, RoiFilter, make_roi
-from svc.config import load_config, resolve_path
+from svc.analytics.roi import BackgroundSimplifier, RoiFilter, make_roi, with_roi_rate_control
+from svc.config import RoiConfig, load_config, resolve_path
 from svc.io import open_source
 from svc.io.frames import VideoFormat, YuvFrame
 from svc.io.memory import FrameCollector, FrameList
 from svc.metrics.quality import psnr
 
-from pipelines.decode import decode
-from pipelines.encode import encode
+from svc.pipeline.decode import decode
+from svc.pipeline.encode import encode
 
 from conftest import CARPHONE_MP4, moving_clip, run_cli
 
@@ -32,7 +32,7 @@ def test_analyze_carphone_finds_one_long_track(tmp_path, carphone_svc, carphone_
     tracks, dets, show = tmp_path / "t.txt", tmp_path / "d.txt", tmp_path / "show.mp4"
     p = run_cli("svc-analyze", carphone_svc, "-o", tracks, "--detections", dets, "--show", show)
     rows = parse_mot(tracks.read_text())
-    assert rows.shape[1] == 10 and np.all(rows[:, 7:] == -1)
+    assert rows.shape[1] == 10 and np.all(rows[:, 7] == 0) and np.all(rows[:, 8:] == -1)  # class 0: person
     assert rows[:, 0].min() >= 1 and rows[:, 0].max() <= 120
     best_id, n = Counter(rows[:, 1].astype(int)).most_common(1)[0]
     assert n >= 0.8 * 120, f"longest track covers {n} of 120 frames"
@@ -88,14 +88,14 @@ def _code(frames, mask, qp, roi=None):
     if roi:
         analyzer, roi_filter = make_roi(cfg, clip.format, make_detector("opencv"))
         assert isinstance(roi_filter, {"blur": BackgroundSimplifier, "qoffset": RoiFilter}[roi])
-        assert cfg["base"]["rate_control"] == ("crf" if roi == "qoffset" else "qp")
+        assert with_roi_rate_control(cfg).base.rate_control == ("crf" if roi == "qoffset" else "qp")
     buf = io.BytesIO()
     stats = encode(clip, buf, cfg, analyzer=analyzer, roi_filter=roi_filter)
     sink = FrameCollector()
     decode(io.BytesIO(buf.getvalue()), sink)
     inside = np.mean([psnr(o.y[mask], d.y[mask]) for o, d in zip(frames, sink.frames)])
     outside = np.mean([psnr(o.y[~mask], d.y[~mask]) for o, d in zip(frames, sink.frames)])
-    return stats.summary()["base_kbps"], inside, outside, stats.timings.get("analysis", 0)
+    return stats.base_kbps, inside, outside, stats.timings.get("analysis", 0)
 
 
 @pytest.fixture(scope="module")
@@ -143,12 +143,12 @@ def test_background_simplifier_keeps_boxes_and_smooths_the_rest():
 def test_roi_config_rejects_unknown_method():
     from svc.errors import InputError
     with pytest.raises(InputError, match="roi.method"):
-        RoiConfig.from_dict({"method": "sharpen"})
+        RoiConfig(method="sharpen")
     with pytest.raises(InputError, match="roi.viewer_quality"):
-        RoiConfig.from_dict({"viewer_quality": "best"})
+        RoiConfig(viewer_quality="best")
     with pytest.raises(InputError, match="roi.max_full_rate_ratio"):
-        RoiConfig.from_dict({"max_full_rate_ratio": 0})
-    assert RoiConfig.from_dict({"max_full_rate_ratio": None}).max_full_rate_ratio is None
+        RoiConfig(max_full_rate_ratio=0)
+    assert RoiConfig(max_full_rate_ratio=None).max_full_rate_ratio is None
 
 
 def test_analyze_detect_every_third_frame(tmp_path, carphone_svc):
@@ -179,13 +179,13 @@ def test_cli_roi_auto_codes_a_playable_base_and_says_what_it_costs_viewers(tmp_p
     assert "note:" not in p.stderr.decode()
 
 
-@pytest.mark.skipif(not resolve_path(load_config()["enhancement"]["model"]).exists(), reason="no shipped weights")
+@pytest.mark.skipif(not resolve_path(load_config().enhancement.model).exists(), reason="no shipped weights")
 def test_roi_with_enhancement_never_costs_the_viewer(tmp_path):
     """--roi auto with the enhancement layer (roi.viewer_quality: match): every full frame reaches the
     quality the stream would have without ROI. A GOP on a plain background keeps its ROI base; a GOP on
     fine texture (which the enhancement cannot restore within roi.max_full_rate_ratio) goes out without
     ROI; the mixed base layer is still one HEVC stream FFmpeg decodes; the full layer decodes exactly."""
-    from pipelines.decode import extract_base
+    from svc.pipeline.decode import extract_base
     from svc.enhancement import load_codec_for_encoding, load_codec_for_decoding
 
     textured, _ = _person_on_background(16)
@@ -198,21 +198,20 @@ def test_roi_with_enhancement_never_costs_the_viewer(tmp_path):
     clip = FrameList(VideoFormat(416, 240, 30), flat + textured[8:])
     cfg = load_config(overrides=[{"base": {"qp": 37, "gop": 8}, "roi": {"mode": "auto"},
                                   "enhancement": {"enabled": True, "quality": 0.5}}])
-    codec = load_codec_for_encoding(cfg["enhancement"], clip.format)
+    codec = load_codec_for_encoding(cfg.enhancement, clip.format)
     analyzer, roi_filter = make_roi(cfg, clip.format, make_detector("opencv"))
     buf = io.BytesIO()
-    stats = encode(clip, buf, cfg, codec=codec, analyzer=analyzer, roi_filter=roi_filter)
-    s = stats.summary()
-    assert s["gops"] == 2 and s["roi_dropped_gops"] == 1
-    assert s["psnr_full"]["y"] >= s["psnr_full_without_roi"]["y"]
-    assert s["psnr_base"]["y"] < s["psnr_full_without_roi"]["y"]  # the kept ROI GOP's base is simplified
+    s = encode(clip, buf, cfg, codec=codec, analyzer=analyzer, roi_filter=roi_filter)
+    assert s.gops == 2 and s.roi_dropped_gops == 1
+    assert s.psnr_full.y >= s.psnr_full_without_roi.y
+    assert s.psnr_base.y < s.psnr_full_without_roi.y  # the kept ROI GOP's base is simplified
     full = FrameCollector()
     decode(io.BytesIO(buf.getvalue()), full, layer="full", codec_loader=load_codec_for_decoding)
     from svc.metrics.quality import PsnrAccumulator
     acc = PsnrAccumulator()
     for o, d in zip(clip.frames, full.frames):
         acc.add(o, d)
-    assert acc.count == 16 and acc.mean()["y"] == pytest.approx(s["psnr_full"]["y"], abs=1e-9)
+    assert acc.count == 16 and acc.mean().y == pytest.approx(s.psnr_full.y, abs=1e-9)
     hevc = tmp_path / "base.hevc"
     with open(hevc, "wb") as fh:
         extract_base(io.BytesIO(buf.getvalue()), fh)

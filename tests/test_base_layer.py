@@ -10,8 +10,8 @@ from svc.io import open_source
 from svc.io.memory import FrameCollector
 from svc.metrics.quality import PsnrAccumulator
 
-from pipelines.encode import encode
-from pipelines.decode import decode
+from svc.pipeline.encode import encode
+from svc.pipeline.decode import decode
 from svc.config import load_config
 
 from conftest import run_cli
@@ -31,9 +31,8 @@ def test_psnr_floor_and_rate_monotonic(carphone_yuv):
     for qp, floor in PSNR_FLOOR.items():
         buf = io.BytesIO()
         stats = encode(open_source(carphone_yuv), buf, _cfg(qp))
-        s = stats.summary()
-        assert s["frames"] == 120 and s["gops"] == 8
-        assert s["psnr_base"]["y"] > floor, (qp, s["psnr_base"])
+        assert stats.frames == 120 and stats.gops == 8
+        assert stats.psnr_base.y > floor, (qp, stats.psnr_base)
         sizes[qp] = stats.base_bytes
         # the decoder reproduces the encoder's reconstruction exactly: PSNR from decoded frames matches
         sink = FrameCollector()
@@ -41,7 +40,7 @@ def test_psnr_floor_and_rate_monotonic(carphone_yuv):
         acc = PsnrAccumulator()
         for o, d in zip(open_source(carphone_yuv), sink.frames):
             acc.add(o, d)
-        assert acc.mean()["y"] == pytest.approx(s["psnr_base"]["y"], abs=1e-9)
+        assert acc.mean().y == pytest.approx(stats.psnr_base.y, abs=1e-9)
     assert sizes[22] > sizes[32] > sizes[42]
 
 
@@ -79,7 +78,7 @@ def test_ten_bit_base_layer(tmp_path):
     path = write_yuv(tmp_path / "deep_176x144_30_10bit.yuv", moving_clip(176, 144, 8, bit_depth=10))
     buf = io.BytesIO()
     stats = encode(open_source(path), buf, _cfg(27, gop=4))
-    assert stats.summary()["psnr_base"]["y"] > 36.5  # measured 37.9 dB (noisy synthetic texture)
+    assert stats.psnr_base.y > 36.5  # measured 37.9 dB (noisy synthetic texture)
     sink = FrameCollector()
     decode(io.BytesIO(buf.getvalue()), sink)
     assert sink.frames[0].y.dtype == np.uint16 and sink.frames[0].y.max() > 255
@@ -107,11 +106,12 @@ def test_decode_to_containers(tmp_path, carphone_yuv, suffix):
 
 
 def test_stream_encoder_holds_one_gop_plus_lookahead(carphone_yuv):
-    from svc.base import BaseEncoder, BaseSettings
+    from svc.base import BaseEncoder
+    from svc.config import BaseConfig
     from svc.io import open_source as src
     frames = list(src(carphone_yuv, max_frames=100))
     fmt = src(carphone_yuv).format
-    enc = BaseEncoder(fmt, BaseSettings(qp=32, preset="fast"))
+    enc = BaseEncoder(fmt, BaseConfig(qp=32, preset="fast"))
     stream = enc.stream(8)
     gops = [frames[k:k + 8] for k in range(0, 100, 8)]  # last GOP short (4 frames)
     out, delays, fed = [], [], 0
@@ -128,7 +128,7 @@ def test_stream_encoder_holds_one_gop_plus_lookahead(carphone_yuv):
     for g, b in zip(gops, out):
         alone = dec.decode(b.payload)  # a closed GOP: decodes without its neighbours
         assert all(np.array_equal(x.y, y.y) for x, y in zip(alone, b.recon))
-        assert PsnrAccumulator().add(g[0], b.recon[0])["y"] > 33
+        assert PsnrAccumulator().add(g[0], b.recon[0]).y > 33
     # coding a GOP alone (a fresh x265) costs about the same bits as inside the stream
     alone = enc.encode_gop(gops[5]).payload
     assert abs(len(alone) - len(out[5].payload)) < 0.05 * len(alone)
@@ -139,17 +139,18 @@ def test_stream_encoder_holds_one_gop_plus_lookahead(carphone_yuv):
 
 
 def test_decoder_recovers_after_a_damaged_gop(carphone_yuv):
-    from svc.base import BaseEncoder, BaseSettings
+    from svc.base import BaseEncoder
+    from svc.config import BaseConfig
     from svc.errors import BitstreamError
     from svc.io import open_source as src
     frames = list(src(carphone_yuv, max_frames=8))
     fmt = src(carphone_yuv).format
-    good = BaseEncoder(fmt, BaseSettings(qp=32)).encode_gop(frames)
+    good = BaseEncoder(fmt, BaseConfig(qp=32)).encode_gop(frames)
     dec = BaseDecoder(fmt)
     ref = dec.decode(good.payload)
     from svc.io.frames import VideoFormat
     big = VideoFormat(352, 288, 30)
-    other = BaseEncoder(big, BaseSettings(qp=32)).encode_gop([big.blank()] * 4)
+    other = BaseEncoder(big, BaseConfig(qp=32)).encode_gop([big.blank()] * 4)
     with pytest.raises(BitstreamError, match="header says 176x144"):
         dec.decode(other.payload)  # a stream of another size
     assert dec.decode(b"") == []

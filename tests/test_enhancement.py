@@ -5,17 +5,17 @@ import shutil
 import numpy as np
 import pytest
 
-from svc.config import load_config, resolve_path
+from svc.config import EnhancementConfig, load_config, resolve_path
 from svc.io import open_source
 from svc.io.memory import FrameCollector
 from svc.metrics.quality import PsnrAccumulator
 
-from pipelines.decode import decode
-from pipelines.encode import encode
+from svc.pipeline.decode import decode
+from svc.pipeline.encode import encode
 
 from conftest import run_cli
 
-WEIGHTS = resolve_path(load_config()["enhancement"]["model"])
+WEIGHTS = resolve_path(load_config().enhancement.model)
 pytestmark = pytest.mark.skipif(not WEIGHTS.exists(), reason=f"shipped weights {WEIGHTS} not present")
 
 
@@ -24,7 +24,7 @@ def codec_factory():
     from svc.enhancement import load_codec_for_encoding
 
     def make(fmt, quality=0.5):
-        return load_codec_for_encoding({"model": str(WEIGHTS), "quality": quality}, fmt)
+        return load_codec_for_encoding(EnhancementConfig(model=str(WEIGHTS), quality=quality), fmt)
     return make
 
 
@@ -56,7 +56,7 @@ def test_entropy_round_trip_exact(carphone_runs, carphone_yuv):
     for o, f in zip(open_source(carphone_yuv, max_frames=16), full.frames):
         acc.add(o, f)
     # the decoder's frames are the encoder's reconstruction exactly (same PSNR to 1e-9 dB)
-    assert acc.mean()["y"] == pytest.approx(stats.psnr_full.mean()["y"], abs=1e-9)
+    assert acc.mean().y == pytest.approx(stats.psnr_full.y, abs=1e-9)
     assert len(full.frames) == 16
 
 
@@ -68,8 +68,7 @@ def _loader(header):
 def test_full_beats_base_and_rises_with_quality(carphone_runs):
     rows = []
     for q, (stats, _) in sorted(carphone_runs.items()):
-        s = stats.summary()
-        rows.append((q, s["psnr_base"]["y"], s["psnr_full"]["y"], stats.enh_bytes))
+        rows.append((q, stats.psnr_base.y, stats.psnr_full.y, stats.enh_bytes))
     print("\ncarphone QP37 (q, base PSNR-Y, full PSNR-Y, enhancement bytes):", rows)
     base = rows[0][1]
     assert all(r[1] == base for r in rows)  # the base layer does not depend on q
@@ -84,10 +83,10 @@ MARGIN_DB = 0.1
 
 def test_racehorses_full_beats_base(racehorses_yuv, codec_factory):
     stats, _ = _run(racehorses_yuv, 2, 37, 0.5, codec_factory)
-    s = stats.summary()
-    print(f"\nRaceHorses QP37 q0.5: base {s['psnr_base']['y']:.3f} dB, full {s['psnr_full']['y']:.3f} dB, "
+    s = stats
+    print(f"\nRaceHorses QP37 q0.5: base {s.psnr_base.y:.3f} dB, full {s.psnr_full.y:.3f} dB, "
           f"{stats.enh_bytes} B enhancement, {stats.base_bytes} B base")
-    assert s["psnr_full"]["y"] > s["psnr_base"]["y"] + MARGIN_DB
+    assert s.psnr_full.y > s.psnr_base.y + MARGIN_DB
 
 
 @pytest.mark.parametrize("qp", [27, 42])
@@ -101,7 +100,7 @@ def test_zero_bit_enhancement_never_hurts(carphone_yuv, racehorses_yuv, qp):
         from svc.enhancement import load_codec_for_encoding
         src = open_source(path, max_frames=n)
         buf = io.BytesIO()
-        stats = encode(src, buf, cfg, codec=load_codec_for_encoding(cfg["enhancement"], src.format))
+        stats = encode(src, buf, cfg, codec=load_codec_for_encoding(cfg.enhancement, src.format))
         assert stats.enh_bytes == 2 * stats.gops + 9 * n  # per GOP a count; per frame length, CRC, 1-byte mode
         base, full = FrameCollector(), FrameCollector()
         decode(io.BytesIO(buf.getvalue()), base, layer="base")
@@ -109,11 +108,11 @@ def test_zero_bit_enhancement_never_hurts(carphone_yuv, racehorses_yuv, qp):
         from svc.metrics.quality import frame_psnr
         for o, b, f in zip(open_source(path, max_frames=n), base.frames, full.frames):
             pb, pf = frame_psnr(o, b), frame_psnr(o, f)
-            assert 6 * pf["y"] + pf["u"] + pf["v"] >= 6 * pb["y"] + pb["u"] + pb["v"] - 1e-9
-        s = stats.summary()
-        print(f"\n{path.name} QP{qp}: base {s['psnr_base']['y']:.3f} dB, zero-bit full {s['psnr_full']['y']:.3f} dB")
+            assert pf.yuv >= pb.yuv - 1e-9
+        s = stats
+        print(f"\n{path.name} QP{qp}: base {s.psnr_base.y:.3f} dB, zero-bit full {s.psnr_full.y:.3f} dB")
         if qp == 42:  # where the prediction helps, it is used
-            assert s["psnr_full"]["y"] > s["psnr_base"]["y"]
+            assert s.psnr_full.y > s.psnr_base.y
 
 
 def test_cross_process_determinism_and_cli(tmp_path, carphone_yuv):
@@ -126,7 +125,7 @@ def test_cross_process_determinism_and_cli(tmp_path, carphone_yuv):
     from svc.enhancement import load_codec_for_encoding
     src = open_source(carphone_yuv, max_frames=8)
     cfg = _cfg(37, gop=4, quality=0.8)
-    codec = load_codec_for_encoding(cfg["enhancement"], src.format)
+    codec = load_codec_for_encoding(cfg.enhancement, src.format)
     buf = io.BytesIO()
     stats = encode(src, buf, cfg, codec=codec)
     assert buf.getvalue() == out.read_bytes()
@@ -135,7 +134,7 @@ def test_cross_process_determinism_and_cli(tmp_path, carphone_yuv):
     from svc.io.frames import YuvFrame
     for o, d in zip(open_source(carphone_yuv, max_frames=8), decoded):
         acc.add(o, YuvFrame.from_i420(d, 176, 144))
-    assert acc.mean()["y"] == pytest.approx(stats.psnr_full.mean()["y"], abs=1e-9)
+    assert acc.mean().y == pytest.approx(stats.psnr_full.y, abs=1e-9)
 
 
 def test_wrong_weights_refused(tmp_path, carphone_yuv):
@@ -190,7 +189,8 @@ def test_any_even_geometry_pads_and_crops_back(codec_factory, width, height):
     """Sizes that are no multiple of the model's padding code and decode bit-exactly at their own size."""
     from fractions import Fraction
 
-    from svc.base import BaseEncoder, BaseSettings
+    from svc.base import BaseEncoder
+    from svc.config import BaseConfig
     from svc.enhancement.codec import MODE_CODED
     from svc.io.frames import VideoFormat
     from svc.metrics.quality import psnr
@@ -198,7 +198,7 @@ def test_any_even_geometry_pads_and_crops_back(codec_factory, width, height):
 
     fmt = VideoFormat(width, height, Fraction(30))
     frames = moving_clip(width, height, 2, seed=3)
-    bases = BaseEncoder(fmt, BaseSettings(qp=42)).encode_gop(frames).recon
+    bases = BaseEncoder(fmt, BaseConfig(qp=42)).encode_gop(frames).recon
     codec = codec_factory(fmt, 1.0)
     for original, base in zip(frames, bases):
         payload, full = codec.encode_frame(original, base)

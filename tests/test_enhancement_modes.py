@@ -6,13 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
-from svc.config import load_config, resolve_path
+from svc.config import EnhancementConfig, load_config, resolve_path
 from svc.enhancement.motion import block_motion, warp_plane
 from svc.errors import BitstreamError
 from svc.io import open_source
 from svc.io.frames import VideoFormat, YuvFrame
 
-WEIGHTS = resolve_path(load_config()["enhancement"]["model"])
+WEIGHTS = resolve_path(load_config().enhancement.model)
 
 
 def _texture(racehorses_yuv, h, w):
@@ -38,7 +38,8 @@ def test_block_motion_finds_a_real_shift_and_warp_undoes_it(racehorses_yuv, dy, 
 def _blurred_background_gop(racehorses_yuv, n=6, shift=2, factor=8):
     """Originals: a real texture panning by ``shift`` px/frame with a moving square; bases: the same frames
     with the background blurred (as ROI blur does) and coded at QP 37."""
-    from svc.base import BaseEncoder, BaseSettings
+    from svc.base import BaseEncoder
+    from svc.config import BaseConfig
 
     w, h = 192, 128
     tex = _texture(racehorses_yuv, 400, 800)
@@ -53,7 +54,7 @@ def _blurred_background_gop(racehorses_yuv, n=6, shift=2, factor=8):
         uv = np.full((h // 2, w // 2), 128, np.uint8)
         originals.append(YuvFrame(y, uv, uv.copy()))
         simplified.append(YuvFrame(small, uv, uv.copy()))
-    bases = BaseEncoder(fmt, BaseSettings(qp=37)).encode_gop(simplified).recon
+    bases = BaseEncoder(fmt, BaseConfig(qp=37)).encode_gop(simplified).recon
     return fmt, originals, bases
 
 
@@ -66,7 +67,7 @@ def test_carried_reference_restores_a_blurred_background_cheaply(racehorses_yuv)
     fmt, originals, bases = _blurred_background_gop(racehorses_yuv)
     results = {}
     for temporal in (False, True):
-        codec = load_codec_for_encoding({"model": str(WEIGHTS), "quality": 0.75, "temporal": temporal}, fmt)
+        codec = load_codec_for_encoding(EnhancementConfig(model=str(WEIGHTS), quality=0.75, temporal=temporal), fmt)
         payloads, fulls = codec.encode_gop(originals, bases)
         quality = np.mean([psnr(o.y, f.y) for o, f in zip(originals, fulls)])
         cost = sum(codec._cost(o, f, len(p)) for o, f, p in zip(originals, fulls, payloads))
@@ -74,7 +75,7 @@ def test_carried_reference_restores_a_blurred_background_cheaply(racehorses_yuv)
         if temporal:
             assert all(p[0] in (MODE_CARRY, MODE_CARRY_CODED) for p in payloads[1:])
             # a fresh codec (the decoder) rebuilds the same frames from the payloads and the bases
-            decoder = load_codec_for_encoding({"model": str(WEIGHTS), "quality": 0.75}, fmt)
+            decoder = load_codec_for_encoding(EnhancementConfig(model=str(WEIGHTS), quality=0.75), fmt)
             decoded = decoder.decode_gop(bases, payloads)
             assert all(np.array_equal(a, b) for d, f in zip(decoded, fulls) for a, b in zip(d, f))
             # without the previous frame a carried payload cannot be decoded
@@ -89,13 +90,14 @@ def test_carried_reference_restores_a_blurred_background_cheaply(racehorses_yuv)
 def test_quality_targets_keep_the_full_layer_of_a_simplified_base(racehorses_yuv):
     """ROI's promise to viewers: with a blurred-background base, every full frame still reaches the
     quality the plain base + enhancement gives (frames coded at a higher quality, signalled per frame)."""
-    from svc.base import BaseEncoder, BaseSettings
+    from svc.base import BaseEncoder
+    from svc.config import BaseConfig
     from svc.enhancement import load_codec_for_encoding
     from svc.enhancement.codec import MODE_QUALITY, payload_quality
 
     fmt, originals, bases = _blurred_background_gop(racehorses_yuv, n=4, factor=2)  # reachable at q <= 1
-    plain = BaseEncoder(fmt, BaseSettings(qp=37)).encode_gop(originals).recon
-    codec = load_codec_for_encoding({"model": str(WEIGHTS), "quality": 0.5}, fmt)
+    plain = BaseEncoder(fmt, BaseConfig(qp=37)).encode_gop(originals).recon
+    codec = load_codec_for_encoding(EnhancementConfig(model=str(WEIGHTS), quality=0.5), fmt)
     _, reference = codec.encode_gop(originals, plain)
     targets = [codec.quality_target(o, f) for o, f in zip(originals, reference)]
     free_payloads, free = codec.encode_gop(originals, bases)
@@ -104,7 +106,7 @@ def test_quality_targets_keep_the_full_layer_of_a_simplified_base(racehorses_yuv
     assert all(m <= t for o, f, ts in zip(originals, fulls, targets) for m, t in zip(codec.quality_target(o, f), ts))
     assert any(p[0] == MODE_QUALITY and payload_quality(p, 0.5) > 0.5 for p in payloads)
     assert sum(map(len, payloads)) > sum(map(len, free_payloads))  # what it costs: rate
-    decoder = load_codec_for_encoding({"model": str(WEIGHTS), "quality": 0.5}, fmt)
+    decoder = load_codec_for_encoding(EnhancementConfig(model=str(WEIGHTS), quality=0.5), fmt)
     decoded = decoder.decode_gop(bases, payloads)
     assert all(np.array_equal(a, b) for d, f in zip(decoded, fulls) for a, b in zip(d, f))
     p = next(p for p in payloads if p[0] == MODE_QUALITY)

@@ -23,7 +23,7 @@ def ctc_tree(tmp_path_factory):
 
 
 def _run(ctc_tree, out, *extra):
-    from svc.tools_cli import eval_tracking_cmd
+    from svc.cli.evaluate import command as eval_tracking_cmd
     return eval_tracking_cmd(["--sequences", str(ctc_tree / "seqs"), "--annotations", str(ctc_tree / "ann"),
                               "--classes", "D,C", "--qps", "30", "38", "--out", str(out), "-q", *extra])
 
@@ -53,7 +53,7 @@ def test_end_to_end_parallel_and_resumable(ctc_tree, tmp_path, capsys):
 
 def test_missing_everything_is_a_clear_error(tmp_path):
     from svc.errors import InputError
-    from svc.tools_cli import eval_tracking_cmd
+    from svc.cli.evaluate import command as eval_tracking_cmd
     (tmp_path / "s").mkdir()
     with pytest.raises(InputError, match="no sequence has both"):
         eval_tracking_cmd(["--sequences", str(tmp_path / "s"), "--annotations", str(tmp_path), "--out",
@@ -69,13 +69,13 @@ def test_ray_backend(ctc_tree, tmp_path):
 def test_qoffset_roi_points_have_a_crf_plain_anchor():
     """x265 ROI offsets need CRF: with roi.method=qoffset both configurations code in CRF, so they
     differ by the ROI alone; blur keeps constant QP for both."""
-    from pipelines.evaluate import PointSpec, _config
+    from svc.pipeline.evaluate import PointSpec, point_config
 
     common = dict(sequence="S_416x240_30", ctc_class="D", path="s.yuv", annotations="a", width=416, height=240,
                   fps=30, frames=8, qp=32)
     for method, rc in (("qoffset", "crf"), ("blur", "qp")):
         for configuration in ("plain", "roi"):
-            cfg = _config(PointSpec(configuration=configuration, overrides=(("roi.method", method),), **common))
-            assert cfg["base"]["rate_control"] == rc, (method, configuration)
-            assert cfg["roi"]["mode"] == ("auto" if configuration == "roi" else "off")
-    assert _config(PointSpec(configuration="plain", **common))["base"]["rate_control"] == "qp"
+            cfg = point_config(PointSpec(configuration=configuration, overrides=(("roi.method", method),), **common))
+            assert cfg.base.rate_control == rc, (method, configuration)
+            assert cfg.roi.mode == ("auto" if configuration == "roi" else "off")
+    assert point_config(PointSpec(configuration="plain", **common)).base.rate_control == "qp"

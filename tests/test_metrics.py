@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from svc.compat import patch_numpy
-from svc.datasets import find_annotation_dir, load_mot_file, read_sfu_annotations, write_sfu_annotations
+from svc.analytics.mot_io import read_mot
+from svc.datasets import find_annotation_dir, read_sfu_annotations, write_sfu_annotations
 from svc.metrics.bdrate import bd_metric, bd_rate, pareto_front
 from svc.metrics.mot import detection_map50, evaluate, hota, mot_metrics
 
@@ -55,8 +56,8 @@ TUD_REFERENCE = {
 
 @pytest.mark.parametrize("seq", sorted(TUD_REFERENCE))
 def test_mot_metrics_match_motmetrics_reference_via_sfu_round_trip(seq, tmp_path):
-    gt_mot = load_mot_file(os.path.join(MM_DATA, seq, "gt.txt"))
-    hyp = load_mot_file(os.path.join(MM_DATA, seq, "test.txt"))
+    gt_mot = read_mot(os.path.join(MM_DATA, seq, "gt.txt"))
+    hyp = read_mot(os.path.join(MM_DATA, seq, "test.txt"))
     assert gt_mot.shape[1] == 10 and len(gt_mot) > 300
     # motmetrics' test loads both files with min_confidence=-1, i.e. keeps every row, and
     # only uses the box geometry; so do we. The SFU format has no conf/visibility columns
@@ -81,8 +82,8 @@ def test_mot_metrics_match_motmetrics_reference_via_sfu_round_trip(seq, tmp_path
 
 
 def test_evaluate_single_class_equals_mot_metrics():
-    gt = load_mot_file(os.path.join(MM_DATA, "TUD-Campus", "gt.txt"))[:, :7]
-    hyp = load_mot_file(os.path.join(MM_DATA, "TUD-Campus", "test.txt"))[:, :7]
+    gt = read_mot(os.path.join(MM_DATA, "TUD-Campus", "gt.txt"))[:, :7]
+    hyp = read_mot(os.path.join(MM_DATA, "TUD-Campus", "test.txt"))[:, :7]
     res = evaluate(gt, hyp)
     assert set(res) == {0, "all"}
     assert res["all"]["MOTA"] == pytest.approx(0.526462, abs=1e-4)
@@ -300,10 +301,11 @@ def test_pareto_front_keeps_monotonic_curves_and_drops_dominated_points():
 def test_report_bd_rates_use_the_pareto_front_and_say_what_they_dropped():
     from svc.evaluation.report import bd_rates, format_table
 
+    from svc.evaluation.rows import EvaluationRow
+
     def row(cfg, qp, kbps, mota):
-        return {"sequence": "S_416x240_30", "class": "D", "configuration": cfg, "qp": qp, "base_kbps": kbps,
-                "full_kbps": kbps, "MOTA": mota, "IDF1": 0.5, "HOTA": 0.5, "mAP50": mota, "psnr_y_base": 30.0,
-                "seconds": 1.0}
+        return EvaluationRow("S_416x240_30", "D", cfg, qp, 16, base_kbps=kbps, full_kbps=kbps, MOTA=mota, IDF1=0.5,
+                             HOTA=0.5, mAP50=mota, psnr_y_base=30.0, seconds=1.0)
     plain = [row("plain", q, r, m) for q, r, m in ((30, 401.8, 0.716), (34, 261.0, 0.705), (38, 172.7, 0.611),
                                                  (42, 115.2, 0.453), (46, 77.6, 0.474))]
     roi = [row("roi", q, r, m) for q, r, m in ((30, 388.1, 0.905), (34, 250.7, 0.789), (38, 163.4, 0.579),
@@ -382,11 +384,11 @@ def test_read_sfu_malformed_line_names_file_and_line(tmp_path, line):
 def test_load_mot_file_pads_and_rejects(tmp_path):
     p = tmp_path / "t.txt"
     p.write_text("1,3,10.5,20,30,40\n2, 4, 1, 2, 3, 4, 0.5, -1, -1, -1\n")
-    rows = load_mot_file(p)
+    rows = read_mot(p)
     np.testing.assert_allclose(rows, [[1, 3, 10.5, 20, 30, 40, 1, -1, -1, -1], [2, 4, 1, 2, 3, 4, 0.5, -1, -1, -1]])
     p.write_text("1,3,10,20\n")
     with pytest.raises(ValueError, match="line 1"):
-        load_mot_file(p)
+        read_mot(p)
 
 
 @pytest.mark.parametrize("dtype,peak", [(np.uint8, 255), (np.uint16, 1023), (np.float32, 1.0)])

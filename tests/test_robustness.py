@@ -17,7 +17,7 @@ from svc.config import load_config
 from svc.errors import BitstreamError, SvcError, TruncatedError
 from svc.io import open_source
 
-from pipelines.encode import encode
+from svc.pipeline.encode import encode
 
 from conftest import ROOT, run_cli
 
@@ -187,7 +187,7 @@ def test_encoder_input_errors_leave_no_output(tmp_path):
         p = run_cli("svc-encode", path, "-o", out, "--no-enhancement", check=False)
         assert p.returncode == 1 and message in p.stderr.decode(), (path, p.stderr)
         assert len(p.stderr.decode().strip().splitlines()) == 1
-        assert not out.exists() and not (tmp_path / "out.svc.partial").exists()
+        assert not out.exists() and not (tmp_path / ".out.svc.partial").exists()
 
 
 def test_interrupted_encode_leaves_no_output(tmp_path, carphone_yuv):
@@ -197,12 +197,12 @@ def test_interrupted_encode_leaves_no_output(tmp_path, carphone_yuv):
                           "-o", str(out), "--no-enhancement", "--preset", "slow", "-q"], cwd=ROOT,
                          stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while not (tmp_path / "int.svc.partial").exists() and time.monotonic() < deadline:
+    while not (tmp_path / ".int.svc.partial").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.3)
     p.send_signal(signal.SIGINT)
     assert p.wait(60) == 130
-    assert not out.exists() and not (tmp_path / "int.svc.partial").exists()
+    assert not out.exists() and not (tmp_path / ".int.svc.partial").exists()
 
 
 def test_deterministic_across_runs_and_processes(tmp_path, carphone_yuv):

@@ -15,8 +15,8 @@ from svc.config import load_config
 from svc.io import open_source
 from svc.io.memory import FrameCollector
 
-from pipelines.decode import decode
-from pipelines.encode import encode
+from svc.pipeline.decode import decode
+from svc.pipeline.encode import encode
 
 from conftest import ROOT, moving_clip
 
@@ -160,10 +160,11 @@ def test_memory_bounded_by_gop():
 def test_base_paths_do_not_import_torch(tmp_path, stream):
     path = tmp_path / "s.svc"
     path.write_bytes(stream)
-    code = ("import sys, io; from svc.cli import run_main, decode_cmd, extract_cmd, info_cmd;"
-            f"run_main(decode_cmd, ['{path}', '--layer', 'base', '-o', '{tmp_path / 'b.yuv'}', '-q']);"
-            f"run_main(extract_cmd, ['{path}', '-o', '{tmp_path / 'b.hevc'}', '-q']);"
-            f"sys.stdout = io.StringIO(); run_main(info_cmd, ['{path}']); sys.stdout = sys.__stdout__;"
+    code = ("import sys, io; from svc.cli.common import run_main;"
+            "from svc.cli.decode import decode_command, extract_command, info_command;"
+            f"run_main(decode_command, ['{path}', '--layer', 'base', '-o', '{tmp_path / 'b.yuv'}', '-q']);"
+            f"run_main(extract_command, ['{path}', '-o', '{tmp_path / 'b.hevc'}', '-q']);"
+            f"sys.stdout = io.StringIO(); run_main(info_command, ['{path}']); sys.stdout = sys.__stdout__;"
             "print('torch' in sys.modules)")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=ROOT, timeout=120)
     assert p.returncode == 0, p.stderr

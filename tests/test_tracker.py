@@ -6,7 +6,8 @@ import pytest
 
 from svc.analytics.detectors import Detections
 from svc.analytics.mot_io import det_rows, mot_rows, parse_mot
-from svc.analytics.tracker import Tracker, TrackerConfig, iou_matrix
+from svc.analytics.tracker import Tracker, iou_matrix
+from svc.config import TrackerConfig
 
 
 def dets(*objs):
@@ -139,20 +140,15 @@ def test_iou_matrix():
 def test_mot_rows_round_trip():
     tracks = [(3, np.array([10.123, 20.5, 30.0, 40.25]), 0.876, 0), (7, np.array([1, 2, 3, 4.0]), 1.0, 2)]
     rows = mot_rows(5, tracks)
-    assert rows[0] == "5,3,10.12,20.50,30.00,40.25,0.876,-1,-1,-1"
+    assert rows[0] == "5,3,10.12,20.50,30.00,40.25,0.876,0,-1,-1"  # column 8: the COCO class
     d = Detections(np.array([[1.5, 2.25, 3, 4]]), np.array([0.5]), np.array([0]))
-    assert det_rows(1, d) == ["1,-1,1.50,2.25,3.00,4.00,0.500,-1,-1,-1"]
+    assert det_rows(1, d) == ["1,-1,1.50,2.25,3.00,4.00,0.500,0,-1,-1"]
     a = parse_mot("\n".join(rows) + "\n\n# comment\n1,2,3,4,5,6,1,0,0.5\n")
     assert a.shape == (3, 10)
-    np.testing.assert_allclose(a[1], [5, 7, 1, 2, 3, 4, 1, -1, -1, -1])
+    np.testing.assert_allclose(a[1], [5, 7, 1, 2, 3, 4, 1, 2, -1, -1])
     np.testing.assert_allclose(a[2, 7:], [0, 0.5, -1])
     with pytest.raises(ValueError):
         parse_mot("1,2,3\n")
-
-
-def test_config_from_dict():
-    c = TrackerConfig.from_dict({"max_age": 9, "iou_threshold": 0.4, "unknown": 1})
-    assert (c.max_age, c.iou_threshold, c.min_hits) == (9, 0.4, 2)
 
 
 def test_coasting_between_detections_follows_motion():
@@ -211,7 +207,7 @@ def test_confirmation_releases_the_rows_held_before_it():
 def test_track_stage_fills_a_confirmed_track_back_within_its_gop():
     from types import SimpleNamespace
 
-    from pipelines.stages import track_stage
+    from svc.pipeline.stages import track_stage
 
     frames = [SimpleNamespace(y=np.zeros((8, 8), np.uint8)) for _ in range(4)]
     gop = SimpleNamespace(frames=frames, detections=[dets((10 + 2 * t, 10, 40, 80)) for t in range(4)], timings={})

@@ -6,12 +6,12 @@ import pytest
 from svc.enhancement.zoo import load_model
 from svc.io import open_source
 
-from pipelines.decode import decode
-from pipelines.encode import encode
+from svc.pipeline.decode import decode
+from svc.pipeline.encode import encode
 
 
 def test_train_resume_and_use(tmp_path, carphone_yuv, capsys):
-    from svc.tools_cli import train_cmd
+    from svc.cli.train import command as train_cmd
     out, ckpt = tmp_path / "tiny.pt", tmp_path / "ckpt"
     common = ["--clips", str(carphone_yuv), "--no-synthetic", "--qps", "37", "--max-frames", "4", "--batch", "2",
               "--crop", "64", "--ckpt-dir", str(ckpt), "--out", str(out), "--threads", "1"]
@@ -39,4 +39,4 @@ def test_train_resume_and_use(tmp_path, carphone_yuv, capsys):
     acc = PsnrAccumulator()
     for o, d in zip(open_source(carphone_yuv, max_frames=4), sink.frames):
         acc.add(o, d)
-    assert acc.mean()["y"] == pytest.approx(stats.psnr_full.mean()["y"], abs=1e-9)
+    assert acc.mean().y == pytest.approx(stats.psnr_full.y, abs=1e-9)

@@ -61,7 +61,7 @@ def test_wrong_size_rejected_before_output(tmp_path, racehorses_yuv):
     p = run_cli("svc-encode", wrong, "-o", out, "--no-enhancement", check=False)
     assert p.returncode != 0 and b"not a whole number" in p.stderr
     assert len(p.stderr.decode().strip().splitlines()) == 1, "error must be one line"
-    assert not out.exists() and not (tmp_path / "out.svc.partial").exists()
+    assert not out.exists() and not (tmp_path / ".out.svc.partial").exists()
 
 
 @pytest.mark.parametrize("args, message", [
@@ -84,8 +84,9 @@ def test_av_source_reads_mp4(carphone_yuv):
 
 
 def test_ctc_table_matches_file_names():
-    from svc.config import load_config
-    seqs = load_config(name="ctc.yaml")["sequences"]
+    from svc.config import read_yaml
+    from svc.evaluation.runner import CTC_TABLE
+    seqs = read_yaml(CTC_TABLE)["sequences"]
     assert len(seqs) == 13 and {s["class"] for s in seqs} == set("BCDE")
     for s in seqs:
         info = parse_yuv_name(s["file"] + ".yuv")

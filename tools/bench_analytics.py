@@ -43,9 +43,9 @@ from svc.io.frames import VideoFormat, YuvFrame  # noqa: E402
 from svc.io.memory import FrameList  # noqa: E402
 from svc.io.yuv import YuvWriter  # noqa: E402
 
-from pipelines.analyze import analytics_gops  # noqa: E402
-from pipelines.decode import open_reader  # noqa: E402
-from pipelines.encode import encode  # noqa: E402
+from svc.pipeline.analyze import analytics_gops  # noqa: E402
+from svc.pipeline.decode import open_reader  # noqa: E402
+from svc.pipeline.encode import encode  # noqa: E402
 
 CARPHONE = ROOT.parent / "shared" / "data" / "carphone_176x144_30.mp4"
 
@@ -138,8 +138,8 @@ def accuracy(n, qps, out_dir, methods=("blur", "qoffset"), enh_quality=None, int
     from svc.datasets.sfu_hw import write_sfu_annotations
     from svc.evaluation.report import format_table, plot_mota, write_results
     from svc.evaluation.runner import PointCache, run_points
-    from pipelines.evaluate import PointSpec, _original_gops, _rows
-    from pipelines.stages import detect_stage, track_stage
+    from svc.pipeline.evaluate import PointSpec, _original_gops, _rows
+    from svc.pipeline.stages import detect_stage, track_stage
 
     fmt, frames = composite(n, kind)
     name = f"Composite{kind.title()}_{fmt.width}x{fmt.height}_25"
@@ -168,7 +168,7 @@ def accuracy(n, qps, out_dir, methods=("blur", "qoffset"), enh_quality=None, int
               for k in intervals]
         print(f"detector on every k-th frame (plain base layer, QP{interval_qp}; pseudo ground truth: every frame):")
         for k, r in zip(intervals, run_points(ks, PointCache(Path(out_dir) / "cache"), jobs=1)[0]):
-            print(f"  k={k}: MOTA {r['MOTA']:.3f} IDF1 {r['IDF1']:.3f} HOTA {r['HOTA']:.3f} mAP50 {r['mAP50']:.3f}")
+            print(f"  k={k}: MOTA {r.MOTA:.3f} IDF1 {r.IDF1:.3f} HOTA {r.HOTA:.3f} mAP50 {r.mAP50:.3f}")
     for k, m in enumerate(methods):
         mine = rows[2 * len(qps) * k:2 * len(qps) * (k + 1)]
         plain = mine[:len(qps)]
@@ -180,10 +180,10 @@ def accuracy(n, qps, out_dir, methods=("blur", "qoffset"), enh_quality=None, int
         if enh_quality is not None:
             print(f"full layer (enhancement quality {enh_quality}), plain vs ROI '{m}' at equal QP:")
             for p, r in zip(plain, mine[len(qps):]):
-                kept = (f" (ROI kept in {r['gops'] - r['roi_dropped_gops']}/{r['gops']} GOPs)"
-                        if "roi_dropped_gops" in r else "")
-                print(f"  QP{p['qp']}: plain {p['full_kbps']:7.1f} kbps {p['psnr_y_full']:.2f} dB | "
-                      f"ROI {r['full_kbps']:7.1f} kbps {r['psnr_y_full']:.2f} dB{kept}")
+                kept = (f" (ROI kept in {r.gops - r.roi_dropped_gops}/{r.gops} GOPs)"
+                        if r.roi_dropped_gops is not None else "")
+                print(f"  QP{p.qp}: plain {p.full_kbps:7.1f} kbps {p.psnr_y_full:.2f} dB | "
+                      f"ROI {r.full_kbps:7.1f} kbps {r.psnr_y_full:.2f} dB{kept}")
             print(f"  BD-rate of the full layer (PSNR-Y, total kbps), ROI '{m}' vs plain: "
                   f"{_full_bd(plain, mine[len(qps):])}")
     return rows

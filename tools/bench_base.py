@@ -26,9 +26,9 @@ import cv2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipelines.decode import decode  # noqa: E402
-from pipelines.encode import encode  # noqa: E402
-from svc.base import BaseEncoder, BaseSettings  # noqa: E402
+from svc.pipeline.decode import decode  # noqa: E402
+from svc.pipeline.encode import encode  # noqa: E402
+from svc.base import BaseEncoder  # noqa: E402
 from svc.config import load_config  # noqa: E402
 from svc.io import open_source  # noqa: E402
 from svc.io.avframes import to_av  # noqa: E402
@@ -95,7 +95,7 @@ def main():
     args = ap.parse_args()
     cfg = load_config(overrides=[{"base": {"qp": args.qp, "gop": args.gop, "preset": args.preset},
                                   "enhancement": {"enabled": False}}])
-    settings = BaseSettings.from_config(cfg["base"])
+    settings = cfg.base
     print(f"{'size':>9} {'svc enc fps':>12} {'x265 fps':>9} {'ratio':>6} {'svc dec fps':>12} {'ffmpeg fps':>10} {'ratio':>6}")
     for w, h in ((416, 240), (832, 480)):
         fmt = VideoFormat(w, h, Fraction(30))
@@ -105,7 +105,7 @@ def main():
                                    lambda: plain_encode(fmt, frames, settings, args.gop), args.repeat)
         data = buf.getvalue()
         hevc = io.BytesIO()
-        from pipelines.decode import extract_base
+        from svc.pipeline.decode import extract_base
         extract_base(io.BytesIO(data), hevc)
         d_svc, d_plain = best_pair(lambda: decode(io.BytesIO(data), Null(), layer="base"),
                                    lambda: plain_decode(hevc.getvalue()), args.repeat)

@@ -4,6 +4,7 @@
     pip install atheris
     python tools/fuzz_reader.py --make-corpus fuzz/corpus          # real encoded files as seeds
     python tools/fuzz_reader.py fuzz/corpus -max_total_time=600     # any libFuzzer flags follow
+    python tools/fuzz_reader.py --replay fuzz/corpus                # run the target on each file, no atheris
 
 The target parses a stream in both error policies, decodes every base payload and every
 enhancement frame table it accepts. Anything but :class:`svc.errors.SvcError` is a finding
@@ -23,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 def make_corpus(folder: str):
     from svc.config import load_config
     from svc.io import open_source
-    from pipelines.encode import encode
+    from svc.pipeline.encode import encode
 
     os.makedirs(folder, exist_ok=True)
     clip = ROOT.parent / "shared" / "data" / "carphone_176x144_30.mp4"
@@ -57,6 +58,12 @@ def fuzz_one(data: bytes):
 def main():
     if len(sys.argv) > 2 and sys.argv[1] == "--make-corpus":
         return make_corpus(sys.argv[2])
+    if len(sys.argv) > 2 and sys.argv[1] == "--replay":
+        files = sorted(p for p in Path(sys.argv[2]).iterdir() if p.is_file())
+        for p in files:
+            fuzz_one(p.read_bytes())
+        print(f"replayed {len(files)} inputs: no finding")
+        return 0
     import atheris
 
     with atheris.instrument_imports():

@@ -15,12 +15,12 @@ def _colour(track_id: int):
 class TrackRenderer:
     """Writes frames with track boxes (colour per id, label ``id``) to an ``.mp4`` / ``.mkv`` / ``.y4m``."""
 
-    def __init__(self, path, fmt):
+    def __init__(self, path, fmt, write_path=None):
         from svc.io import open_sink
         from svc.io.frames import VideoFormat
 
         self.format = VideoFormat(fmt.width, fmt.height, fmt.fps, 8)
-        self._sink = open_sink(path, self.format)
+        self._sink = open_sink(path, self.format, write_path)
         self._shift = fmt.bit_depth - 8
 
     def draw(self, frame: YuvFrame, tracks) -> YuvFrame:

@@ -19,57 +19,25 @@ Two ways to spend the bits there (``method``):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
 
-from svc.errors import InputError
+from svc.config import RoiConfig, SvcConfig
 
-ROI_METHODS = ("blur", "qoffset")
-VIEWER_QUALITY = ("match", "free")
 # Base-layer rate control a method needs: libx265 applies ROI offsets only with adaptive quantization.
 ROI_RATE_CONTROL = {"qoffset": "crf"}
 
 
-def apply_roi_rate_control(cfg: dict) -> dict:
-    """Sets ``cfg['base']['rate_control']`` to what ``cfg['roi']['method']`` needs (CRF for qoffset), in
-    place, whether or not ROI is on, so a plain anchor can be coded like the ROI points it is compared with."""
-    need = ROI_RATE_CONTROL.get(cfg.get("roi", {}).get("method", RoiConfig.method))
-    if need:
-        cfg["base"]["rate_control"] = need
+def with_roi_rate_control(cfg: SvcConfig) -> SvcConfig:
+    """``cfg`` with the base layer's rate control set to what ``roi.method`` needs (CRF for qoffset),
+    whether or not ROI is on, so a plain anchor can be coded like the ROI points it is compared with.
+    Returns a new config; ``cfg`` is not changed."""
+    need = ROI_RATE_CONTROL.get(cfg.roi.method)
+    if need and cfg.base.rate_control != need:
+        return replace(cfg, base=replace(cfg.base, rate_control=need))
     return cfg
-
-
-@dataclass
-class RoiConfig:
-    method: str = "blur"
-    margin: float = 0.15
-    temporal: int = 2
-    qoffset_roi: float = -0.2
-    qoffset_background: float = 0.12
-    min_score: float = 0.3
-    classes: tuple = (0,)
-    background_scale: float = 0.125
-    feather: int = 8
-    viewer_quality: str = "match"          # with the enhancement layer: match | free (see pipelines.encode)
-    max_full_rate_ratio: float | None = 2.0
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "RoiConfig":
-        known = {k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__}
-        if "classes" in known:
-            known["classes"] = tuple(known["classes"])
-        rc = cls(**known)
-        if rc.method not in ROI_METHODS:
-            raise InputError(f"roi.method must be one of {', '.join(ROI_METHODS)}, got {rc.method!r}")
-        if not 0 < float(rc.background_scale) <= 1:
-            raise InputError(f"roi.background_scale must be in (0, 1], got {rc.background_scale}")
-        if rc.viewer_quality not in VIEWER_QUALITY:
-            raise InputError(f"roi.viewer_quality must be one of {', '.join(VIEWER_QUALITY)}, got {rc.viewer_quality!r}")
-        if rc.max_full_rate_ratio is not None and not float(rc.max_full_rate_ratio) > 0:
-            raise InputError(f"roi.max_full_rate_ratio must be > 0, got {rc.max_full_rate_ratio}")
-        return rc
 
 
 def grow_boxes(boxes: np.ndarray, margin: float, width: int, height: int) -> np.ndarray:
@@ -89,15 +57,16 @@ def grow_boxes(boxes: np.ndarray, margin: float, width: int, height: int) -> np.
 class RoiAnalyzer:
     """Per-frame importance boxes (x, y, w, h ints) for a GOP of original frames."""
 
-    def __init__(self, detector, fmt, config: RoiConfig = RoiConfig()):
+    def __init__(self, detector, fmt, config: RoiConfig = RoiConfig(), class_ids=(0,)):
         self.detector, self.format, self.config = detector, fmt, config
+        self.class_ids = np.asarray(list(class_ids), np.int32)
 
     def analyze(self, frames) -> list[np.ndarray]:
         c = self.config
         per_frame = []
         for f in frames:
             d = self.detector.detect(f)
-            keep = (d.scores >= c.min_score) & np.isin(d.classes, c.classes)
+            keep = (d.scores >= c.min_score) & np.isin(d.classes, self.class_ids)
             per_frame.append(grow_boxes(d.boxes[keep], c.margin, self.format.width, self.format.height))
         smoothed = []
         for i in range(len(per_frame)):
@@ -182,18 +151,16 @@ class BackgroundSimplifier:
         return apply
 
 
-def make_roi(cfg: dict, fmt, detector=None):
-    """(analyzer, filter) from the config's ``roi`` and ``analytics`` sections.
+def make_roi(cfg: SvcConfig, fmt, detector=None):
+    """(analyzer, filter) from the config's ``roi`` and ``analytics`` sections (``cfg`` is not changed).
 
     ``detector`` (optional) is shared with the caller; otherwise one is made from the config. The
-    ``qoffset`` method switches the base layer to CRF rate control (:func:`apply_roi_rate_control`)."""
-    from svc.analytics.detectors import make_detector
+    ``qoffset`` method needs CRF rate control in the base layer: code with
+    :func:`with_roi_rate_control` ``(cfg)`` (the encode pipeline does)."""
+    from svc.analytics.detectors import class_ids_from_names, make_detector
 
-    rc = RoiConfig.from_dict(cfg.get("roi", {}))
+    rc = cfg.roi
     if detector is None:
-        det_cfg = dict(cfg.get("analytics", {}).get("detector_options") or {})
-        detector = make_detector(cfg.get("roi", {}).get("detector") or cfg.get("analytics", {}).get("detector", "auto"),
-                                 **det_cfg)
-    apply_roi_rate_control(cfg)
+        detector = make_detector(cfg.analytics.detector, **dict(cfg.analytics.detector_options))
     roi_filter = RoiFilter(fmt, rc) if rc.method == "qoffset" else BackgroundSimplifier(fmt, rc)
-    return RoiAnalyzer(detector, fmt, rc), roi_filter
+    return RoiAnalyzer(detector, fmt, rc, class_ids_from_names(cfg.analytics.classes)), roi_filter

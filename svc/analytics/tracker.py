@@ -16,29 +16,23 @@ those matched on the last detected frame are reported.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from svc.analytics.boxes import iou_matrix
 from svc.analytics.detectors import Detections
+from svc.config import TrackerConfig
 
 
-@dataclass
-class TrackerConfig:
-    """``max_age``: frames a track survives unmatched; ``min_hits``: matched frames before it is reported
-    (its rows from before then are released at that moment, :attr:`Tracker.backfill`)."""
+class TrackRow(NamedTuple):
+    """One track on one frame: id (from 1), box (4,) x, y, w, h in pixels, score in [0, 1], COCO class id."""
 
-    iou_threshold: float = 0.3
-    max_age: int = 5
-    min_hits: int = 2
-    high_score: float = 0.5
-    low_score: float = 0.1
-    two_stage: bool = True
-
-    @classmethod
-    def from_dict(cls, d: dict | None) -> "TrackerConfig":
-        return cls(**{k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__})
+    track_id: int
+    box: np.ndarray
+    score: float
+    class_id: int
 
 
 def xywh_to_z(b) -> np.ndarray:
@@ -53,17 +47,6 @@ def x_to_xywh(x) -> np.ndarray:
     w = np.sqrt(s * r)
     h = s / w if w > 0 else 0.0
     return np.array([x[0] - w / 2, x[1] - h / 2, w, h])
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, M) IoU of x, y, w, h boxes ``a`` (N, 4) and ``b`` (M, 4)."""
-    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
-    ax1, ay1, bx1, by1 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
-    iw = np.clip(np.minimum(ax1[:, None], bx1[None]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    ih = np.clip(np.minimum(ay1[:, None], by1[None]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = iw * ih
-    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
 # SORT's constant-velocity model: state (cx, cy, s, r, vcx, vcy, vs), measurement (cx, cy, s, r).
@@ -144,22 +127,22 @@ class Tracker:
         self.frame_count = 0
         self.frames_since_detection = 0
         # rows of earlier frames released by the last call: (frame_count of that frame, row)
-        self.backfill: list[tuple[int, tuple[int, np.ndarray, float, int]]] = []
+        self.backfill: list[tuple[int, TrackRow]] = []
 
-    def _report(self, tracks) -> list[tuple[int, np.ndarray, float, int]]:
+    def _report(self, tracks) -> list[TrackRow]:
         """Rows of this frame for ``tracks`` (those that would be reported): confirmed ones now, each
         releasing into :attr:`backfill` the rows held while it was not yet confirmed; others held."""
         out = []
         for t in tracks:
             if t.hits >= self.config.min_hits:
-                out.append((t.id, t.box(), t.score, t.cls))
-                self.backfill += [(f, (t.id, b, sc, t.cls)) for f, b, sc in t.held]
+                out.append(TrackRow(t.id, t.box(), t.score, t.cls))
+                self.backfill += [(f, TrackRow(t.id, b, sc, t.cls)) for f, b, sc in t.held]
                 t.held = []
             else:
                 t.held.append((self.frame_count, t.box(), t.score))
         return sorted(out, key=lambda r: r[0])
 
-    def coast(self, follow=None) -> list[tuple[int, np.ndarray, float, int]]:
+    def coast(self, follow=None) -> list[TrackRow]:
         """Advances one frame on which the detector did not run; returns, like :meth:`update`, the
         confirmed tracks that were matched on the last detected frame, at their predicted boxes.
 
@@ -182,7 +165,7 @@ class Tracker:
         # ``max_age`` is checked, so one missed run does not end it
         return self._report([t for t in self.tracks if t.time_since_update == self.frames_since_detection])
 
-    def update(self, dets: Detections) -> list[tuple[int, np.ndarray, float, int]]:
+    def update(self, dets: Detections) -> list[TrackRow]:
         """This frame's ``(track_id, box_xywh (4,) float, score, class_id)`` for confirmed tracks
         (``min_hits`` matches so far) matched in this frame, sorted by id."""
         c = self.config

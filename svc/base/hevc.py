@@ -16,35 +16,10 @@ from fractions import Fraction
 
 import av
 
+from svc.config import BaseConfig
 from svc.errors import BitstreamError, InputError
 from svc.io.avframes import from_av, to_av
 from svc.io.frames import VideoFormat, YuvFrame
-
-
-@dataclass
-class BaseSettings:
-    """Base-layer coding settings. ``qp`` is the constant QP (or CRF value when ``rate_control='crf'``)."""
-
-    qp: float = 32
-    preset: str = "fast"
-    rate_control: str = "qp"
-    x265_params: dict = field(default_factory=dict)
-    threads: int = 0
-
-    def __post_init__(self):
-        # one spelling per value (37, not 37.0), so headers and x265 parameters are byte-identical
-        # whether the QP came from YAML or the command line
-        q = float(self.qp)
-        self.qp = int(q) if q.is_integer() else q
-
-    @classmethod
-    def from_config(cls, cfg: dict) -> "BaseSettings":
-        known = {k: cfg[k] for k in ("qp", "preset", "rate_control", "x265_params", "threads") if k in cfg}
-        return cls(**known)
-
-    def to_dict(self) -> dict:
-        return {"codec": "hevc", "encoder": "libx265", "qp": self.qp, "preset": self.preset,
-                "rate_control": self.rate_control, "x265_params": dict(self.x265_params)}
 
 
 @dataclass
@@ -62,7 +37,7 @@ class BaseEncoder:
     coding, so region-of-interest side data or pre-filtering can be attached per frame.
     """
 
-    def __init__(self, fmt: VideoFormat, settings: BaseSettings):
+    def __init__(self, fmt: VideoFormat, settings: BaseConfig):
         if settings.rate_control not in ("qp", "crf"):
             raise InputError(f"rate_control must be 'qp' or 'crf', got {settings.rate_control!r}")
         if not 0 <= float(settings.qp) <= 51:

@@ -156,6 +156,26 @@ def unpack_frame_payloads(data: bytes, expected: int, gop_index: int | None = No
     return out
 
 
+@dataclass(frozen=True)
+class LostGops:
+    """GOPs a reader found missing: ``count`` GOPs from index ``first_index``, ``frames`` frames from
+    display index ``first_frame`` (``None`` when unknown: lost at the tail of a truncated stream)."""
+
+    first_index: int
+    count: int | None
+    first_frame: int
+    frames: int | None
+    cause: str
+
+    def describe(self) -> str:
+        if self.count is None:
+            return f"GOP {self.first_index} and whatever followed it were lost ({self.cause})"
+        gops = (f"GOP {self.first_index}" if self.count == 1
+                else f"GOPs {self.first_index}..{self.first_index + self.count - 1}")
+        return (f"{gops} (frames {self.first_frame}..{self.first_frame + self.frames - 1}, {self.frames} frames) "
+                f"lost: {self.cause}")
+
+
 class ContainerWriter:
     """Writes a header, then records as GOPs complete (flushing each), then the end marker."""
 
@@ -212,6 +232,8 @@ class ContainerReader:
         self.on_error = on_error
         self.offset = 0
         self.errors: list[BitstreamError] = []
+        self.lost: list[LostGops] = []
+        self.truncated: str | None = None
         self.ended = False
         self.end_counts: tuple[int, int] | None = None
         self._pending = b""
@@ -294,27 +316,87 @@ class ContainerReader:
 
     # -- records -------------------------------------------------------------------------------
     def __iter__(self):
-        expected = 0
+        """Yields each good :class:`GopRecord` in stream order and checks the stream's integrity:
+        GOP indices and first frames must continue without a gap, and the end marker's GOP and
+        frame counts must match what came before it. Under ``on_error='fail'`` a break in that chain
+        raises :class:`BitstreamError` naming the GOP; under ``'skip'`` damaged records are reported in
+        :attr:`errors`, every GOP that did not arrive in :attr:`lost` (index, frames, cause), and a
+        stream that ends without its end marker in :attr:`truncated`."""
+        expected, expected_frame, damaged = 0, 0, None
         while True:
             start = self.offset
             self._journal = [] if self.on_error == "skip" else None
             try:
                 rec = self._read_record(expected)
+                if rec is not None and (rec.index != expected or rec.first_frame != expected_frame):
+                    self._check_continuity(rec, expected, expected_frame, damaged)
             except BitstreamError as e:
                 if self.on_error == "fail":
                     raise
-                self.errors.append(e)
+                if isinstance(e, TruncatedError) and e.at_end:
+                    self.truncated = str(e)
+                else:
+                    self.errors.append(e)
+                    damaged = damaged or str(e)
                 consumed = b"".join(self._journal)
                 self._journal = None
                 if not self._resync(consumed, start):
+                    self._note_tail_loss(expected, expected_frame, damaged)
                     return
                 continue
             finally:
                 self._journal = None
             if rec is None:
+                self._check_end(expected, expected_frame, damaged)
                 return
-            expected = rec.index + 1
+            expected, expected_frame, damaged = rec.index + 1, rec.first_frame + rec.frame_count, None
             yield rec
+
+    def _check_continuity(self, rec: GopRecord, expected: int, expected_frame: int, damaged: str | None):
+        """A record that does not continue the chain: a gap is a loss (reported or raised), a
+        repeated or earlier index, or a first frame that does not follow, is a damaged record."""
+        if rec.index < expected:
+            raise BitstreamError(f"GOP {rec.index} arrives again or out of order (after GOP {expected - 1})",
+                                 rec.index, rec.offset)
+        frames = rec.first_frame - expected_frame
+        if rec.index > expected and frames > 0:
+            cause = f"damaged: {damaged}" if damaged else "missing from the stream"
+            loss = LostGops(expected, rec.index - expected, expected_frame, frames, cause)
+            if self.on_error == "fail":
+                raise BitstreamError(f"{loss.describe()}; the stream goes on with GOP {rec.index}",
+                                     expected, rec.offset)
+            self.lost.append(loss)
+            return
+        raise BitstreamError(f"GOP {rec.index} starts at frame {rec.first_frame}, but GOP {expected - 1} "
+                             f"ended at frame {expected_frame}", rec.index, rec.offset)
+
+    def _check_end(self, expected: int, expected_frame: int, damaged: str | None):
+        """The end marker's counts against the GOPs and frames seen: GOPs after the last good record
+        that never arrived are a loss; counts below what arrived mean a damaged marker."""
+        gops, frames = self.end_counts
+        if gops == expected and frames == expected_frame:
+            return
+        if gops > expected and frames > expected_frame:
+            loss = LostGops(expected, gops - expected, expected_frame, frames - expected_frame,
+                            f"damaged: {damaged}" if damaged else "missing from the stream")
+            if self.on_error == "fail":
+                raise BitstreamError(f"{loss.describe()} before the end marker", expected, self.offset)
+            self.lost.append(loss)
+            return
+        err = BitstreamError(f"the end marker counts {gops} GOPs / {frames} frames, the stream held "
+                             f"{expected} / {expected_frame}", offset=self.offset)
+        if self.on_error == "fail":
+            raise err
+        self.errors.append(err)
+
+    def _note_tail_loss(self, expected: int, expected_frame: int, damaged: str | None):
+        """At end of stream without an end marker: what was damaged at the tail is lost, how much
+        is unknown (the marker that would say is gone)."""
+        if not self.truncated:
+            self.truncated = (f"the stream ends after GOP {expected - 1} without its end marker" if expected
+                              else "the stream ends before its first GOP, without an end marker")
+        if damaged:
+            self.lost.append(LostGops(expected, None, expected_frame, None, f"damaged: {damaged}"))
 
     def _resync(self, consumed: bytes, start: int) -> bool:
         """Finds the next record head or end marker with a valid CRC after byte ``start``.
@@ -358,7 +440,9 @@ class ContainerReader:
         start = self.offset
         sync = self._read(4)
         if not sync:
-            raise TruncatedError(f"stream ends after {expected} GOPs without its end marker", expected, start)
+            live = " (a live stream whose writer stopped or whose pipe broke)" if self.follow else ""
+            raise TruncatedError(f"the stream ends after {expected} GOP(s) without its end marker: it is "
+                                 f"truncated{live}", expected, start, at_end=True)
         if len(sync) < 4:
             raise TruncatedError("stream ends inside a record head", expected, start)
         if sync == END:
@@ -376,8 +460,6 @@ class ContainerReader:
         if zlib.crc32(head) != _U32.unpack_from(rest, _RECORD.size - 4)[0]:
             raise BitstreamError("record head CRC mismatch", expected, start)
         _, index, first, nframes, flags, blen, bcrc, elen, ecrc = _RECORD.unpack(head)
-        if index < expected:
-            raise BitstreamError(f"record index {index} out of order (expected >= {expected})", expected, start)
         lim = self.limits
         if not 0 < nframes <= lim.max_gop_frames:
             raise BitstreamError(f"record claims {nframes} frames (limit {lim.max_gop_frames})", index, start)

@@ -1,9 +1,8 @@
 """Dataset readers (ground-truth annotations for evaluation)."""
 from svc.datasets.sfu_hw import (
     find_annotation_dir,
-    load_mot_file,
     read_sfu_annotations,
     write_sfu_annotations,
 )
 
-__all__ = ["find_annotation_dir", "load_mot_file", "read_sfu_annotations", "write_sfu_annotations"]
+__all__ = ["find_annotation_dir", "read_sfu_annotations", "write_sfu_annotations"]

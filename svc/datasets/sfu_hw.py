@@ -24,7 +24,6 @@ FRAME_FILE_RE = re.compile(r"^(?P<stem>.+)_seq_(?P<idx>\d{3,})\.txt$")
 STEM_RE = re.compile(r"^(?P<name>.+?)_(?P<w>\d+)x(?P<h>\d+)(?:_(?P<rest>.*))?$")
 
 SFU_COLUMNS = 9  # frame, id, x, y, w, h, conf, class_id, visibility
-MOT_COLUMNS = 10  # frame, id, x, y, w, h, conf, class/x, visibility/y, unused/z
 
 
 def _frame_files(folder: Path) -> dict[str, dict[int, Path]]:
@@ -198,30 +197,3 @@ def find_annotation_dir(root, seq_name: str, width: int, height: int) -> Path:
             raise ValueError(f"ambiguous annotation folders for {seq_name} {width}x{height}: "
                              + ", ".join(str(p) for p in found))
     raise FileNotFoundError(f"no annotation folder for {seq_name} {width}x{height} under {root}")
-
-
-def load_mot_file(path) -> np.ndarray:
-    """Read a MOTChallenge text file into a float64 array of shape (N, 10).
-
-    Columns ``frame, id, x, y, w, h, conf, c7, c8, c9`` (pixels, (x, y) top-left; c7..c9 are
-    class/visibility/unused in MOT16+ and world x/y/z in MOT15). Separators may be commas
-    and/or whitespace; blank lines and ``#`` comments are skipped. Missing trailing columns
-    are filled with conf = 1 and -1 for c7..c9. Malformed lines raise ``ValueError``.
-    """
-    path = Path(path)
-    defaults = [np.nan] * 6 + [1.0, -1.0, -1.0, -1.0]
-    rows = []
-    with open(path, "r", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            text = line.strip()
-            if not text or text.startswith("#"):
-                continue
-            fields = [f for f in re.split(r"[,\s]+", text) if f]
-            try:
-                if not 6 <= len(fields) <= MOT_COLUMNS:
-                    raise ValueError(f"expected 6..{MOT_COLUMNS} fields, got {len(fields)}")
-                vals = [float(f) for f in fields]
-            except ValueError as exc:
-                raise ValueError(f"{path}, line {lineno}: malformed MOT row {text!r}: {exc}") from None
-            rows.append(vals + defaults[len(vals):])
-    return np.asarray(rows, dtype=np.float64).reshape(-1, MOT_COLUMNS)

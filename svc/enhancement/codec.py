@@ -38,6 +38,7 @@ from svc.enhancement.models import PAD, ResidualEnhancer
 from svc.enhancement.motion import CorrectionCarrier
 from svc.errors import BitstreamError
 from svc.io.frames import VideoFormat, YuvFrame
+from svc.metrics.quality import frame_mse, weighted_yuv
 
 _HEAD = struct.Struct("<HHI")
 _QUALITY = struct.Struct("<H")
@@ -66,6 +67,13 @@ class _SingleThreadEntropyParams:
     def __call__(self, z_hat):
         with torch_threads(1):
             return self.fn(z_hat)
+
+
+def frame_mode(payload: bytes) -> int:
+    """The mode of a frame payload, after a quality prefix (mode 5) if it carries one."""
+    if len(payload) > 1 + _QUALITY.size and payload[0] == MODE_QUALITY:
+        return payload[1 + _QUALITY.size]
+    return payload[0] if payload else -1
 
 
 def payload_quality(payload: bytes, default: float) -> float:
@@ -110,22 +118,18 @@ class EnhancementCodec:
 
     def _plane_mse(self, original: YuvFrame, candidate: YuvFrame) -> tuple[float, float, float]:
         """MSE of the Y, U and V planes in 8-bit sample units."""
-        from svc.metrics.quality import mse
-
-        scale = (255.0 / self.format.max_value) ** 2
-        return tuple(float(mse(a, b)) * scale for a, b in zip(original, candidate))
+        return frame_mse(original, candidate, self.format.max_value)
 
     def distortion(self, original: YuvFrame, candidate: YuvFrame) -> float:
         """The mode decision's distortion: MSE with Y:U:V weighted 6:1:1, in 8-bit sample units."""
-        y, u, v = self._plane_mse(original, candidate)
-        return (6 * y + u + v) / 8
+        return weighted_yuv(*self._plane_mse(original, candidate))
 
     def quality_target(self, original: YuvFrame, candidate: YuvFrame) -> tuple[float, float]:
         """(MSE of Y, 6:1:1-weighted YUV MSE) in 8-bit sample units: the two figures a frame given
         ``candidate``'s quality as its target (:meth:`encode_frame`) must not exceed; so neither
         PSNR-Y nor the weighted YUV distortion is lower than ``candidate``'s."""
         y, u, v = self._plane_mse(original, candidate)
-        return y, (6 * y + u + v) / 8
+        return y, weighted_yuv(y, u, v)
 
     def target_ratio(self, original: YuvFrame, candidate: YuvFrame, target) -> float:
         """How far ``candidate`` is from ``target`` (:meth:`quality_target`): the worse of its two

@@ -14,7 +14,8 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from svc.base import BaseEncoder, BaseSettings
+from svc.base import BaseEncoder
+from svc.config import BaseConfig
 from svc.buffer import GopBuffer
 from svc.io import open_source
 from svc.io.frames import VideoFormat, YuvFrame
@@ -72,7 +73,7 @@ def synthetic_clips(frames: int = 24, size=(256, 384), seed: int = 0):
 def coded_pairs(fmt: VideoFormat, frames: list[YuvFrame], qps, gop: int = 16, preset: str = "fast"):
     """Yields (original, base reconstruction) for every frame coded at every QP."""
     for qp in qps:
-        enc = BaseEncoder(fmt, BaseSettings(qp=qp, preset=preset))
+        enc = BaseEncoder(fmt, BaseConfig(qp=qp, preset=preset))
         for g in GopBuffer(frames, gop):
             for orig, rec in zip(g.frames, enc.encode_gop(g.frames).recon):
                 yield orig, rec

@@ -40,13 +40,14 @@ def load_model(path):
     return model.eval(), path.stem, sha256_file(path)
 
 
-def load_codec_for_encoding(cfg: dict, fmt):
-    """The codec for ``cfg`` (the config's ``enhancement`` section) and the stream format."""
+def load_codec_for_encoding(cfg, fmt):
+    """The codec for ``cfg`` (the config's ``enhancement`` section, :class:`svc.config.EnhancementConfig`)
+    and the stream format."""
     from svc.enhancement.codec import EnhancementCodec
 
-    model, model_id, sha = load_model(resolve_path(cfg["model"]))
-    return EnhancementCodec(model, fmt, float(cfg.get("quality", 0.5)), model_id, sha,
-                            code_residual=bool(cfg.get("residual", True)), temporal=bool(cfg.get("temporal", True)))
+    model, model_id, sha = load_model(resolve_path(cfg.model))
+    return EnhancementCodec(model, fmt, cfg.quality, model_id, sha, code_residual=cfg.residual,
+                            temporal=cfg.temporal)
 
 
 def _candidates(model_id: str):

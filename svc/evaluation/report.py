@@ -2,26 +2,39 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
+import os
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-COLUMNS = ["sequence", "class", "configuration", "qp", "frames", "base_kbps", "full_kbps", "MOTA", "MOTP", "IDF1",
-           "IDs", "FP", "FN", "HOTA", "mAP50", "psnr_y_base", "psnr_y_full", "seconds"]
+from svc.evaluation.rows import EvaluationRow
+
+COLUMNS = list(EvaluationRow.COLUMNS)
 
 
-def write_results(rows, out_dir):
+def write_results(rows: list[EvaluationRow], out_dir):
+    """``results.csv`` (the :data:`COLUMNS`) and ``results.json`` (every field) in ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "results.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-    (out / "results.json").write_text(json.dumps(rows, indent=1, default=float))
+    dicts = [r.to_dict() for r in rows]
+    text = io.StringIO()
+    w = csv.DictWriter(text, fieldnames=COLUMNS, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(dicts)
+    _write_atomic(out / "results.csv", text.getvalue())
+    _write_atomic(out / "results.json", json.dumps(dicts, indent=1, default=float))
     return out / "results.csv", out / "results.json"
+
+
+def _write_atomic(path: Path, text: str):
+    """``path`` appears whole or not at all (written beside it, then renamed)."""
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def _mean(vals):
@@ -33,11 +46,11 @@ def summary(rows):
     """{(group, configuration, qp): averages} for each CTC class and 'all'."""
     groups = defaultdict(list)
     for r in rows:
-        for g in (r["class"], "all"):
-            groups[(g, r["configuration"], r["qp"])].append(r)
+        for g in (r.ctc_class, "all"):
+            groups[(g, r.configuration, "" if r.qp is None else r.qp)].append(r)
     out = {}
     for key, rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], str(kv[0][2]))):
-        out[key] = {k: _mean(r[k] for r in rs) for k in ("base_kbps", "full_kbps", "MOTA", "IDF1", "HOTA", "mAP50",
+        out[key] = {k: _mean(r.value(k) for r in rs) for k in ("base_kbps", "full_kbps", "MOTA", "IDF1", "HOTA", "mAP50",
                                                         "psnr_y_base", "seconds")}
         out[key]["n"] = len(rs)
     return out
@@ -55,11 +68,11 @@ def bd_rate_on_fronts(anchor_rows, test_rows, rate_key: str, metric: str) -> tup
     for name, pts in (("plain", anchor_rows), ("roi", test_rows)):
         if not pts:
             raise ValueError(f"no {name} points")
-        front = [pts[i] for i in pareto_front([r[rate_key] for r in pts], [r[metric] for r in pts])]
-        gone = sorted({r["qp"] for r in pts} - {r["qp"] for r in front})
+        front = [pts[i] for i in pareto_front([r.value(rate_key) for r in pts], [r.value(metric) for r in pts])]
+        gone = sorted({r.qp for r in pts} - {r.qp for r in front})
         if gone:
             dropped.append(f"{name} QP {','.join(str(q) for q in gone)}")
-        curves.append(([r[rate_key] for r in front], [r[metric] for r in front]))
+        curves.append(([r.value(rate_key) for r in front], [r.value(metric) for r in front]))
     return bd_rate(*curves[0], *curves[1]), "; ".join(dropped)
 
 
@@ -69,8 +82,8 @@ def bd_rates(rows, metric: str):
     QPs dropped, or an ``"n/a (reason)"`` string."""
     by_seq = defaultdict(lambda: defaultdict(list))
     for r in rows:
-        if r["configuration"] in ("roi", "plain"):
-            by_seq[(r["sequence"], r["class"])][r["configuration"]].append(r)
+        if r.configuration in ("roi", "plain"):
+            by_seq[(r.sequence, r.ctc_class)][r.configuration].append(r)
     out = {}
     for (seq, cls), cfgs in by_seq.items():
         try:
@@ -141,6 +154,9 @@ def plot_mota(rows, path):
         log_rate_axis(ax, "base-layer kbps")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial")
+    fig.savefig(tmp, dpi=100, format="png")
+    os.replace(tmp, path)
     plt.close(fig)
     return path

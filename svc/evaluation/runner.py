@@ -6,14 +6,17 @@ import json
 import os
 from pathlib import Path
 
-from svc.config import PROJECT_ROOT, load_config
+from svc.config import PROJECT_ROOT, read_yaml
 from svc.errors import InputError
+
+#: The HEVC CTC sequences annotated in SFU-HW-Tracks-v1 (shipped with the package: the tool needs it).
+CTC_TABLE = Path(__file__).resolve().parent.parent / "datasets" / "ctc_sequences.yaml"
 
 
 def code_version() -> str:
-    """Hash of the library, pipelines and default config: any code change invalidates cached points."""
+    """Hash of the library (code, configuration schema, tables): any change invalidates cached points."""
     h = hashlib.sha256()
-    for folder in ("svc", "pipelines", "configs"):
+    for folder in ("svc",):
         for p in sorted((PROJECT_ROOT / folder).rglob("*")):
             if p.suffix in (".py", ".yaml") and p.is_file():
                 h.update(p.relative_to(PROJECT_ROOT).as_posix().encode())
@@ -22,14 +25,14 @@ def code_version() -> str:
 
 
 def discover(sequences_dir, annotations_dir, classes=None, max_frames=None, log=print):
-    """(found, missing): sequences of ``configs/ctc.yaml`` present with their annotation folders.
+    """(found, missing): sequences of the CTC table (:data:`CTC_TABLE`) present with their annotation folders.
 
     A raw file matches on its full stem (``RaceHorses_416x240_30`` is not ``RaceHorses_832x480_30``);
     ``missing`` lists (name, reason) for sequences without a file or annotations.
     """
     from svc.datasets.sfu_hw import find_annotation_dir
 
-    table = load_config(name="ctc.yaml")["sequences"]
+    table = read_yaml(CTC_TABLE)["sequences"]
     seq_root = Path(sequences_dir)
     if not seq_root.is_dir():
         raise InputError(f"--sequences {sequences_dir} is not a folder")
@@ -69,12 +72,14 @@ class PointCache:
 
     def get(self, spec):
         p = self.folder / f"{self.key(spec)}.json"
-        return json.loads(p.read_text()) if p.exists() else None
+        from svc.evaluation.rows import EvaluationRow
+
+        return EvaluationRow.from_dict(json.loads(p.read_text())) if p.exists() else None
 
     def put(self, spec, row):
         p = self.folder / f"{self.key(spec)}.json"
         tmp = p.with_suffix(".tmp")
-        tmp.write_text(json.dumps(row, default=float))
+        tmp.write_text(json.dumps(row.to_dict(), default=float))
         os.replace(tmp, p)
 
 
@@ -88,7 +93,7 @@ def _init_worker():
 
 
 def _run(spec):
-    from pipelines.evaluate import run_point
+    from svc.pipeline.evaluate import run_point
     _init_worker()
     return run_point(spec)
 

@@ -46,11 +46,17 @@ class AvSource:
 
         if not os.path.exists(path):
             raise InputError(f"cannot read {path}: no such file")
+        if os.path.isdir(path):
+            raise InputError(f"cannot read {path}: it is a folder")
         try:
             self._container = av.open(str(path))
-            self._stream = self._container.streams.video[0]
-        except (av.error.FFmpegError, IndexError) as e:
-            raise InputError(f"cannot read {path} as video: {e}") from None
+        except av.error.FFmpegError as e:
+            raise InputError(f"cannot read {path} as video: FFmpeg does not recognise it "
+                             f"({getattr(e, 'strerror', None) or e}); raw 4:2:0 input needs a .yuv name") from None
+        if not self._container.streams.video:
+            self._container.close()
+            raise InputError(f"cannot read {path} as video: it holds no video stream")
+        self._stream = self._container.streams.video[0]
         cc = self._stream.codec_context
         deep = cc.format is not None and any(c.bits > 8 for c in cc.format.components)
         rate = Fraction(str(fps)) if fps else (self._stream.average_rate or self._stream.guessed_rate or Fraction(30))
@@ -83,15 +89,32 @@ def open_source(path, size=None, fps=None, bit_depth=None, max_frames=None):
     return AvSource(path, max_frames=max_frames, fps=fps)
 
 
-class AvSink:
-    """Writes frames into a PyAV container: ``.y4m`` raw, ``.mp4``/``.mkv`` lossless H.264 (qp 0)."""
+#: Output containers a sink writes, by suffix: FFmpeg muxer name.
+AV_SINK_FORMATS = {".y4m": "yuv4mpegpipe", ".mp4": "mp4", ".mkv": "matroska"}
 
-    def __init__(self, path, fmt: VideoFormat):
+
+def sink_kind(path) -> str:
+    """``'raw'`` or the FFmpeg muxer for an output ``path``; a one-line InputError for a suffix no sink writes."""
+    if _is_raw(path):
+        return "raw"
+    muxer = AV_SINK_FORMATS.get(Path(str(path)).suffix.lower())
+    if muxer is None:
+        raise InputError(f"cannot tell what to write to {path}: decoded video goes to .yuv (raw 4:2:0, '-' for "
+                         f"stdout), .y4m, .mp4 or .mkv (lossless H.264)")
+    return muxer
+
+
+class AvSink:
+    """Writes frames into a PyAV container: ``.y4m`` raw, ``.mp4``/``.mkv`` lossless H.264 (qp 0).
+    ``write_path`` (default ``path``) is where the bytes go; the format follows ``path``'s suffix."""
+
+    def __init__(self, path, fmt: VideoFormat, write_path=None):
         import av
 
         self.format = fmt
-        self._container = av.open(str(path), "w")
-        if Path(str(path)).suffix.lower() == ".y4m":
+        muxer = sink_kind(path)
+        self._container = av.open(str(write_path or path), "w", format=muxer)
+        if muxer == "yuv4mpegpipe":
             self._stream = self._container.add_stream("rawvideo", rate=fmt.fps)
         else:
             self._stream = self._container.add_stream("libx264", rate=fmt.fps)
@@ -119,6 +142,9 @@ class AvSink:
         self.close()
 
 
-def open_sink(path, fmt: VideoFormat):
-    """A frame sink with ``write(frame)`` and ``close()``, chosen by the file suffix (``-`` = raw stdout)."""
-    return YuvWriter(path, fmt) if _is_raw(path) else AvSink(path, fmt)
+def open_sink(path, fmt: VideoFormat, write_path=None):
+    """A frame sink with ``write(frame)`` and ``close()``, chosen by ``path``'s suffix (``-`` = raw stdout);
+    the bytes go to ``write_path`` when given (a temporary file renamed to ``path`` on success)."""
+    if sink_kind(path) == "raw":
+        return YuvWriter(write_path or path, fmt)
+    return AvSink(path, fmt, write_path)

@@ -113,3 +113,22 @@ def bd_metric(rate_anchor, metric_anchor, rate_test, metric_test) -> float:
 
 
 bd_psnr = bd_metric
+
+
+def rate_at(rate, metric, targets) -> np.ndarray:
+    """Rates at which the RD curve (``rate``, ``metric``; strictly monotonic) reaches each of ``targets``:
+    the PCHIP interpolant of log10(rate) against the metric, as BD-rate integrates it; NaN outside the
+    curve's metric range (no extrapolation)."""
+    lr, m, direction = _curve(rate, metric, "curve")
+    if direction < 0:
+        lr, m = lr[::-1], m[::-1]
+    order = np.argsort(m)
+    f = PchipInterpolator(m[order], lr[order], extrapolate=False)
+    return 10 ** f(np.asarray(targets, np.float64))
+
+
+def simulcast(base_rate: float, anchor_rate, anchor_metric, metric) -> np.ndarray:
+    """Simulcast rates of points of quality ``metric``: the base layer (``base_rate``) plus an
+    independent single-layer stream reaching the same quality on the anchor curve (:func:`rate_at`);
+    NaN where the anchor does not reach it."""
+    return base_rate + rate_at(anchor_rate, anchor_metric, metric)

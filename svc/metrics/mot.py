@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from svc.analytics.boxes import iou_matrix
 from svc.compat import patch_numpy
 
 patch_numpy()
@@ -39,22 +40,6 @@ def _rows(a, name: str) -> np.ndarray:
     if a.ndim != 2 or a.shape[1] < 6:
         raise ValueError(f"{name}: expected MOTChallenge rows of shape (N, >= 6), got {a.shape}")
     return a
-
-
-def box_iou(a, b) -> np.ndarray:
-    """IoU matrix (len(a), len(b)) of boxes given as (x, y, w, h) rows in pixels."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    ax0, ay0, ax1, ay1 = a[:, 0:1], a[:, 1:2], a[:, 0:1] + a[:, 2:3], a[:, 1:2] + a[:, 3:4]
-    bx0, by0, bx1, by1 = b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
-    iw = np.clip(np.minimum(ax1, bx1) - np.maximum(ax0, bx0), 0, None)
-    ih = np.clip(np.minimum(ay1, by1) - np.maximum(ay0, by0), 0, None)
-    inter = iw * ih
-    union = (np.clip(a[:, 2], 0, None) * np.clip(a[:, 3], 0, None))[:, None] \
-        + (np.clip(b[:, 2], 0, None) * np.clip(b[:, 3], 0, None))[None, :] - inter
-    out = np.zeros_like(inter)
-    np.divide(inter, union, out=out, where=union > 0)
-    return out
 
 
 def _by_frame(rows: np.ndarray) -> dict[int, np.ndarray]:
@@ -135,7 +120,7 @@ def hota_data(gt_rows, hyp_rows) -> dict:
         data["tracker_ids"].append(h_ids)
         data["gt_dets"].append(gt[gm, 2:6])
         data["tracker_dets"].append(hyp[hm, 2:6])
-        data["similarity_scores"].append(box_iou(gt[gm, 2:6], hyp[hm, 2:6]))
+        data["similarity_scores"].append(iou_matrix(gt[gm, 2:6], hyp[hm, 2:6]))
     data.update(num_timesteps=len(frames), num_gt_ids=n_gt, num_tracker_ids=n_hyp,
                 num_gt_dets=len(gt), num_tracker_dets=len(hyp))
     return data
@@ -182,7 +167,7 @@ def detection_map50(gt_rows, det_rows, iou_threshold: float = 0.5) -> float:
         f = int(det[i, 0])
         if f not in gt_by_frame:
             continue
-        iou = box_iou(det[i:i + 1, 2:6], gt_by_frame[f][:, 2:6])[0]
+        iou = iou_matrix(det[i:i + 1, 2:6], gt_by_frame[f][:, 2:6])[0]
         iou[used[f]] = -1.0
         j = int(np.argmax(iou))
         if iou[j] >= iou_threshold:

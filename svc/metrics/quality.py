@@ -1,11 +1,21 @@
-"""Picture quality: PSNR per plane and the 6:1:1 weighted YUV PSNR."""
+"""Picture quality: PSNR per plane and the 6:1:1 weighted YUV figures (the one place for that weighting)."""
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
 from svc.io.frames import YuvFrame
+
+#: Y:U:V weights of the combined YUV figures (the JVET/CTC convention).
+YUV_WEIGHTS = (6, 1, 1)
+
+
+def weighted_yuv(y: float, u: float, v: float) -> float:
+    """The 6:1:1 weighted combination of per-plane figures (PSNR in dB, or MSE)."""
+    wy, wu, wv = YUV_WEIGHTS
+    return (wy * y + wu * u + wv * v) / (wy + wu + wv)
 
 
 def mse(a: np.ndarray, b: np.ndarray) -> float:
@@ -28,10 +38,25 @@ def psnr(a: np.ndarray, b: np.ndarray, max_value: int = 255) -> float:
     return 100.0 if m <= 1e-10 else min(100.0, 10 * math.log10(max_value ** 2 / m))
 
 
-def frame_psnr(ref: YuvFrame, test: YuvFrame, max_value: int = 255) -> dict:
-    """``{'y', 'u', 'v', 'yuv'}`` PSNR in dB; ``yuv`` weights Y:U:V as 6:1:1."""
+class Psnr(NamedTuple):
+    """PSNR in dB of each plane and their 6:1:1 combination ``yuv``."""
+
+    y: float
+    u: float
+    v: float
+    yuv: float
+
+
+def frame_psnr(ref: YuvFrame, test: YuvFrame, max_value: int = 255) -> Psnr:
+    """Per-plane PSNR (dB) of one frame and the 6:1:1 weighted ``yuv``."""
     y, u, v = (psnr(r, t, max_value) for r, t in zip(ref, test))
-    return {"y": y, "u": u, "v": v, "yuv": (6 * y + u + v) / 8}
+    return Psnr(y, u, v, weighted_yuv(y, u, v))
+
+
+def frame_mse(ref: YuvFrame, test: YuvFrame, max_value: int = 255) -> tuple[float, float, float]:
+    """MSE of the Y, U and V planes in 8-bit sample units (scaled for deeper video)."""
+    scale = (255.0 / max_value) ** 2
+    return tuple(mse(a, b) * scale for a, b in zip(ref, test))
 
 
 class PsnrAccumulator:
@@ -39,15 +64,14 @@ class PsnrAccumulator:
 
     def __init__(self, max_value: int = 255):
         self.max_value = max_value
-        self.sums = {"y": 0.0, "u": 0.0, "v": 0.0, "yuv": 0.0}
+        self.sums = [0.0, 0.0, 0.0, 0.0]
         self.count = 0
 
-    def add(self, ref: YuvFrame, test: YuvFrame) -> dict:
+    def add(self, ref: YuvFrame, test: YuvFrame) -> Psnr:
         p = frame_psnr(ref, test, self.max_value)
-        for k in self.sums:
-            self.sums[k] += p[k]
+        self.sums = [s + v for s, v in zip(self.sums, p)]
         self.count += 1
         return p
 
-    def mean(self) -> dict:
-        return {k: (v / self.count if self.count else float("nan")) for k, v in self.sums.items()}
+    def mean(self) -> Psnr:
+        return Psnr(*(s / self.count if self.count else float("nan") for s in self.sums))

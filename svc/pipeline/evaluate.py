@@ -16,9 +16,10 @@ import numpy as np
 
 from svc.bitstream import GopRecord
 from svc.buffer import GopBuffer
-from svc.config import load_config
+from svc.config import SvcConfig, load_config
+from svc.evaluation.rows import EvaluationRow
 
-from pipelines.stages import DecodedGop, detect_stage, track_stage
+from svc.pipeline.stages import DecodedGop, detect_stage, track_stage
 
 CONFIGURATIONS = ("roi", "plain", "uncompressed")
 
@@ -49,15 +50,19 @@ class PointSpec:
         return d
 
 
-def _config(spec: PointSpec) -> dict:
-    over = [{"base": {"qp": spec.qp}, "roi": {"mode": "auto" if spec.configuration == "roi" else "off"},
-             "enhancement": {"enabled": spec.enh_quality is not None,
-                             "quality": spec.enh_quality if spec.enh_quality is not None else 0.5}}]
-    from svc.config import parse_override
-    over += [parse_override(f"{k}={v}") for k, v in spec.overrides]
-    from svc.analytics.roi import apply_roi_rate_control
+def point_config(spec: PointSpec) -> SvcConfig:
+    """The configuration of one point: the spec's overrides, then its QP, ROI mode and enhancement."""
+    from svc.analytics.roi import with_roi_rate_control
+
+    cfg = load_config(overrides=[f"{k}={v}" for k, v in spec.overrides])
+    over = {"roi.mode": "auto" if spec.configuration == "roi" else "off",
+            "enhancement.enabled": spec.enh_quality is not None}
+    if spec.qp is not None:
+        over["base.qp"] = spec.qp
+    if spec.enh_quality is not None:
+        over["enhancement.quality"] = spec.enh_quality
     # the plain anchor gets the rate control the ROI method forces, so the two differ by the ROI alone
-    return apply_roi_rate_control(load_config(overrides=over))
+    return with_roi_rate_control(load_config(overrides=[over], base=cfg))
 
 
 def _rows(gops, first_frame=1):
@@ -80,56 +85,52 @@ def _original_gops(source, gop_size):
         yield DecodedGop(GopRecord(gop.index, gop.first_frame, len(gop), b""), gop.frames, layer="original")
 
 
-def run_point(spec: PointSpec) -> dict:
-    """Computes one result row (see :data:`svc.evaluation.report.COLUMNS`)."""
+def run_point(spec: PointSpec) -> EvaluationRow:
+    """Computes one result row."""
     from svc.analytics.detectors import make_detector
-    from svc.analytics.tracker import Tracker, TrackerConfig
+    from svc.analytics.tracker import Tracker
     from svc.datasets.sfu_hw import read_sfu_annotations
     from svc.io import open_source
     from svc.metrics.mot import evaluate
 
     t0 = time.perf_counter()
-    cfg = _config(spec)
+    cfg = point_config(spec)
     classes = list(spec.object_classes)
     gt = read_sfu_annotations(spec.annotations, spec.width, spec.height, num_frames=spec.frames)
     gt = gt[np.isin(gt[:, 7], classes)]
     source = open_source(spec.path, max_frames=spec.frames)
-    detector = make_detector(spec.detector, **(cfg["analytics"].get("detector_options") or {}))
-    tracker = Tracker(TrackerConfig.from_dict(cfg["analytics"].get("tracker") or {}))
-    interval = int(cfg["analytics"].get("detect_interval", 1))
-    coast = cfg["analytics"].get("coast", "flow")
-    row = {"sequence": spec.sequence, "class": spec.ctc_class, "configuration": spec.configuration,
-           "qp": spec.qp if spec.qp is not None else "", "frames": 0, "base_kbps": float("nan"),
-           "full_kbps": float("nan"), "psnr_y_base": float("nan"), "psnr_y_full": float("nan")}
+    detector = make_detector(spec.detector, **dict(cfg.analytics.detector_options))
+    tracker = Tracker(cfg.analytics.tracker)
+    interval, coast = cfg.analytics.detect_interval, cfg.analytics.coast
+    coded = {}
     if spec.configuration == "uncompressed":
-        gops = track_stage(detect_stage(_original_gops(source, int(cfg["base"]["gop"])), detector, classes,
+        gops = track_stage(detect_stage(_original_gops(source, cfg.base.gop), detector, classes,
                                         interval), tracker, coast)
         hyp, dets = _rows(gops)
-        row["frames"] = source.num_frames
+        frames = source.num_frames
     else:
-        from pipelines.analyze import analytics_gops
-        from pipelines.decode import open_reader
-        from pipelines.encode import encode
+        from svc.pipeline.analyze import analytics_gops
+        from svc.pipeline.decode import open_reader
+        from svc.pipeline.encode import encode
 
         codec = analyzer = roi_filter = None
         if spec.enh_quality is not None:
             from svc.enhancement import load_codec_for_encoding
-            codec = load_codec_for_encoding(cfg["enhancement"], source.format)
+            codec = load_codec_for_encoding(cfg.enhancement, source.format)
         if spec.configuration == "roi":
             from svc.analytics.roi import make_roi
             analyzer, roi_filter = make_roi(cfg, source.format, detector)
         buf = io.BytesIO()
-        stats = encode(source, buf, cfg, codec=codec, analyzer=analyzer, roi_filter=roi_filter)
-        s = stats.summary()
+        s = encode(source, buf, cfg, codec=codec, analyzer=analyzer, roi_filter=roi_filter)
         reader = open_reader(io.BytesIO(buf.getvalue()), "base")
         hyp, dets = _rows(analytics_gops(reader, detector, tracker, classes, interval, coast))
-        row.update(frames=stats.frames, base_kbps=s["base_kbps"], full_kbps=s["base_kbps"] + s["enh_kbps"],
-                   psnr_y_base=s["psnr_base"]["y"],
-                   psnr_y_full=s["psnr_full"]["y"] if "psnr_full" in s else s["psnr_base"]["y"])
-        if "roi_dropped_gops" in s:  # ROI + enhancement: GOPs sent without ROI to keep the viewer's quality
-            row.update(roi_dropped_gops=s["roi_dropped_gops"], gops=s["gops"],
-                       psnr_y_full_without_roi=s["psnr_full_without_roi"]["y"])
+        frames = s.frames
+        coded = dict(base_kbps=s.base_kbps, full_kbps=s.full_kbps, psnr_y_base=s.psnr_base.y,
+                     psnr_y_full=s.psnr_viewer.y)
+        if s.roi_dropped_gops is not None:  # ROI + enhancement: GOPs sent without ROI to keep the viewer's quality
+            coded.update(roi_dropped_gops=s.roi_dropped_gops, gops=s.gops,
+                         psnr_y_full_without_roi=s.psnr_full_without_roi.y)
     m = evaluate(gt, hyp, dets, classes=classes)["all"]
-    row.update({k: m[k] for k in ("MOTA", "MOTP", "IDF1", "IDs", "FP", "FN", "HOTA", "mAP50")})
-    row["seconds"] = time.perf_counter() - t0
-    return row
+    metrics = {k: m[k] for k in ("MOTA", "MOTP", "IDF1", "IDs", "FP", "FN", "HOTA", "mAP50")}
+    return EvaluationRow(spec.sequence, spec.ctc_class, spec.configuration, spec.qp, frames, **coded, **metrics,
+                         seconds=time.perf_counter() - t0)

@@ -1,0 +1,126 @@
+"""``svc-decode``, ``svc-extract`` and ``svc-info``: reading svc streams."""
+from __future__ import annotations
+
+import sys
+
+from svc.cli.common import (EXIT_INCOMPLETE, EXIT_OK, add_common, check_outputs, on_error_option, open_input,
+                            output_file, output_path, parser, progress_bar, report_problems, run_main)
+
+
+def decode_parser():
+    p = parser(
+        "svc-decode",
+        "Decode an svc stream: the base layer (what analytics see) or the full base+enhancement layer (for "
+        "viewing). Frames are decoded GOP by GOP as records arrive; the output file appears when complete "
+        "(--live-output writes it while it grows).",
+        "svc-decode out.svc --layer full -o full.yuv;  svc-encode in.yuv -o - | svc-decode - --layer base -o base.yuv")
+    p.add_argument("input", help="svc stream ('-' for stdin)")
+    p.add_argument("-o", "--output", required=True,
+                   help="output: .yuv raw 4:2:0 ('-' for stdout), .y4m, or .mp4/.mkv (lossless H.264)")
+    p.add_argument("--layer", choices=("base", "full"), default="full", help="which layer to output (default full)")
+    p.add_argument("--follow", action="store_true", help="keep reading a file that is still being written")
+    p.add_argument("--live-output", action="store_true",
+                   help="write the output file in place as GOPs are decoded (for a player reading it while it "
+                        "grows) instead of a .partial file renamed when complete")
+    on_error_option(p)
+    add_common(p)
+    return p
+
+
+def enhancement_loader(header):
+    from svc.enhancement import load_codec_for_decoding  # imports torch lazily
+    return load_codec_for_decoding(header)
+
+
+def decode_command(argv) -> int:
+    from svc.io.sources import open_sink, sink_kind
+    from svc.pipeline.decode import DecodeReport, decoded_gops, open_reader
+
+    args = decode_parser().parse_args(argv)
+    sink_kind(args.output)  # an output format no sink writes is refused before anything is read
+    check_outputs([args.input], [args.output])
+    on_error = args.on_error or ("skip" if args.input == "-" else "fail")
+    reader = open_reader(open_input(args.input), args.layer, args.follow, on_error)
+    report = DecodeReport()
+    with output_path(args.output, args.live_output) as target:
+        sink = open_sink(args.output, reader.header.format, None if target == args.output else target)
+        try:
+            with progress_bar(None, f"decode {args.layer}", quiet=args.quiet) as bar:
+                for dec in decoded_gops(reader, args.layer, enhancement_loader, report, on_error):
+                    for frame in dec.frames:
+                        sink.write(frame)
+                    bar.update(len(dec.frames))
+        finally:
+            sink.close()
+    for n in report.notes:
+        print(f"svc-decode: note: {n}", file=sys.stderr)
+    status = report_problems(report, "svc-decode")
+    if not args.quiet:
+        print(f"svc-decode: {report.frames} frames in {report.gops} GOPs, layer {report.layer} -> {args.output}"
+              + report.shortfall(), file=sys.stderr)
+    return status
+
+
+def extract_command(argv) -> int:
+    from svc.pipeline.decode import extract_base
+
+    p = parser("svc-extract",
+               "Extract the base layer of an svc stream as a standard HEVC Annex-B stream that FFmpeg plays "
+               "(ffplay base.hevc). The output file appears only when complete.",
+               "svc-extract out.svc -o base.hevc && ffplay base.hevc")
+    p.add_argument("input", help="svc stream ('-' for stdin)")
+    p.add_argument("--layer", choices=("base",), default="base", help="layer to extract (base)")
+    p.add_argument("-o", "--output", required=True, help="output .hevc file ('-' for stdout)")
+    on_error_option(p)
+    add_common(p)
+    args = p.parse_args(argv)
+    check_outputs([args.input], [args.output])
+    on_error = args.on_error or ("skip" if args.input == "-" else "fail")
+    with output_file(args.output) as out:
+        report = extract_base(open_input(args.input), out, on_error)
+    status = report_problems(report, "svc-extract")
+    if not args.quiet:
+        print(f"svc-extract: {report.gops} GOPs ({report.frames} frames) of HEVC -> {args.output}", file=sys.stderr)
+    return status
+
+
+def info_command(argv) -> int:
+    from svc.bitstream import ContainerReader
+
+    p = parser("svc-info", "Show an svc stream's header, its per-GOP table and whether it is whole.",
+               "svc-info out.svc")
+    p.add_argument("input", help="svc stream ('-' for stdin)")
+    add_common(p, quiet=False)
+    args = p.parse_args(argv)
+    reader = ContainerReader(open_input(args.input), read_enhancement=False, on_error="skip")
+    h = reader.header
+    f = h.format
+    print(f"svc stream {args.input}")
+    print(f"  geometry     {f.width}x{f.height}, 4:2:0, {f.bit_depth}-bit, {float(f.fps):g} fps, GOP {h.gop_size}")
+    print(f"  base         {h.base}")
+    print(f"  enhancement  {h.enhancement if h.enhancement else 'none'}")
+    print(f"  {'GOP':>5} {'first':>6} {'frames':>6} {'base bytes':>11} {'enh bytes':>10} {'offset':>10}")
+    tb = te = nf = 0
+    for rec in reader:
+        print(f"  {rec.index:5d} {rec.first_frame:6d} {rec.frame_count:6d} {len(rec.base):11d} "
+              f"{rec.enhancement_size:10d} {rec.offset:10d}")
+        tb, te, nf = tb + len(rec.base), te + rec.enhancement_size, nf + rec.frame_count
+    secs = nf / float(f.fps) if nf else 0
+    kb = (lambda b: b * 8 / 1000 / secs if secs else 0.0)
+    print(f"  total: {nf} frames, base {tb} bytes ({kb(tb):.2f} kbps), enhancement {te} bytes ({kb(te):.2f} kbps)")
+    problems = [f"damaged: {e}" for e in reader.errors] + [x.describe() for x in reader.lost]
+    problems += [reader.truncated] if reader.truncated else []
+    print("  integrity: " + ("whole (end marker counts match)" if not problems else "; ".join(problems)))
+    return EXIT_INCOMPLETE if problems else EXIT_OK
+
+
+def decode_main(argv=None):
+    sys.exit(run_main(decode_command, argv))
+
+
+def extract_main(argv=None):
+    sys.exit(run_main(extract_command, argv))
+
+
+def info_main(argv=None):
+    sys.exit(run_main(info_command, argv))

@@ -1,0 +1,122 @@
+"""``svc-encode``: code a video into a two-layer svc stream."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from svc.cli.common import (add_common, add_config, check_outputs, load_cli_config, output_file, parser,
+                            progress_bar, run_main)
+from svc.errors import InputError
+
+
+def build_parser():
+    p = parser(
+        "svc-encode",
+        "Code a video into a two-layer svc stream: an HEVC base layer for machines (analytics run on it "
+        "alone) and an enhancement layer for viewing. The output file appears only when complete.",
+        "svc-encode BasketballPass_416x240_50.yuv --qp 37 -o out.svc;  "
+        "svc-encode in.yuv -o - | svc-decode - --layer base -o base.yuv. Raw input geometry comes from "
+        "CTC/Vooya names (BasketballPass_416x240_50.yuv, ..._10bit.yuv) or --size/--fps.")
+    p.add_argument("input", help="raw YUV 4:2:0 file (.yuv, '-' for stdin) or any video PyAV reads (.mp4, .mkv, .y4m)")
+    p.add_argument("-o", "--output", help="output .svc file ('-' for stdout; default: the input name with .svc)")
+    p.add_argument("--size", help="frame size WxH of raw input (overrides the file name)")
+    p.add_argument("--fps", help="frame rate of raw input (overrides the file name; default 30)")
+    p.add_argument("--bit-depth", type=int, choices=(8, 10), help="bit depth of raw input (default 8 or from the name)")
+    p.add_argument("--frames", type=int, help="code at most N frames")
+    p.add_argument("--qp", type=float, help="base-layer QP, 0..51 (config base.qp, default 37)")
+    p.add_argument("--gop", type=int, help="frames per GOP (config base.gop, default 16)")
+    p.add_argument("--preset", help="x265 preset (config base.preset, default fast)")
+    p.add_argument("--enh-quality", type=float,
+                   help="enhancement quality 0.0 (lowest rate) .. 1.0 (highest) (config enhancement.quality)")
+    p.add_argument("--no-enhancement", action="store_true", help="code the base layer only")
+    p.add_argument("--roi", choices=("off", "auto"),
+                   help="detector-driven base-layer bit allocation (default off). It helps detection per base "
+                        "bit. With the enhancement layer on, each full frame is still coded to the quality it "
+                        "would have without ROI (roi.viewer_quality=match), which costs enhancement bits and "
+                        "encode time, so ROI suits --no-enhancement streams best (README: 'Where it stands')")
+    add_config(p)
+    add_common(p)
+    return p
+
+
+def default_output(path: str) -> str:
+    return "-" if path == "-" else str(Path(path).with_suffix(".svc"))
+
+
+def print_summary(s, out: str, notes=()):
+    """The encode summary (an :class:`~svc.pipeline.encode.EncodeSummary`) on stderr."""
+    lines = [f"svc-encode: {s.frames} frames in {s.gops} GOPs -> {out}",
+             f"  base layer        {s.base_kbps:10.2f} kbps   PSNR-Y {s.psnr_base.y:6.2f} dB"
+             f"   PSNR-YUV {s.psnr_base.yuv:6.2f} dB"]
+    if s.psnr_full is not None:
+        lines.append(f"  enhancement layer {s.enh_kbps:10.2f} kbps")
+        lines.append(f"  full (base+enh)   {s.full_kbps:10.2f} kbps   PSNR-Y {s.psnr_full.y:6.2f} dB   "
+                     f"PSNR-YUV {s.psnr_full.yuv:6.2f} dB")
+        if s.psnr_full_without_roi is not None:
+            r = s.psnr_full_without_roi
+            lines.append(f"  full without ROI  {'(reference)':>10}        PSNR-Y {r.y:6.2f} dB   PSNR-YUV "
+                         f"{r.yuv:6.2f} dB   (not sent; each full frame reaches it)")
+            if s.roi_dropped_gops:
+                lines.append(f"  ROI dropped in    {s.roi_dropped_gops:10d} of {s.gops} GOPs (restoring their "
+                             "background to the reference quality was impossible or over roi.max_full_rate_ratio)")
+    else:
+        lines.append("  enhancement layer       none")
+    lines.append(f"  container total   {s.total_kbps:10.2f} kbps")
+    t = s.timings
+    lines.append(f"  encode speed      {s.encode_fps:10.2f} fps   (analysis {t.get('analysis', 0):.2f} s, "
+                 f"base {t.get('base', 0):.2f} s, enhancement {t.get('enhancement', 0):.2f} s"
+                 + (f", without-ROI reference {t['reference']:.2f} s" if "reference" in t else "") + ")")
+    lines.extend(f"  note: {n}" for n in notes)
+    print("\n".join(lines), file=sys.stderr)
+
+
+def roi_notes(s, method: str) -> list[str]:
+    if s.psnr_full is None:
+        return []
+    if s.psnr_full_without_roi is None:
+        return [f"--roi auto ({method}) simplified the base-layer background and roi.viewer_quality=free: "
+                "the full layer is of lower quality than without ROI"]
+    if s.roi_dropped_gops == s.gops:
+        return ["--roi auto: every GOP went out without ROI, as restoring its simplified background would have "
+                "cost the viewer quality or more than roi.max_full_rate_ratio times the rate (for ROI in the base "
+                "layer: --no-enhancement, or --set roi.viewer_quality=free)"]
+    return [f"--roi auto ({method}) simplified the base-layer background: the enhancement layer restores it to "
+            "the quality the stream would have without ROI, at extra enhancement bits (use --no-enhancement for "
+            "machine-only streams)"]
+
+
+def command(argv) -> int:
+    from svc.io import open_source
+    from svc.pipeline.encode import encode
+
+    args = build_parser().parse_args(argv)
+    cfg = load_cli_config(args, {"base.qp": ("--qp", args.qp), "base.gop": ("--gop", args.gop),
+                                 "base.preset": ("--preset", args.preset),
+                                 "enhancement.quality": ("--enh-quality", args.enh_quality),
+                                 "enhancement.enabled": ("--no-enhancement", False if args.no_enhancement else None),
+                                 "roi.mode": ("--roi", args.roi)})
+    if args.frames is not None and args.frames < 1:
+        raise InputError(f"--frames must be >= 1, got {args.frames}")
+    out = args.output or default_output(args.input)
+    check_outputs([args.input], [out])
+    source = open_source(args.input, args.size, args.fps, args.bit_depth, args.frames)
+    codec = None
+    if cfg.enhancement.enabled:
+        from svc.enhancement import load_codec_for_encoding  # imports torch lazily
+        codec = load_codec_for_encoding(cfg.enhancement, source.format)
+    analyzer = roi_filter = None
+    if cfg.roi.mode == "auto":
+        from svc.analytics.roi import make_roi
+        analyzer, roi_filter = make_roi(cfg, source.format)
+    with progress_bar(source.num_frames, "encode", quiet=args.quiet) as bar, output_file(out) as fh:
+        summary = encode(source, fh, cfg, codec=codec, analyzer=analyzer, roi_filter=roi_filter,
+                         progress=bar.update)
+        if summary.frames == 0:
+            raise InputError(f"{args.input} holds no frames")
+    if not args.quiet:
+        print_summary(summary, out, roi_notes(summary, cfg.roi.method) if analyzer is not None else ())
+    return 0
+
+
+def main(argv=None):
+    sys.exit(run_main(command, argv))

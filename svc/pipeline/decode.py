@@ -1,0 +1,121 @@
+"""Decode pipelines.
+
+    records = ContainerReader(fh, read_enhancement=(layer == "full"))
+    gops    = base_decode_stage(records, BaseDecoder(fmt))      # HEVC -> frames, per GOP
+    gops    = enhancement_decode_stage(gops, codec)              # full layer only
+    frames  = frames_stage(gops)                                 # -> sink, GOP by GOP
+
+The base path never reads or parses enhancement bytes and never imports torch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from svc.base import BaseDecoder
+from svc.bitstream import ContainerReader
+
+from svc.pipeline.stages import base_decode_stage, enhancement_decode_stage
+
+
+@dataclass
+class DecodeReport:
+    """What a decode produced and what it could not: frames and GOPs output, the layer they are
+    from, and every problem (all empty for a whole, clean stream).
+
+    ``skipped``: damaged records the reader dropped (``--on-error skip``); ``lost``: GOPs that never
+    arrived (:class:`~svc.bitstream.container.LostGops`); ``truncated``: why the stream ended early, if
+    it did; ``base_only``: GOPs output from the base layer because their enhancement was damaged."""
+
+    frames: int = 0
+    gops: int = 0
+    layer: str = "base"
+    notes: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    lost: list = field(default_factory=list)
+    truncated: str | None = None
+    base_only: list = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """True when every GOP of the stream was output at the requested layer."""
+        return not (self.skipped or self.lost or self.truncated or self.base_only)
+
+    def take_reader(self, reader: ContainerReader):
+        """Copies the reader's findings (call after the reader is exhausted)."""
+        self.skipped, self.lost, self.truncated = list(reader.errors), list(reader.lost), reader.truncated
+
+    def shortfall(self) -> str:
+        """``''`` for a complete output, else a short count of what is missing (for a summary line)."""
+        parts = []
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} damaged GOP(s) skipped")
+        if self.lost:
+            parts.append(f"{len(self.lost)} gap(s) of lost GOPs")
+        if self.truncated:
+            parts.append("the stream was truncated")
+        if self.base_only:
+            parts.append(f"{len(self.base_only)} GOP(s) with a damaged enhancement layer output as base")
+        return ("; incomplete: " + ", ".join(parts)) if parts else ""
+
+    def problems(self) -> list[str]:
+        """One line per problem, for the user."""
+        out = [f"skipped damaged data: {e}" for e in self.skipped]
+        out += [lost.describe() for lost in self.lost]
+        out += [self.truncated] if self.truncated else []
+        out += list(self.base_only)
+        return out
+
+
+def open_reader(fh, layer: str = "base", follow: bool = False, on_error: str = "fail") -> ContainerReader:
+    if layer not in ("base", "full"):
+        raise ValueError("layer must be 'base' or 'full'")
+    return ContainerReader(fh, read_enhancement=(layer == "full"), follow=follow, on_error=on_error)
+
+
+def decoded_gops(reader: ContainerReader, layer: str = "base", codec_loader=None, stats: DecodeReport = None,
+                 on_error: str = "fail"):
+    """Iterator of :class:`DecodedGop` of the requested layer, one per record as it arrives.
+
+    ``codec_loader(header)`` returns the enhancement codec for the full layer; it is only called
+    when the stream carries an enhancement layer.
+    """
+    stats = stats if stats is not None else DecodeReport()
+    stats.layer = layer
+    gops = base_decode_stage(reader, BaseDecoder(reader.header.format))
+    if layer == "full":
+        if reader.header.enhancement is None:
+            stats.notes.append("stream has no enhancement layer: --layer full outputs the base frames")
+            stats.layer = "base"
+        else:
+            gops = enhancement_decode_stage(gops, codec_loader(reader.header), on_error, stats.base_only.append)
+    for dec in gops:
+        stats.gops += 1
+        stats.frames += len(dec.frames)
+        yield dec
+    stats.take_reader(reader)
+
+
+def decode(fh, sink, layer: str = "base", codec_loader=None, follow: bool = False, on_error: str = "fail",
+           progress=None) -> DecodeReport:
+    """Decodes ``fh`` into ``sink`` (``write(frame)``), emitting each GOP as soon as it is decoded."""
+    stats = DecodeReport()
+    reader = open_reader(fh, layer, follow, on_error)
+    for dec in decoded_gops(reader, layer, codec_loader, stats, on_error):
+        for frame in dec.frames:
+            sink.write(frame)
+        if progress is not None:
+            progress(len(dec.frames))
+    return stats
+
+
+def extract_base(fh, out_fh, on_error: str = "fail") -> DecodeReport:
+    """Writes the concatenated base payloads (a plain Annex-B HEVC stream) without decoding them."""
+    reader = ContainerReader(fh, read_enhancement=False, on_error=on_error)
+    report = DecodeReport()
+    for rec in reader:
+        out_fh.write(rec.base)
+        out_fh.flush()
+        report.gops += 1
+        report.frames += rec.frame_count
+    report.take_reader(reader)
+    return report

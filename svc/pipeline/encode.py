@@ -1,0 +1,156 @@
+"""Encode pipeline: source frames -> GOP buffer -> [ROI analysis] -> base layer -> [enhancement] -> container.
+
+    gops   = GopBuffer(source, gop_size)
+    coded  = analysis_stage(gops, analyzer)            # ROI per frame (or None)
+    coded  = base_encode_stage(coded, plain, reference=True)  # ROI + enhancement: the base without ROI
+                                                       # (not sent), the viewer-quality reference
+    coded  = base_encode_stage(coded, base_encoder)    # HEVC payload + exact reconstruction (one x265)
+    coded  = enhancement_encode_stage(coded, codec)    # learned residual layer (optional); an ROI GOP
+                                                       # that would cost viewers quality goes out plain
+    coded  = write_stage(coded, writer)                # one record per GOP, flushed
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from svc.base import BaseEncoder
+from svc.bitstream import ContainerWriter, Header
+from svc.buffer import GopBuffer
+from svc.config import SvcConfig
+from svc.metrics.quality import Psnr, PsnrAccumulator
+from svc.pipeline.stages import analysis_stage, base_encode_stage, enhancement_encode_stage, write_stage
+
+
+@dataclass(frozen=True)
+class EncodeSummary:
+    """What one encode produced: bytes per layer, mean PSNR per layer (dB), stage times (s).
+
+    ``psnr_full`` is None for a base-only stream; ``psnr_full_without_roi`` and ``roi_dropped_gops``
+    are set only for ROI + enhancement streams with ``roi.viewer_quality: match``."""
+
+    frames: int
+    gops: int
+    fps: float
+    base_bytes: int
+    enh_bytes: int
+    total_bytes: int
+    psnr_base: Psnr
+    psnr_full: Psnr | None
+    psnr_full_without_roi: Psnr | None
+    roi_dropped_gops: int | None
+    timings: dict
+    wall: float
+
+    def kbps(self, nbytes: int) -> float:
+        """``nbytes`` over the sequence's duration, in kbit/s."""
+        return nbytes * 8 / 1000 / (self.frames / self.fps) if self.frames else 0.0
+
+    @property
+    def base_kbps(self) -> float:
+        return self.kbps(self.base_bytes)
+
+    @property
+    def enh_kbps(self) -> float:
+        return self.kbps(self.enh_bytes)
+
+    @property
+    def full_kbps(self) -> float:
+        """Base + enhancement payloads (what a viewer receives, container framing excluded)."""
+        return self.kbps(self.base_bytes + self.enh_bytes)
+
+    @property
+    def total_kbps(self) -> float:
+        """The whole container, framing included."""
+        return self.kbps(self.total_bytes)
+
+    @property
+    def psnr_viewer(self) -> Psnr:
+        """The quality a viewer gets: the full layer when there is one, else the base."""
+        return self.psnr_full if self.psnr_full is not None else self.psnr_base
+
+    @property
+    def encode_fps(self) -> float:
+        return self.frames / self.wall if self.wall else 0.0
+
+
+class EncodeStats:
+    """Running totals of one encode; :meth:`summary` freezes them into an :class:`EncodeSummary`."""
+
+    def __init__(self, fmt, with_full: bool, with_reference: bool):
+        self.fps = float(fmt.fps)
+        self.frames = self.gops = self.base_bytes = self.enh_bytes = self.total_bytes = 0
+        self.psnr_base = PsnrAccumulator(fmt.max_value)
+        self.psnr_full = PsnrAccumulator(fmt.max_value) if with_full else None
+        self.psnr_reference = PsnrAccumulator(fmt.max_value) if with_reference else None
+        self.roi_dropped_gops = 0
+        self.timings: dict = {}
+        self.wall = 0.0
+
+    def add(self, c):
+        """Counts one finished :class:`~svc.pipeline.stages.CodedGop`."""
+        self.gops += 1
+        self.frames += len(c.gop)
+        self.base_bytes += len(c.base_payload)
+        self.enh_bytes += c.enh_bytes
+        for orig, rec in zip(c.gop.frames, c.base_recon):
+            self.psnr_base.add(orig, rec)
+        if c.full_recon is not None:
+            for orig, rec in zip(c.gop.frames, c.full_recon):
+                self.psnr_full.add(orig, rec)
+        if c.reference_full is not None:
+            for orig, rec in zip(c.gop.frames, c.reference_full):
+                self.psnr_reference.add(orig, rec)
+            self.roi_dropped_gops += int(c.roi_dropped)
+        for k, v in c.timings.items():
+            self.timings[k] = self.timings.get(k, 0.0) + v
+
+    def summary(self) -> EncodeSummary:
+        full = self.psnr_full.mean() if self.psnr_full is not None and self.psnr_full.count else None
+        ref = self.psnr_reference is not None and self.psnr_reference.count
+        return EncodeSummary(self.frames, self.gops, self.fps, self.base_bytes, self.enh_bytes, self.total_bytes,
+                             self.psnr_base.mean(), full, self.psnr_reference.mean() if ref else None,
+                             self.roi_dropped_gops if ref else None, dict(self.timings), self.wall)
+
+
+def make_header(fmt, cfg: SvcConfig, codec=None) -> Header:
+    return Header(fmt, cfg.base.gop, cfg.base.to_header(), codec.header_info() if codec is not None else None)
+
+
+def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter=None, progress=None) -> EncodeSummary:
+    """Codes every frame of ``source`` into ``out_fh`` (a binary file object); returns the summary.
+
+    ``codec`` is an enhancement codec (or None for base only); ``analyzer``/``roi_filter`` make the
+    base layer detector-aware (with ``roi.method: qoffset`` the base is coded in CRF, see
+    :func:`svc.analytics.roi.with_roi_rate_control`); ``progress`` is called with the frame count of
+    each finished GOP.
+    """
+    from svc.analytics.roi import with_roi_rate_control
+
+    fmt = source.format
+    if analyzer is not None:
+        cfg = with_roi_rate_control(cfg)
+    gop_size, roi = cfg.base.gop, cfg.roi
+    writer = ContainerWriter(out_fh, make_header(fmt, cfg, codec))
+    # ROI + enhancement with roi.viewer_quality: match: also code the GOPs without ROI (the viewer reference)
+    reference = codec is not None and analyzer is not None and roi.viewer_quality == "match"
+    stats = EncodeStats(fmt, codec is not None, reference)
+    t0 = time.perf_counter()
+
+    gops = GopBuffer(source, gop_size)
+    coded = analysis_stage(gops, analyzer)
+    if reference:
+        coded = base_encode_stage(coded, BaseEncoder(fmt, cfg.base), None, gop_size, reference=True)
+    coded = base_encode_stage(coded, BaseEncoder(fmt, cfg.base), roi_filter, gop_size)
+    if codec is not None:
+        coded = enhancement_encode_stage(coded, codec, roi.max_full_rate_ratio)
+    coded = write_stage(coded, writer)
+
+    for c in coded:
+        stats.add(c)
+        if progress is not None:
+            progress(len(c.gop))
+    writer.close()
+    stats.wall = time.perf_counter() - t0
+    stats.total_bytes = writer.bytes_written
+    return stats.summary()

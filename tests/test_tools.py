@@ -1,0 +1,50 @@
+"""Every script in tools/ runs (on a few frames), so a tool that breaks fails CI."""
+import subprocess
+import sys
+
+import pytest
+
+from conftest import CARPHONE_MP4, ROOT
+
+#: script -> arguments of a quick run ({tmp}: a fresh folder). A new tool must be added here.
+SMOKE = {
+    "bench_base.py": ["--frames", "4", "--repeat", "1"],
+    "bench_enhancement.py": ["--frames", "3"],
+    "bench_analytics.py": ["--frames", "8", "--qps", "34", "44", "--methods", "blur", "--intervals", "1", "2",
+                           "--out", "{tmp}"],
+    "rd_curves.py": ["--clips", str(CARPHONE_MP4), "--frames", "3", "--qps", "32", "42", "--enh-qps", "37",
+                     "--qualities", "0", "1", "--out", "{tmp}"],
+    "fuzz_reader.py": [["--make-corpus", "{tmp}"], ["--replay", "{tmp}"]],
+}
+
+
+#: pipeline definitions -> arguments (run in order, sharing {tmp})
+PIPELINES = [("encode.py", ["{raw}", "{tmp}/p.svc", "--set", "base.preset=ultrafast", "--set", "base.gop=4"]),
+             ("decode.py", ["{tmp}/p.svc", "{tmp}/p.yuv", "--layer", "full"]),
+             ("analyze.py", ["{tmp}/p.svc", "{tmp}/t.txt", "--set", "analytics.detector=opencv"])]
+
+
+def test_pipeline_definitions_run(tmp_path, carphone_yuv):
+    raw = tmp_path / "c_176x144_30.yuv"
+    raw.write_bytes(carphone_yuv.read_bytes()[:8 * 176 * 144 * 3 // 2])
+    assert sorted(p.name for p in (ROOT / "pipelines").glob("*.py")) == sorted(n for n, _ in PIPELINES)
+    for name, args in PIPELINES:
+        p = subprocess.run([sys.executable, str(ROOT / "pipelines" / name),
+                            *[a.format(tmp=tmp_path, raw=raw) for a in args]], capture_output=True, cwd=ROOT,
+                           timeout=600)
+        assert p.returncode == 0, f"{name} failed:\n{p.stderr.decode(errors='replace')[-3000:]}"
+    assert (tmp_path / "p.yuv").stat().st_size == raw.stat().st_size
+
+
+def test_every_tool_has_a_smoke_run():
+    tools = sorted(p.name for p in (ROOT / "tools").glob("*.py"))
+    assert sorted(SMOKE) == tools, "add the new tool's quick arguments to SMOKE"
+
+
+@pytest.mark.parametrize("script", sorted(SMOKE))
+def test_tool_runs(script, tmp_path):
+    runs = SMOKE[script] if isinstance(SMOKE[script][0], list) else [SMOKE[script]]
+    for args in runs:
+        p = subprocess.run([sys.executable, str(ROOT / "tools" / script), *[a.format(tmp=tmp_path) for a in args]],
+                           capture_output=True, cwd=ROOT, timeout=600)
+        assert p.returncode == 0, f"{script} {args} failed:\n{p.stderr.decode(errors='replace')[-3000:]}"
