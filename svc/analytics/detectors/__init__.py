@@ -9,6 +9,9 @@ Backends (``make_detector(name, **options)``), one module each:
   from a local weights file; never downloads.
 * ``detectron2`` (:mod:`.detectron2_backend`): only when ``import detectron2`` works, with a local
   config and weights.
+* ``nanodet`` (:mod:`.nanodet`): NanoDet-g, 80 COCO classes, offline: its weights ship in
+  ``weights/`` (float16, SHA-256 checked at load; network in :mod:`.nanodet_net`, runtimes in
+  :mod:`.nanodet_runtime`, weights file in :mod:`.nanodet_weights`).
 * ``auto``: torchvision when its weights file is configured (or in torch's hub cache), else
   detectron2 when importable and configured, else ``opencv`` (:func:`.core.auto_backend`).
 
@@ -27,6 +30,7 @@ from svc.analytics.detectors.core import (Detections, Detector, auto_backend, av
                                           make_detector, register_detector)
 from svc.analytics.detectors.detectron2_backend import DETECTRON2_HINT, Detectron2Detector, detectron2_importable
 from svc.analytics.detectors.imaging import Letterbox, yuv_to_bgr
+from svc.analytics.detectors.nanodet import NanoDetDetector
 from svc.analytics.detectors.opencv_hog import (FACE_TO_PERSON, OPENCV_SOURCES, SCORE_SQUASH, UPPER_TO_PERSON,
                                                 OpenCvPersonDetector)
 from svc.analytics.detectors.torchvision_backend import (DEFAULT_TV_MODEL, TORCHVISION_MODELS, TorchvisionDetector,
@@ -38,7 +42,7 @@ _detectron2_importable = detectron2_importable  # the name the tests and older c
 __all__ = [
     "COCO80_TO_91", "COCO91_TO_80", "COCO_IDS", "COCO_NAMES", "DEFAULT_TV_MODEL", "DETECTRON2_HINT",
     "FACE_TO_PERSON", "OPENCV_SOURCES", "SCORE_SQUASH", "TORCHVISION_MODELS", "UPPER_TO_PERSON", "Detections",
-    "Detector", "Detectron2Detector", "InputError", "Letterbox", "ModelError", "OpenCvPersonDetector",
+    "Detector", "Detectron2Detector", "InputError", "Letterbox", "ModelError", "NanoDetDetector", "OpenCvPersonDetector",
     "TorchvisionDetector", "auto_backend", "available_detectors", "batched_nms", "class_ids_from_names",
     "clip_boxes", "detectron2_importable", "filter_classes", "make_detector", "nms", "register_detector",
     "torchvision_weights_path", "xywh_to_xyxy", "xyxy_to_xywh", "yuv_to_bgr",
