@@ -22,7 +22,7 @@ from svc.errors import InputError
 from svc.io.frames import YuvFrame
 
 DEFAULT_MIN_SCORE = 0.35
-DEFAULT_RUNTIME = "torch"
+DEFAULT_RUNTIME = "auto"  # onnxruntime where installed, else torch (see nanodet_runtime)
 
 
 @lru_cache(maxsize=16)
@@ -58,9 +58,10 @@ class NanoDetDetector:
 
     Options: ``min_score`` (0.35; good hits score 0.4-0.85), ``nms_iou`` (0.5, class-aware),
     ``max_detections`` (100 per frame), ``input_size`` (416: the input's long side in pixels, a
-    multiple of 32), ``runtime`` (``torch``, ``onnxruntime`` or ``opencv``, see
-    :mod:`.nanodet_runtime`), ``num_threads`` (runtime threads; None keeps the current setting),
-    ``channels_last`` (torch runtime only), ``weights`` (another converted file) with ``sha256``
+    multiple of 32), ``runtime`` (``auto``: ``onnxruntime`` where installed, else ``torch``; or
+    ``torch``, ``onnxruntime``, ``opencv``, see :mod:`.nanodet_runtime`; the resolved name is in
+    ``.runtime``), ``num_threads`` (runtime threads; None: the runtime's default), ``channels_last``
+    (torch runtime only, default on), ``weights`` (another converted file) with ``sha256``
     (its expected hash; default the shipped file's, None or '' skips the check).
     """
 
@@ -69,15 +70,14 @@ class NanoDetDetector:
 
     def __init__(self, min_score: float = DEFAULT_MIN_SCORE, nms_iou: float = 0.5, max_detections: int = 100,
                  input_size: int = 416, runtime: str = DEFAULT_RUNTIME, num_threads: int | None = None,
-                 channels_last: bool = False, weights=None, sha256: str | None = WEIGHTS_SHA256):
-        from svc.analytics.detectors.nanodet_runtime import RUNTIMES, make_runner
+                 channels_last: bool = True, weights=None, sha256: str | None = WEIGHTS_SHA256):
+        from svc.analytics.detectors.nanodet_runtime import make_runner, resolve_runtime
         from svc.analytics.detectors.nanodet_weights import load_nanodet
 
         input_size = int(input_size)
         if input_size < 32 or input_size % 32:
             raise InputError(f"nanodet input_size {input_size} must be a positive multiple of 32")
-        if runtime not in RUNTIMES:
-            raise InputError(f"nanodet: unknown runtime {runtime!r} (known: {', '.join(RUNTIMES)})")
+        runtime = resolve_runtime(runtime)
         if not 0.0 <= float(min_score) <= 1.0 or not 0.0 < float(nms_iou) <= 1.0:
             raise InputError(f"nanodet: min_score {min_score} must lie in [0, 1] and nms_iou {nms_iou} in (0, 1]")
         self.name = "nanodet"

@@ -2,25 +2,43 @@
 ``runner(x) -> (scores, distances)`` for ``x`` (B, 3, H, W) float32 normalised BGR, giving numpy
 float32 scores (B, N, 80) and distances (B, N, 4) in input pixels.
 
-* ``torch``: the module itself under ``torch.inference_mode`` (optionally channels-last memory);
+* ``torch``: the module itself under ``torch.inference_mode``, channels-last memory by default;
 * ``onnxruntime``: ONNX Runtime on the module exported with ``torch.onnx.export`` (needs the
   ``onnx`` and ``onnxruntime`` packages; the export runs once, in memory, at start-up);
 * ``opencv``: OpenCV's DNN module (``cv2.dnn.readNetFromONNX``) on the same export, one ONNX model
   per input shape (OpenCV's importer fixes the shapes).
 
+``auto`` (the default) is ``onnxruntime`` when ``onnxruntime`` and ``onnx`` import, else ``torch``:
+measured on the 2-core VM (tools/bench_nanodet.py, 416x240 frames), ONNX Runtime was the fastest
+and the only runtime whose two threads do not collapse when other jobs load the cores (torch with
+two OpenMP threads ran 5-30x slower then).
+
 ``threads`` sets the intra-op threads of the runtime (torch: ``torch.set_num_threads``, which is
-process-wide; None leaves the current setting).
+process-wide; None leaves the runtime's default: all cores).
 """
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import io
 
 import numpy as np
 
-from svc.errors import ModelError
+from svc.errors import InputError, ModelError
 
-RUNTIMES = ("torch", "onnxruntime", "opencv")
+RUNTIMES = ("auto", "torch", "onnxruntime", "opencv")
 OPSET = 17
+_ONNX_CACHE: dict[tuple, bytes] = {}  # (weights digest, W, H, batch, dynamic) -> ONNX bytes
+
+
+def resolve_runtime(runtime: str) -> str:
+    """``runtime`` with ``auto`` replaced by ``onnxruntime`` (when it and ``onnx`` import) or ``torch``."""
+    if runtime not in RUNTIMES:
+        raise InputError(f"nanodet: unknown runtime {runtime!r} (known: {', '.join(RUNTIMES)})")
+    if runtime != "auto":
+        return runtime
+    have = all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
+    return "onnxruntime" if have else "torch"
 
 
 class TorchRunner:
@@ -28,7 +46,7 @@ class TorchRunner:
 
     name = "torch"
 
-    def __init__(self, net, threads: int | None = None, channels_last: bool = False):
+    def __init__(self, net, threads: int | None = None, channels_last: bool = True):
         import torch
 
         if threads:
@@ -49,11 +67,19 @@ class TorchRunner:
 
 def export_onnx(net, input_w: int, input_h: int, batch: int = 1, dynamic: bool = True) -> bytes:
     """ONNX bytes of ``net`` (input ``input`` (B, 3, H, W), outputs ``scores``, ``distances``);
-    ``dynamic`` leaves batch, height and width free. Needs the ``onnx`` package."""
+    ``dynamic`` leaves batch, height and width free. Needs the ``onnx`` package. Exports (a few
+    seconds) are kept per weights and shape for the life of the process."""
     import warnings
 
     import torch
 
+    digest = hashlib.sha256()
+    for k, v in net.state_dict().items():
+        digest.update(k.encode())
+        digest.update(v.detach().cpu().numpy().tobytes())
+    key = (digest.hexdigest(), input_w, input_h, batch, dynamic)
+    if key in _ONNX_CACHE:
+        return _ONNX_CACHE[key]
     buf = io.BytesIO()
     axes = {"input": {0: "batch", 2: "height", 3: "width"}, "scores": {0: "batch", 1: "cells"},
             "distances": {0: "batch", 1: "cells"}} if dynamic else None
@@ -66,7 +92,8 @@ def export_onnx(net, input_w: int, input_h: int, batch: int = 1, dynamic: bool =
     except Exception as e:  # noqa: BLE001 - missing onnx package or an exporter failure
         raise ModelError(f"nanodet: ONNX export failed ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
                          f"pip install onnx, or use runtime torch") from None
-    return buf.getvalue()
+    _ONNX_CACHE[key] = buf.getvalue()
+    return _ONNX_CACHE[key]
 
 
 class OnnxRuntimeRunner:
@@ -120,14 +147,11 @@ class OpenCvDnnRunner:
         return np.asarray(scores).reshape(b, -1, 80), np.asarray(dists).reshape(b, -1, 4)
 
 
-def make_runner(runtime: str, net, threads: int | None = None, channels_last: bool = False):
-    """The runner called ``runtime`` (one of RUNTIMES) for ``net``."""
+def make_runner(runtime: str, net, threads: int | None = None, channels_last: bool = True):
+    """The runner called ``runtime`` (one of RUNTIMES; ``auto`` see :func:`resolve_runtime`) for ``net``."""
+    runtime = resolve_runtime(runtime)
     if runtime == "torch":
         return TorchRunner(net, threads, channels_last)
     if runtime == "onnxruntime":
         return OnnxRuntimeRunner(net, threads)
-    if runtime == "opencv":
-        return OpenCvDnnRunner(net, threads)
-    from svc.errors import InputError
-
-    raise InputError(f"nanodet: unknown runtime {runtime!r} (known: {', '.join(RUNTIMES)})")
+    return OpenCvDnnRunner(net, threads)
