@@ -149,13 +149,15 @@ def main(argv=None) -> int:
         runner(x1), runner(xb)
         det.detect_batch(frames[:args.batch])
     times = {k: {"b1": [], "bn": [], "detect": [], "detect_bn": []} for k in runs}
+    cpu = {k: [] for k in runs}  # process CPU seconds per frame of the network, batch of one
     for _ in range(args.rounds):
         for key, runner in runs.items():
             set_threads(key[0], key[1])
             t = times[key]
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             runner(x1)
             t["b1"].append(time.perf_counter() - t0)
+            cpu[key].append(time.process_time() - c0)
             t0 = time.perf_counter()
             runner(xb)
             t["bn"].append((time.perf_counter() - t0) / len(xb))
@@ -166,14 +168,16 @@ def main(argv=None) -> int:
             dets[key].detect_batch(frames[:args.batch])
             t["detect_bn"].append((time.perf_counter() - t0) / args.batch)
     print(f"ms per frame, median (best) of {args.rounds} interleaved rounds; 'net' = network alone, 'detect' = "
-          f"YUV->BGR, letterbox, network, decode, NMS; b1 one frame a call, b{args.batch} {args.batch} frames a call")
+          f"YUV->BGR, letterbox, network, decode, NMS; b1 one frame a call, b{args.batch} {args.batch} frames a call; "
+          f"cpu = process CPU ms of 'net b1' (all threads; spinning counts)")
     print(f"{'runtime':12s} {'thr':>3s} {'net b1':>13s} {'net b' + str(args.batch):>13s} {'detect b1':>13s} "
-          f"{'detect b' + str(args.batch):>13s}  agreement with torch float32")
+          f"{'detect b' + str(args.batch):>13s} {'cpu':>6s}  agreement with torch float32")
     for key, t in times.items():
         set_threads(key[0], key[1])
         m, n, ds = agreement(ref, dets[key].detect_batch(frames))
         cols = " ".join(f"{1000 * np.median(v):6.1f} ({1000 * min(v):4.1f})" for v in t.values())
-        print(f"{key[0]:12s} {key[1]:3d} {cols}  {m}/{n} boxes, max score diff {ds:.1e}")
+        print(f"{key[0]:12s} {key[1]:3d} {cols} {1000 * np.median(cpu[key]):6.1f}  {m}/{n} boxes, "
+              f"max score diff {ds:.1e}")
     print(f"load average at the end {open('/proc/loadavg').read().split()[0]}")
     return 0
 

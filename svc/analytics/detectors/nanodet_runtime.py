@@ -8,10 +8,13 @@ float32 scores (B, N, 80) and distances (B, N, 4) in input pixels.
 * ``opencv``: OpenCV's DNN module (``cv2.dnn.readNetFromONNX``) on the same export, one ONNX model
   per input shape (OpenCV's importer fixes the shapes).
 
-``auto`` (the default) is ``onnxruntime`` when ``onnxruntime`` and ``onnx`` import, else ``torch``:
-measured on the 2-core VM (tools/bench_nanodet.py, 416x240 frames), ONNX Runtime was the fastest
-and the only runtime whose two threads do not collapse when other jobs load the cores (torch with
-two OpenMP threads ran 5-30x slower then).
+``auto`` (the default) is ``onnxruntime`` when ``onnxruntime`` and ``onnx`` import, else ``torch``.
+Measured with tools/bench_nanodet.py on the 2-core VM (416x240 frames, input 416x256, 2026-11-28,
+other jobs loading the cores to a load average of 6-10): CPU time per frame ONNX Runtime 43 ms,
+OpenCV DNN 59 ms, torch 66-71 ms (one thread); wall time with two threads ONNX Runtime 75-125 ms,
+OpenCV 100-130 ms, torch 430-980 ms (two OpenMP threads collapse when another job holds a core);
+in a quieter moment (load 2-3) ONNX Runtime 24 ms, torch channels-last 27 ms, torch 42 ms. All agree
+with torch float32 (same boxes, scores within 2e-6).
 
 ``threads`` sets the intra-op threads of the runtime (torch: ``torch.set_num_threads``, which is
 process-wide; None leaves the runtime's default: all cores).
