@@ -42,7 +42,8 @@ _detectron2_importable = detectron2_importable  # the name the tests and older c
 __all__ = [
     "COCO80_TO_91", "COCO91_TO_80", "COCO_IDS", "COCO_NAMES", "DEFAULT_TV_MODEL", "DETECTRON2_HINT",
     "FACE_TO_PERSON", "OPENCV_SOURCES", "SCORE_SQUASH", "TORCHVISION_MODELS", "UPPER_TO_PERSON", "Detections",
-    "Detector", "Detectron2Detector", "InputError", "Letterbox", "ModelError", "NanoDetDetector", "OpenCvPersonDetector",
+    "Detector", "Detectron2Detector", "InputError", "Letterbox", "ModelError", "NanoDetDetector",
+    "OpenCvPersonDetector",
     "TorchvisionDetector", "auto_backend", "available_detectors", "batched_nms", "class_ids_from_names",
     "clip_boxes", "detectron2_importable", "filter_classes", "make_detector", "nms", "register_detector",
     "torchvision_weights_path", "xywh_to_xyxy", "xyxy_to_xywh", "yuv_to_bgr",
