@@ -51,3 +51,22 @@ def test_ecsq_design_lowers_the_lagrangian_every_iteration():
         assert q.history[-1] < j_uni
         assert np.all(np.diff(q.thresholds()) > 0)  # interval cells: the rule is a threshold search
         assert np.array_equal(np.searchsorted(q.thresholds(), u), idx)
+
+
+def test_split_inference_equals_the_whole_network(carphone_yuv):
+    """Edge + cloud at every split point give the full detector's detections on a real frame."""
+    from svc.features.split import SPLITS, SplitDetector, SplitPoint
+    from svc.io import open_source
+
+    frames = list(open_source(carphone_yuv, max_frames=2))
+    whole = None
+    for name in SPLITS:
+        sd = SplitDetector(name, threads=1)
+        feats, lbs = sd.edge(frames)
+        assert [f.shape for f in feats[0]] == SplitPoint(name).shapes(lbs[0].input_w, lbs[0].input_h)
+        dets = sd.cloud(feats, lbs)
+        if whole is None:
+            whole = sd.detector.detect_batch(frames)
+            assert all(0 in d.classes for d in whole)  # the carphone person
+        for a, b in zip(dets, whole):
+            assert np.array_equal(a.classes, b.classes) and np.allclose(a.boxes, b.boxes, atol=0.05)
