@@ -21,7 +21,7 @@ args = ap.parse_args()
 a = load_config(overrides=args.set).analytics
 
 with open(args.input, "rb") as fh, open(args.output, "w") as out:
-    records = ContainerReader(fh, read_enhancement=False)                           # enhancement bytes skipped
+    records = ContainerReader(fh, ("base",))                                         # enhancement bytes skipped
     gops = base_decode_stage(records, BaseDecoder(records.header.format))          # HEVC -> frames
     gops = detect_stage(gops, make_detector(a.detector, **dict(a.detector_options)),
                         class_ids_from_names(a.classes), a.detect_interval)        # boxes, every k-th frame

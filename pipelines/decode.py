@@ -17,7 +17,8 @@ ap.add_argument("--layer", choices=("base", "full"), default="full")
 args = ap.parse_args()
 
 with open(args.input, "rb") as fh:
-    records = ContainerReader(fh, read_enhancement=args.layer == "full")          # CRCs, GOP chain, end marker
+    layers = ("base", "enhancement") if args.layer == "full" else ("base",)
+    records = ContainerReader(fh, layers)                                          # CRCs, GOP chain, end marker
     fmt = records.header.format
     gops = base_decode_stage(records, BaseDecoder(fmt))                            # HEVC -> frames
     if args.layer == "full" and records.header.enhancement is not None:

@@ -164,7 +164,7 @@ def test_base_layer_ignores_damaged_enhancement(tmp_path, carphone_runs):
     _, data = carphone_runs[1.0]
     recs = list(ContainerReader(io.BytesIO(data)))
     r = recs[0]
-    pos = r.offset + 36 + len(r.base) + r.enhancement_size // 2
+    pos = r.offset + 16 + 9 * 2 + 4 + len(r.base) + r.sizes["enhancement"] // 2
     bad = data[:pos] + bytes([data[pos] ^ 0xFF]) + data[pos + 1:]
     a, b = FrameCollector(), FrameCollector()
     decode(io.BytesIO(data), a, layer="base")

@@ -149,15 +149,27 @@ def test_hostile_headers_refused(blob, message):
         ContainerReader(io.BytesIO(blob))
 
 
+def _record_head(frames, *entries):
+    head = struct.pack("<4sIIHBB", b"SVCG", 0, 0, frames, len(entries), 0)
+    head += b"".join(struct.pack("<BII", *e) for e in entries)
+    return head + struct.pack("<I", zlib.crc32(head))
+
+
 def test_huge_payload_claim_refused_before_allocation():
-    head = struct.pack("<4sIIHHIIII", b"SVCG", 0, 0, 8, 0, (4 << 30) - 1, 0, 0, 0)
-    blob = _header() + head + struct.pack("<I", zlib.crc32(head))
-    with pytest.raises(BitstreamError, match="beyond the limits"):
+    blob = _header() + _record_head(8, (0, (4 << 30) - 1, 0))
+    with pytest.raises(BitstreamError, match="beyond the limit"):
         list(ContainerReader(io.BytesIO(blob)))
-    head = struct.pack("<4sIIHHIIII", b"SVCG", 0, 0, 60000, 0, 10, 0, 0, 0)
-    blob = _header() + head + struct.pack("<I", zlib.crc32(head))
+    blob = _header() + _record_head(60000, (0, 10, 0))
     with pytest.raises(BitstreamError, match="frames"):
         list(ContainerReader(io.BytesIO(blob), limits=Limits(max_gop_frames=1024)))
+    for entries in (((0, 1, 0), (0, 1, 0)), ((1, 1, 0), (0, 1, 0)), ((7, 1, 0),)):  # repeated, unordered, unknown
+        with pytest.raises(BitstreamError, match="layer table"):
+            list(ContainerReader(io.BytesIO(_header() + _record_head(8, *entries))))
+
+
+def test_version_1_streams_are_refused_by_name():
+    with pytest.raises(BitstreamError, match="version-1 svc stream"):
+        ContainerReader(io.BytesIO(_header(version=1)))
 
 
 def test_cli_damaged_file_exit_status_and_one_line(tmp_path, clean):

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from svc.pipeline.decode import decode  # noqa: E402
 from svc.pipeline.encode import encode  # noqa: E402
-from svc.bitstream import ContainerReader  # noqa: E402
+from svc.bitstream import ContainerReader, unpack_frame_payloads  # noqa: E402
 from svc.enhancement.codec import (MODE_BASE, MODE_CARRY, MODE_CARRY_CODED, MODE_CODED,  # noqa: E402
                                    MODE_PREDICT, frame_mode)
 from svc.config import load_config  # noqa: E402
@@ -56,7 +56,8 @@ def main():
     t = time.perf_counter()
     decode(io.BytesIO(data), FrameCollector(), layer="full", codec_loader=load_codec_for_decoding)
     t_full_dec = time.perf_counter() - t
-    modes = Counter(frame_mode(p) for r in ContainerReader(io.BytesIO(data)) for p in r.enhancement_frames())
+    modes = Counter(frame_mode(p) for r in ContainerReader(io.BytesIO(data))
+                    for p in unpack_frame_payloads(r.enhancement, r.frame_count))
     coded = modes[MODE_CODED] + modes[MODE_CARRY_CODED]
     s = stats
     print(f"416x240, {n} frames, base QP37, quality {args.quality}: {coded}/{n} frames carry a coded residual "

@@ -39,7 +39,7 @@ def make_corpus(folder: str):
 
 def fuzz_one(data: bytes):
     from svc.base import BaseDecoder
-    from svc.bitstream import ContainerReader, Limits
+    from svc.bitstream import ContainerReader, Limits, unpack_frame_payloads
     from svc.errors import SvcError
 
     limits = Limits(max_dimension=1024, max_gop_frames=64, max_base_bytes=1 << 20, max_enh_bytes=1 << 20)
@@ -50,7 +50,7 @@ def fuzz_one(data: bytes):
             for rec in reader:
                 dec.decode(rec.base, rec.index)
                 if rec.enhancement is not None:
-                    rec.enhancement_frames()
+                    unpack_frame_payloads(rec.enhancement, rec.frame_count, rec.index)
         except SvcError:
             pass
 

@@ -2,33 +2,39 @@
 
 Header::
 
-    magic      4s   b"SVC\\x89"
-    version    u8   1
+    magic      4s   b"SVC\x89"
+    version    u8   2
     body_len   u32  bytes of body (<= Limits.max_header)
     body            width u32, height u32, bit_depth u8, chroma u8 (1 = 4:2:0),
                     fps_num u32, fps_den u32, gop_size u32,
-                    then a UTF-8 JSON object (u32 length + bytes) with
-                    {"base": {codec settings}, "enhancement": {"model_id", "weights_sha256", "quality"} | null}
+                    then a UTF-8 JSON object (u32 length + bytes) with one entry per layer kind:
+                    {"base": {codec settings} | null, "enhancement": {codec id, model ids, weights
+                    SHA-256s, quality} | null, "features": {feature codec description} | null}
     crc32      u32  over version, body_len and body
 
-GOP record (36-byte fixed head, then payloads)::
+GOP record (16-byte fixed head, a layer table, the head CRC, then the payloads in table order)::
 
     sync       4s   b"SVCG"
     gop_index  u32
     first_frame u32 display index of the GOP's first frame
     frames     u16  frame count
-    flags      u16  bit 0: an enhancement payload is present
-    base_len   u32, base_crc u32     HEVC Annex-B bytes of the closed GOP (VPS/SPS/PPS + IDR first)
-    enh_len    u32, enh_crc u32      enhancement-layer bytes (0 / 0 when absent)
-    head_crc   u32  over the 32 bytes before it
-    base payload, enhancement payload
+    n_layers   u8   1 .. 3
+    reserved   u8   0
+    n_layers x (kind u8, len u32, crc u32)   kinds in ascending order, each at most once:
+                    0 base (HEVC Annex-B of the closed GOP: VPS/SPS/PPS + IDR first),
+                    1 enhancement (the enhancement codec's bytes for the GOP),
+                    2 features (the split-DNN feature codec's bytes for the GOP)
+    head_crc   u32  over the head and table before it
+    payloads
 
-The enhancement payload is itself ``count u16`` then per frame ``len u32, crc u32, bytes``
-(see :func:`pack_frame_payloads`). End marker: ``b"SVCE", gop_count u32, frame_count u32, crc32 u32``.
+End marker: ``b"SVCE", gop_count u32, frame_count u32, crc32 u32``.
 
-Every length is checked against :class:`Limits` and the head CRC before anything is allocated,
-so a reader can skip the enhancement bytes without parsing them, detect damage with the GOP index
-and byte offset, and resynchronise on the next ``SVCG`` whose head CRC is valid.
+Every length is checked against :class:`Limits` and the head CRC before anything is allocated, so a
+reader reads only the layers it needs and seeks past the others without parsing them, detects damage
+with the GOP index and byte offset, and resynchronises on the next ``SVCG`` whose head CRC is valid.
+A damaged base payload (or a record head) makes the record damaged; a damaged enhancement or feature
+payload is reported on the record (:attr:`GopRecord.errors`) so its consumer can fall back.
+Version 1 streams (per-frame enhancement tables, a fixed two-layer head) are refused by name.
 """
 from __future__ import annotations
 
@@ -43,14 +49,17 @@ from svc.errors import BitstreamError, TruncatedError
 from svc.io.frames import MAX_DIMENSION, VideoFormat
 
 MAGIC = b"SVC\x89"
-VERSION = 1
+VERSION = 2
 SYNC = b"SVCG"
 END = b"SVCE"
-_RECORD = struct.Struct("<4sIIHHIIII")  # 32 bytes, followed by head_crc u32
+_HEAD = struct.Struct("<4sIIHBB")      # 16 bytes, then n_layers table entries, then head_crc u32
+_ENTRY = struct.Struct("<BII")         # kind, len, crc
 _U32 = struct.Struct("<I")
 _FIXED = struct.Struct("<IIBBIII")
 _END = struct.Struct("<4sII")
-FLAG_ENHANCEMENT = 1
+#: layer kinds in the record table, in their order
+LAYERS = ("base", "enhancement", "features")
+_KIND = {name: i for i, name in enumerate(LAYERS)}
 
 
 @dataclass(frozen=True)
@@ -61,21 +70,28 @@ class Limits:
     max_gop_frames: int = 1024
     max_base_bytes: int = 1 << 30
     max_enh_bytes: int = 1 << 30
+    max_feature_bytes: int = 1 << 30
     max_dimension: int = MAX_DIMENSION
+
+    def max_bytes(self, layer: str) -> int:
+        return {"base": self.max_base_bytes, "enhancement": self.max_enh_bytes,
+                "features": self.max_feature_bytes}[layer]
 
 
 @dataclass
 class Header:
-    """Stream-level parameters. ``enhancement`` is None for a base-only stream."""
+    """Stream-level parameters: one description per layer kind the stream carries (None: absent)."""
 
     format: VideoFormat
     gop_size: int
-    base: dict = field(default_factory=dict)
+    base: dict | None = field(default_factory=dict)
     enhancement: dict | None = None
+    features: dict | None = None
 
     def to_bytes(self) -> bytes:
         f = self.format
-        meta = json.dumps({"base": self.base, "enhancement": self.enhancement}, sort_keys=True).encode()
+        meta = json.dumps({"base": self.base, "enhancement": self.enhancement, "features": self.features},
+                          sort_keys=True).encode()
         body = _FIXED.pack(f.width, f.height, f.bit_depth, 1, f.fps.numerator, f.fps.denominator,
                            self.gop_size) + _U32.pack(len(meta)) + meta
         crc_part = bytes([VERSION]) + _U32.pack(len(body)) + body
@@ -100,28 +116,40 @@ class Header:
             fmt = VideoFormat(w, h, Fraction(num, den), depth)
         except Exception as e:  # noqa: BLE001 - any parse failure is a damaged header
             raise BitstreamError(f"header is invalid: {e}", offset=0) from None
-        return cls(fmt, gop, meta.get("base") or {}, meta.get("enhancement"))
+        if not isinstance(meta, dict):
+            raise BitstreamError("header metadata is not a JSON object", offset=0)
+        return cls(fmt, gop, meta.get("base"), meta.get("enhancement"), meta.get("features"))
 
 
 @dataclass
 class GopRecord:
-    """One GOP of the stream. ``enhancement`` is None when absent or not read (base-only reading)."""
+    """One GOP of the stream: ``payloads`` holds the layers that were read (kind -> bytes), ``sizes``
+    every layer the record carries (kind -> bytes), ``errors`` the read layers whose payload failed
+    its CRC (kind -> message; not in ``payloads``). ``offset``: byte offset of the record."""
 
     index: int
     first_frame: int
     frame_count: int
-    base: bytes
-    enhancement: bytes | None = None
-    has_enhancement: bool = False
+    payloads: dict = field(default_factory=dict)
+    sizes: dict = field(default_factory=dict)
+    errors: dict = field(default_factory=dict)
     offset: int = 0
-    enhancement_error: str | None = None
-    enhancement_size: int = 0
 
-    def enhancement_frames(self) -> list[bytes]:
-        """Per-frame enhancement payloads (checks each length and CRC)."""
-        if self.enhancement is None:
-            return []
-        return unpack_frame_payloads(self.enhancement, self.frame_count, self.index)
+    def has(self, layer: str) -> bool:
+        """Whether the record carries ``layer`` (read or not)."""
+        return layer in self.sizes
+
+    @property
+    def base(self) -> bytes | None:
+        return self.payloads.get("base")
+
+    @property
+    def enhancement(self) -> bytes | None:
+        return self.payloads.get("enhancement")
+
+    @property
+    def features(self) -> bytes | None:
+        return self.payloads.get("features")
 
 
 def pack_frame_payloads(payloads: list[bytes]) -> bytes:
@@ -192,13 +220,16 @@ class ContainerWriter:
         self._fh.flush()
         self.bytes_written += len(data)
 
-    def write_gop(self, frame_count: int, base: bytes, enhancement: bytes | None = None) -> int:
-        """Appends one record; returns its size in bytes."""
-        enh = enhancement or b""
-        flags = FLAG_ENHANCEMENT if enhancement is not None else 0
-        head = _RECORD.pack(SYNC, self.gop_count, self.frame_count, frame_count, flags,
-                            len(base), zlib.crc32(base), len(enh), zlib.crc32(enh))
-        rec = head + _U32.pack(zlib.crc32(head)) + base + enh
+    def write_gop(self, frame_count: int, layers: dict) -> int:
+        """Appends one record with ``layers`` (kind -> bytes; kinds of :data:`LAYERS`, None = absent);
+        returns its size in bytes."""
+        present = [(k, layers[k]) for k in LAYERS if layers.get(k) is not None]
+        unknown = set(layers) - set(LAYERS)
+        if unknown or not present:
+            raise ValueError(f"a record needs layers of kinds {LAYERS}, got {sorted(layers)}")
+        head = _HEAD.pack(SYNC, self.gop_count, self.frame_count, frame_count, len(present), 0)
+        head += b"".join(_ENTRY.pack(_KIND[k], len(p), zlib.crc32(p)) for k, p in present)
+        rec = head + _U32.pack(zlib.crc32(head)) + b"".join(p for _, p in present)
         self._write(rec)
         self.gop_count += 1
         self.frame_count += frame_count
@@ -212,20 +243,22 @@ class ContainerWriter:
 class ContainerReader:
     """Reads a container from a binary file object, one GOP record at a time.
 
-    - ``read_enhancement=False`` skips the enhancement bytes without parsing them (seeking when
-      the stream is seekable), so base-only consumers never touch them.
+    - ``layers``: the layer kinds to read; the others are skipped without parsing (seeking when the
+      stream is seekable), so base-only consumers never touch the enhancement bytes.
     - ``follow=True`` waits for more data at end of file (a file still being written) until the
       end marker arrives or ``idle_timeout`` seconds pass without growth.
     - ``on_error='skip'`` reports a damaged record in :attr:`errors` and resynchronises on the
       next valid record instead of raising.
     """
 
-    def __init__(self, fh, read_enhancement: bool = True, limits: Limits = Limits(),
+    def __init__(self, fh, layers=("base", "enhancement"), limits: Limits = Limits(),
                  follow: bool = False, idle_timeout: float = 10.0, on_error: str = "fail"):
         if on_error not in ("fail", "skip"):
             raise ValueError("on_error must be 'fail' or 'skip'")
+        if not set(layers) <= set(LAYERS):
+            raise ValueError(f"layers must be among {LAYERS}")
         self._fh = fh
-        self.read_enhancement = read_enhancement
+        self.layers = frozenset(layers)
         self.limits = limits
         self.follow = follow
         self.idle_timeout = idle_timeout
@@ -288,12 +321,12 @@ class ContainerReader:
             end = self._fh.seek(0, 2)
             if here + n > end:
                 self.offset += end - here
-                raise TruncatedError("stream ends inside the enhancement payload", gop_index, self.offset)
+                raise TruncatedError("stream ends inside a payload", gop_index, self.offset)
             self._fh.seek(here + n)
             self.offset += n
             return
         while n > 0:
-            n -= len(self._read_exact(min(n, 1 << 20), "the enhancement payload", gop_index))
+            n -= len(self._read_exact(min(n, 1 << 20), "a payload", gop_index))
 
     # -- header --------------------------------------------------------------------------------
     def _read_header(self) -> Header:
@@ -303,6 +336,9 @@ class ContainerReader:
         if len(head) < 9:
             raise TruncatedError("stream ends inside the header", offset=len(head))
         version = head[4]
+        if version == 1:
+            raise BitstreamError("this is a version-1 svc stream (written before the block enhancement layer "
+                                 f"of 2026-11-28); this reader reads version {VERSION}: re-encode the source", offset=4)
         if version != VERSION:
             raise BitstreamError(f"unsupported container version {version} (this reader knows {VERSION})", offset=4)
         (blen,) = _U32.unpack_from(head, 5)
@@ -418,12 +454,19 @@ class ContainerReader:
                 window += more
                 continue
             i = min(cands)
-            need = i + (_RECORD.size if window[i:i + 4] == SYNC else _END.size) + 4
-            while len(window) < need:
-                more = self._raw_read(1 << 16)
-                if not more:
+            need = i + (_HEAD.size if window[i:i + 4] == SYNC else _END.size + 4)
+            while True:
+                while len(window) < need:
+                    more = self._raw_read(1 << 16)
+                    if not more:
+                        break
+                    window += more
+                if window[i:i + 4] != SYNC or len(window) < i + _HEAD.size:
                     break
-                window += more
+                full = i + _HEAD.size + _ENTRY.size * min(window[i + 14], len(LAYERS)) + 4
+                if need >= full:
+                    break
+                need = full
             if len(window) >= need and self._valid_head(window[i:need]):
                 self._pending = window[i:]
                 self.offset = base + i
@@ -432,9 +475,8 @@ class ContainerReader:
 
     @staticmethod
     def _valid_head(cand: bytes) -> bool:
-        if cand[:4] == SYNC:
-            return zlib.crc32(cand[:_RECORD.size]) == _U32.unpack_from(cand, _RECORD.size)[0]
-        return zlib.crc32(cand[:_END.size]) == _U32.unpack_from(cand, _END.size)[0]
+        n = len(cand) - 4
+        return zlib.crc32(cand[:n]) == _U32.unpack_from(cand, n)[0]
 
     def _read_record(self, expected: int) -> GopRecord | None:
         start = self.offset
@@ -455,28 +497,38 @@ class ContainerReader:
             return None
         if sync != SYNC:
             raise BitstreamError("expected a GOP record (lost sync)", expected, start)
-        rest = self._read_exact(_RECORD.size, "a record head", expected)
-        head = sync + rest[:-4]
-        if zlib.crc32(head) != _U32.unpack_from(rest, _RECORD.size - 4)[0]:
+        fixed = self._read_exact(_HEAD.size - 4, "a record head", expected)
+        _, index, first, nframes, nlayers, reserved = _HEAD.unpack(sync + fixed)
+        if not 0 < nlayers <= len(LAYERS):
+            raise BitstreamError(f"record head claims {nlayers} layers", expected, start)
+        rest = self._read_exact(_ENTRY.size * nlayers + 4, "a record head", expected)
+        head = sync + fixed + rest[:-4]
+        if zlib.crc32(head) != _U32.unpack_from(rest, len(rest) - 4)[0]:
             raise BitstreamError("record head CRC mismatch", expected, start)
-        _, index, first, nframes, flags, blen, bcrc, elen, ecrc = _RECORD.unpack(head)
         lim = self.limits
         if not 0 < nframes <= lim.max_gop_frames:
             raise BitstreamError(f"record claims {nframes} frames (limit {lim.max_gop_frames})", index, start)
-        if blen > lim.max_base_bytes or elen > lim.max_enh_bytes:
-            raise BitstreamError(f"record claims payloads of {blen}+{elen} bytes beyond the limits", index, start)
-        base = self._read_exact(blen, "the base payload", index)
-        if zlib.crc32(base) != bcrc:
-            raise BitstreamError("base payload CRC mismatch", index, start + _RECORD.size + 4)
-        rec = GopRecord(index, first, nframes, base, None, bool(flags & FLAG_ENHANCEMENT), start,
-                        enhancement_size=elen)
-        enh_offset = self.offset
-        if self.read_enhancement:
-            enh = self._read_exact(elen, "the enhancement payload", index)
-            if zlib.crc32(enh) != ecrc:
-                rec.enhancement_error = f"enhancement payload CRC mismatch (GOP {index}, byte offset {enh_offset})"
-            elif rec.has_enhancement:
-                rec.enhancement = enh
-        else:
-            self._skip(elen, index)
+        entries, last = [], -1
+        for k in range(nlayers):
+            kind, length, crc = _ENTRY.unpack_from(rest, _ENTRY.size * k)
+            if kind >= len(LAYERS) or kind <= last or reserved:
+                raise BitstreamError(f"record layer table is invalid (kind {kind})", index, start)
+            name = LAYERS[kind]
+            if length > lim.max_bytes(name):
+                raise BitstreamError(f"record claims a {name} payload of {length} bytes beyond the limit", index, start)
+            entries.append((name, length, crc))
+            last = kind
+        rec = GopRecord(index, first, nframes, {}, {n: length for n, length, _ in entries}, {}, start)
+        for name, length, crc in entries:
+            at = self.offset
+            if name not in self.layers:
+                self._skip(length, index)
+                continue
+            data = self._read_exact(length, f"the {name} payload", index)
+            if zlib.crc32(data) == crc:
+                rec.payloads[name] = data
+            elif name == "base":
+                raise BitstreamError("base payload CRC mismatch", index, at)
+            else:
+                rec.errors[name] = f"{name} payload CRC mismatch (GOP {index}, byte offset {at})"
         return rec

@@ -92,22 +92,25 @@ def info_command(argv) -> int:
     p.add_argument("input", help="svc stream ('-' for stdin)")
     add_common(p, quiet=False)
     args = p.parse_args(argv)
-    reader = ContainerReader(open_input(args.input), read_enhancement=False, on_error="skip")
+    reader = ContainerReader(open_input(args.input), (), on_error="skip")  # sizes only: every payload skipped
     h = reader.header
     f = h.format
     print(f"svc stream {args.input}")
     print(f"  geometry     {f.width}x{f.height}, 4:2:0, {f.bit_depth}-bit, {float(f.fps):g} fps, GOP {h.gop_size}")
     print(f"  base         {h.base}")
     print(f"  enhancement  {h.enhancement if h.enhancement else 'none'}")
-    print(f"  {'GOP':>5} {'first':>6} {'frames':>6} {'base bytes':>11} {'enh bytes':>10} {'offset':>10}")
-    tb = te = nf = 0
+    print(f"  features     {h.features if h.features else 'none'}")
+    print(f"  {'GOP':>5} {'first':>6} {'frames':>6} {'base bytes':>11} {'enh bytes':>10} {'feat bytes':>10} {'offset':>10}")
+    totals, nf = {k: 0 for k in ("base", "enhancement", "features")}, 0
     for rec in reader:
-        print(f"  {rec.index:5d} {rec.first_frame:6d} {rec.frame_count:6d} {len(rec.base):11d} "
-              f"{rec.enhancement_size:10d} {rec.offset:10d}")
-        tb, te, nf = tb + len(rec.base), te + rec.enhancement_size, nf + rec.frame_count
+        size = {k: rec.sizes.get(k, 0) for k in totals}
+        print(f"  {rec.index:5d} {rec.first_frame:6d} {rec.frame_count:6d} {size['base']:11d} "
+              f"{size['enhancement']:10d} {size['features']:10d} {rec.offset:10d}")
+        totals = {k: totals[k] + size[k] for k in totals}
+        nf += rec.frame_count
     secs = nf / float(f.fps) if nf else 0
     kb = (lambda b: b * 8 / 1000 / secs if secs else 0.0)
-    print(f"  total: {nf} frames, base {tb} bytes ({kb(tb):.2f} kbps), enhancement {te} bytes ({kb(te):.2f} kbps)")
+    print(f"  total: {nf} frames, " + ", ".join(f"{k} {v} bytes ({kb(v):.2f} kbps)" for k, v in totals.items()))
     problems = [f"damaged: {e}" for e in reader.errors] + [x.describe() for x in reader.lost]
     problems += [reader.truncated] if reader.truncated else []
     print("  integrity: " + ("whole (end marker counts match)" if not problems else "; ".join(problems)))

@@ -1,6 +1,6 @@
 """Base-layer-only analytics pipeline: the enhancement bytes are never read.
 
-    records = ContainerReader(fh, read_enhancement=False)
+    records = ContainerReader(fh, ("base",))
     gops    = base_decode_stage(records, BaseDecoder(fmt))   # HEVC -> frames, per GOP
     gops    = detect_stage(gops, detector, class_ids, k)      # boxes, scores, COCO ids (every k-th frame)
     gops    = track_stage(gops, tracker, coast)               # Kalman + Hungarian on IoU; optical flow between

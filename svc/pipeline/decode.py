@@ -1,6 +1,6 @@
 """Decode pipelines.
 
-    records = ContainerReader(fh, read_enhancement=(layer == "full"))
+    records = ContainerReader(fh, layers)                       # base, or base + enhancement
     gops    = base_decode_stage(records, BaseDecoder(fmt))      # HEVC -> frames, per GOP
     gops    = enhancement_decode_stage(gops, codec)              # full layer only
     frames  = frames_stage(gops)                                 # -> sink, GOP by GOP
@@ -69,7 +69,8 @@ class DecodeReport:
 def open_reader(fh, layer: str = "base", follow: bool = False, on_error: str = "fail") -> ContainerReader:
     if layer not in ("base", "full"):
         raise ValueError("layer must be 'base' or 'full'")
-    return ContainerReader(fh, read_enhancement=(layer == "full"), follow=follow, on_error=on_error)
+    return ContainerReader(fh, ("base", "enhancement") if layer == "full" else ("base",), follow=follow,
+                           on_error=on_error)
 
 
 def decoded_gops(reader: ContainerReader, layer: str = "base", codec_loader=None, stats: DecodeReport = None,
@@ -110,7 +111,7 @@ def decode(fh, sink, layer: str = "base", codec_loader=None, follow: bool = Fals
 
 def extract_base(fh, out_fh, on_error: str = "fail") -> DecodeReport:
     """Writes the concatenated base payloads (a plain Annex-B HEVC stream) without decoding them."""
-    reader = ContainerReader(fh, read_enhancement=False, on_error=on_error)
+    reader = ContainerReader(fh, ("base",), on_error=on_error)
     report = DecodeReport()
     for rec in reader:
         out_fh.write(rec.base)

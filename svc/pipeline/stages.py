@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from svc.base import BaseDecoder, BaseEncoder
-from svc.bitstream import ContainerWriter, GopRecord, pack_frame_payloads
+from svc.bitstream import ContainerWriter, GopRecord, pack_frame_payloads, unpack_frame_payloads
 from svc.buffer import Gop
 from svc.io.frames import YuvFrame
 
@@ -133,7 +133,7 @@ def write_stage(coded_gops: Iterable[CodedGop], writer: ContainerWriter) -> Iter
     for coded in coded_gops:
         enh = pack_frame_payloads(coded.enh_payloads) if coded.enh_payloads is not None else None
         coded.enh_bytes = len(enh) if enh is not None else 0
-        coded.record_bytes = writer.write_gop(len(coded.gop), coded.base_payload, enh)
+        coded.record_bytes = writer.write_gop(len(coded.gop), {"base": coded.base_payload, "enhancement": enh})
         yield coded
 
 
@@ -157,10 +157,11 @@ def enhancement_decode_stage(gops: Iterable[DecodedGop], codec, on_error: str = 
         t0 = time.perf_counter()
         rec = dec.record
         try:
-            if rec.enhancement_error:
-                raise BitstreamError(rec.enhancement_error)
-            if rec.has_enhancement:
-                dec.frames = codec.decode_gop(dec.frames, rec.enhancement_frames())
+            if "enhancement" in rec.errors:
+                raise BitstreamError(rec.errors["enhancement"])
+            if rec.enhancement is not None:
+                dec.frames = codec.decode_gop(dec.frames, unpack_frame_payloads(rec.enhancement, rec.frame_count,
+                                                                                rec.index))
                 dec.layer = "full"
         except BitstreamError as e:
             if on_error == "fail":
