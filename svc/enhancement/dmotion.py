@@ -46,98 +46,88 @@ def _blocks(plane: np.ndarray, bs: int) -> np.ndarray:
     return plane.reshape(h // bs, bs, w // bs, bs).transpose(0, 2, 1, 3)
 
 
-def _sad_at(cur_b, ref_pad, pad, ys, xs, vy, vx):
-    """SAD per block of cur blocks (By,Bx,bs,bs) against ref at per-block integer vectors (By,Bx)."""
-    r = ref_pad[ys + vy[:, :, None, None] + pad, xs + vx[:, :, None, None] + pad]
-    return np.abs(cur_b - r).sum(axis=(2, 3), dtype=np.int64)
-
-
-def _refine(cur, ref, bs, vy, vx, pad, rng=1):
-    """Best of the (2*rng+1)**2 integer vectors around (vy, vx) per block (ties: smaller |offset|,
-    then scan order). Returns vy, vx, best sad, and the sad of every tried offset (dict)."""
-    by, bx = vy.shape
-    cur_b = _blocks(cur, bs)
-    ref_pad = np.pad(ref, pad, mode="edge")
-    ys, xs = _grid(by, bx, bs)
+def _offsets(rng: int) -> np.ndarray:
+    """(K, 2) integer offsets of a +-rng window, in tie-break order: smaller |dy| + |dx| first, then
+    raster order."""
     offs = sorted(((dy, dx) for dy in range(-rng, rng + 1) for dx in range(-rng, rng + 1)),
                   key=lambda o: (abs(o[0]) + abs(o[1]), o))
-    best = None
-    by_off = {}
-    for dy, dx in offs:
-        ty = np.clip(vy + dy, -pad, pad)
-        tx = np.clip(vx + dx, -pad, pad)
-        s = _sad_at(cur_b, ref_pad, pad, ys, xs, ty, tx)
-        by_off[(dy, dx)] = s
-        if best is None:
-            best, bvy, bvx = s, ty, tx
-        else:
-            m = s < best
-            best = np.where(m, s, best)
-            bvy = np.where(m, ty, bvy)
-            bvx = np.where(m, tx, bvx)
-    return bvy, bvx, best
+    return np.array(offs, np.int32)
 
 
-def _subpel(cur, ref, vy, vx, pad):
-    """Quarter-pel offset (-2..2 per axis) from the SAD parabola through the integer minimum."""
+def _sads(cur, ref, bs, vy, vx, offs, pad):
+    """SAD of every block (bs x bs) of ``cur`` against ``ref`` at vectors (vy, vx) + each offset:
+    (K, By, Bx) int32, one vectorised gather (flat indices into the padded reference)."""
     by, bx = vy.shape
-    cur_b = _blocks(cur, PU)
-    ref_pad = np.pad(ref, pad, mode="edge")
-    ys, xs = _grid(by, bx, PU)
-    s0 = _sad_at(cur_b, ref_pad, pad, ys, xs, vy, vx)
-    out = []
-    for ay, ax in ((1, 0), (0, 1)):
-        sm = _sad_at(cur_b, ref_pad, pad, ys, xs, np.clip(vy - ay, -pad, pad), np.clip(vx - ax, -pad, pad))
-        sp = _sad_at(cur_b, ref_pad, pad, ys, xs, np.clip(vy + ay, -pad, pad), np.clip(vx + ax, -pad, pad))
-        d = sm - 2 * s0 + sp
-        num = sm - sp
-        # round(2 * num / d) = floor((4 * num + d) / (2 * d)), for d > 0
-        safe = np.where(d > 0, d, 1)
-        q = np.floor_divide(4 * num + safe, 2 * safe)
-        q = np.where(d > 0, np.clip(q, -2, 2), 0)
-        out.append(q.astype(np.int32))
-    return out
+    rp = np.pad(ref, pad, mode="edge")
+    wp = rp.shape[1]
+    ys, xs = _grid(by, bx, bs)
+    ty = np.clip(vy[None] + offs[:, 0, None, None], -pad, pad)                     # (K,By,Bx)
+    tx = np.clip(vx[None] + offs[:, 1, None, None], -pad, pad)
+    base = ((ys + pad) * wp + xs + pad).astype(np.int32)                            # (By,Bx,bs,bs)
+    idx = base[None] + (ty * wp + tx)[..., None, None].astype(np.int32)
+    r = np.take(rp, idx)                                                             # (K,By,Bx,bs,bs)
+    d = np.abs(r - _blocks(cur, bs)[None])
+    return d.reshape(len(offs), by, bx, bs * bs).sum(-1, dtype=np.int32), ty, tx
+
+
+def _best(sads, ty, tx):
+    """Per block the first (in offset order) vector of least SAD."""
+    k = np.argmin(sads, 0)
+    sel = (k[None] == np.arange(len(sads))[:, None, None])
+    return (ty * sel).sum(0), (tx * sel).sum(0), k
 
 
 def _full_search(cur, ref, bs, rng):
-    """Integer full search +-rng per bs x bs block by slicing the padded reference (ties: smaller
-    |offset|, then scan order)."""
+    """Integer full search +-rng per bs x bs block (all offsets at once on the padded reference)."""
     h, w = cur.shape
     by, bx = h // bs, w // bs
     rp = np.pad(ref, rng, mode="edge")
-    offs = sorted(((dy, dx) for dy in range(-rng, rng + 1) for dx in range(-rng, rng + 1)),
-                  key=lambda o: (abs(o[0]) + abs(o[1]), o))
-    best = np.full((by, bx), np.iinfo(np.int64).max, np.int64)
-    vy = np.zeros((by, bx), np.int32)
-    vx = np.zeros((by, bx), np.int32)
-    for dy, dx in offs:
-        d = np.abs(cur - rp[rng + dy:rng + dy + h, rng + dx:rng + dx + w])
-        s = d.reshape(by, bs, bx, bs).sum(axis=(1, 3), dtype=np.int64)
-        m = s < best
-        best = np.where(m, s, best)
-        vy[m] = dy
-        vx[m] = dx
-    return vy, vx
+    offs = _offsets(rng)
+    win = np.lib.stride_tricks.sliding_window_view(rp, (h, w))                      # (2r+1, 2r+1, h, w)
+    win = win[offs[:, 0] + rng, offs[:, 1] + rng]                                    # (K, h, w)
+    d = np.abs(win - cur[None]).astype(np.int32)
+    while d.shape[-1] > bx:                     # block sums by pairwise strided adds (fast)
+        d = d[..., 0::2] + d[..., 1::2]
+    while d.shape[-2] > by:
+        d = d[..., 0::2, :] + d[..., 1::2, :]
+    k = np.argmin(d, 0)
+    return offs[k, 0], offs[k, 1]
 
 
-def estimate(cur: np.ndarray, ref: np.ndarray, subpel: bool = True) -> np.ndarray:
+_WIN1 = _offsets(1)
+_CROSS = np.array([(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)], np.int32)
+
+
+def estimate(cur: np.ndarray, ref: np.ndarray, subpel: bool = True):
     """Motion of ``cur`` from ``ref`` (both (H, W) luma, H and W multiples of 16) per 16x16 block:
-    (By, Bx, 2) int32 quarter-pel vectors."""
-    cur = cur.astype(np.int32)
-    ref = ref.astype(np.int32)
+    ((By, Bx, 2) int32 quarter-pel vectors, (By, Bx) int64 SAD at the integer vector), the same at
+    both ends (decoder-side)."""
+    cur = cur.astype(np.int16)
+    ref = ref.astype(np.int16)
     # quarter resolution: full search
-    c4, r4 = _down(cur, 4), _down(ref, 4)
+    c4, r4 = _down(cur, 4).astype(np.int16), _down(ref, 4).astype(np.int16)
     vy, vx = _full_search(c4, r4, PU // 4, SEARCH_Q)
     # half and full resolution: +-1 around the doubled vector
-    c2, r2 = _down(cur, 2), _down(ref, 2)
-    vy, vx, _ = _refine(c2, r2, PU // 2, 2 * vy, 2 * vx, 2 * SEARCH_Q + 2, 1)
-    vy, vx, _ = _refine(cur, ref, PU, 2 * vy, 2 * vx, 4 * SEARCH_Q + 8, 1)
-    if subpel:
-        qy, qx = _subpel(cur, ref, vy, vx, 4 * SEARCH_Q + 8)
-        vy, vx = 4 * vy + qy, 4 * vx + qx
-    else:
-        vy, vx = 4 * vy, 4 * vx
-    return np.stack([vy, vx], axis=-1).astype(np.int32)
+    c2, r2 = _down(cur, 2).astype(np.int16), _down(ref, 2).astype(np.int16)
+    pad1 = 2 * SEARCH_Q + 2
+    vy, vx, _ = _best(*_sads(c2, r2, PU // 2, 2 * vy, 2 * vx, _WIN1, pad1))
+    pad0 = 4 * SEARCH_Q + 8
+    sads, ty, tx = _sads(cur, ref, PU, 2 * vy, 2 * vx, _WIN1, pad0)
+    vy, vx, k = _best(sads, ty, tx)
+    if not subpel:
+        best = np.take_along_axis(sads, k[None], 0)[0].astype(np.int64)
+        return np.stack([4 * vy, 4 * vx], axis=-1).astype(np.int32), best
+    # quarter-pel offset from the SAD parabola through the integer minimum, per axis:
+    # round(2 * (s- - s+) / d) = floor((4 * (s- - s+) + d) / (2 * d)), d = s- - 2 s0 + s+ > 0
+    s, _, _ = _sads(cur, ref, PU, vy, vx, _CROSS, pad0 + 1)
+    s = s.astype(np.int64)
+    out = []
+    for sm, sp in ((s[1], s[2]), (s[3], s[4])):
+        d = sm - 2 * s[0] + sp
+        safe = np.where(d > 0, d, 1)
+        q = np.floor_divide(4 * (sm - sp) + safe, 2 * safe)
+        out.append(np.where(d > 0, np.clip(q, -2, 2), 0))
+    return np.stack([4 * vy + out[0], 4 * vx + out[1]], axis=-1).astype(np.int32), s[0]
 
 
 class LumaMC:
@@ -158,15 +148,18 @@ class LumaMC:
                 phases[fy * 4 + fx] = np.clip(np.floor((v + 2048.0) / 4096.0), 0, max_value)
         self.phases = phases
         by, bx = self.h // PU, self.w // PU
-        self.ys, self.xs = _grid(by, bx, PU)
+        ys, xs = _grid(by, bx, PU)
+        self._base = (ys * p.shape[1] + xs).astype(np.int64)                         # (By,Bx,PU,PU)
 
     def predict(self, mv: np.ndarray) -> np.ndarray:
         """(By, Bx, 2) quarter-pel vectors -> (H, W) int32 prediction."""
         vy, vx = mv[..., 0], mv[..., 1]
         iy = np.clip(vy >> 2, -PAD + 4, PAD - 4)
         ix = np.clip(vx >> 2, -PAD + 4, PAD - 4)
-        ph = ((vy & 3) * 4 + (vx & 3))[:, :, None, None]
-        out = self.phases[ph, self.ys + iy[:, :, None, None] + PAD, self.xs + ix[:, :, None, None] + PAD]
+        ph = (vy & 3) * 4 + (vx & 3)
+        hp, wp = self.phases.shape[1:]
+        off = (ph * hp + iy + PAD) * wp + ix + PAD                                   # (By,Bx)
+        out = np.take(self.phases, self._base + off[:, :, None, None].astype(np.int64))
         by, bx = vy.shape
         return out.transpose(0, 2, 1, 3).reshape(by * PU, bx * PU).astype(np.int32)
 

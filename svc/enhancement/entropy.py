@@ -28,7 +28,7 @@ COEF_K = 16        # coefficient levels -16..16 are modelled, larger ones escape
 # name: (contexts, alphabet, offset)
 FAMILIES: dict[str, tuple[int, int, int]] = {
     "blk_i": (8, 2, 0),           # intra frame: coded flag of a 16x16 unit | cue
-    "blk_p": (10 * 8, 8, 0),      # inter frame: mode * 2 + coded | previous co-located symbol, cue
+    "blk_p": (10 * 8 * 4, 8, 0),  # inter frame: mode * 2 + coded | previous co-located symbol, cue, base change
     "mvd": (1, 24, 0),            # coded vector refinement (5x5 quarter-pel window minus zero)
     "cbf": (2 * 5 * 8, 2, 0),     # 8x8 transform unit coded | plane, mode, cue
     "last": (2 * 5 * 8, 64, 0),   # scan position of the last non-zero level | plane, mode, cue
@@ -90,7 +90,14 @@ class EntropyModel:
         if not path.exists():
             return cls({n: _prior(n) for n in NAMES})
         with np.load(path) as z:
-            return cls.from_counts({n: z[n] for n in NAMES}, float(z["strength"]) if "strength" in z else 8.0)
+            counts = {}
+            for n in NAMES:
+                c = z[n]
+                want = (FAMILIES[n][0], FAMILIES[n][1] + 1)
+                if c.shape != want and c.shape[1] == want[1] and want[0] % c.shape[0] == 0:
+                    c = np.repeat(c, want[0] // c.shape[0], axis=0)   # tables of a coarser context set
+                counts[n] = c
+            return cls.from_counts(counts, float(z["strength"]) if "strength" in z else 8.0)
 
     def cost(self, name: str, ctx, values) -> np.ndarray:
         """Bits of coding ``values`` in contexts ``ctx`` (broadcast), escapes included."""
@@ -127,6 +134,7 @@ class SymbolWriter:
         self.values: list[np.ndarray] = []
         self.indexes: list[np.ndarray] = []
         self.counts = counts
+        self.bits = {n: 0.0 for n in NAMES}     # estimated bits per family (model costs)
 
     def put(self, name: str, ctx, values):
         values = np.asarray(values, np.int32).ravel()
@@ -137,6 +145,7 @@ class SymbolWriter:
             return
         self.values.append(values)
         self.indexes.append(ctx + self.model.base[name])
+        self.bits[name] += float(self.model.cost(name, ctx, values).sum())
         if self.counts is not None:
             n, a, off = FAMILIES[name]
             v = values - off

@@ -6,11 +6,13 @@ GOP, not per frame. The GOP's bytes travel in the payload of its first frame; th
 payloads are empty (b"")::
 
     u8   version (1)
-    u8   flags (0; reserved)
-    u16  stepq        luma quantiser step in 1/16 orthonormal-DCT units (quality knob)
-    u16  stepq_c      chroma step
+    u8   flags        bit 0: step cascade (frame t >= 1 of the GOP uses stepq_p * CASCADE[t % 4] / 16,
+                      like HM's low-delay QP offsets); other bits reserved (0)
+    u16  stepq_i      luma quantiser step of the GOP's first frame, 1/16 orthonormal-DCT units
+    u16  stepq_p      luma step of the other frames (the quality knob sets both)
+    u8   chroma       chroma step / luma step, in 1/16
     u8   frames       frames in the GOP (1..255)
-    u32  crc32        of the rANS string
+    u32  crc32        of the bytes before it and the rANS string
     ...  rANS string  (empty when the GOP codes no symbol)
 
 Inside the string, per frame, the passes (each one vectorised call; the decoder derives every context
@@ -31,25 +33,38 @@ import zlib
 from svc.errors import BitstreamError
 
 VERSION = 1
-_HEAD = struct.Struct("<BBHHBI")
+FLAG_CASCADE = 1
+CASCADE = (16, 22, 20, 22)     # step factor in 1/16 by t % 4 (t >= 1): +1 / +3 / +2 / +3 "QP"
+_HEAD = struct.Struct("<BBHHBBI")
 HEADER_BYTES = _HEAD.size
 
 
-def pack_gop(stepq: int, stepq_c: int, frames: int, body: bytes) -> bytes:
-    return _HEAD.pack(VERSION, 0, stepq, stepq_c, frames, zlib.crc32(body)) + body
+def frame_stepq(t: int, stepq_i: int, stepq_p: int, flags: int) -> int:
+    """The luma step of frame ``t`` of the GOP."""
+    if t == 0:
+        return stepq_i
+    if flags & FLAG_CASCADE:
+        return max(1, (stepq_p * CASCADE[t % 4] + 8) >> 4)
+    return stepq_p
+
+
+def pack_gop(stepq_i: int, stepq_p: int, chroma: int, frames: int, body: bytes, flags: int = 0) -> bytes:
+    head = _HEAD.pack(VERSION, flags, stepq_i, stepq_p, chroma, frames, 0)[:-4]
+    return head + zlib.crc32(body, zlib.crc32(head)).to_bytes(4, "little") + body
 
 
 def unpack_gop(payload: bytes, frames: int, gop_index=None):
-    """(stepq, stepq_c, body) of a GOP payload; BitstreamError when it is damaged or inconsistent."""
+    """(stepq_i, stepq_p, chroma, flags, body) of a GOP payload; BitstreamError when it is damaged or
+    inconsistent."""
     if len(payload) < _HEAD.size:
         raise BitstreamError("block enhancement payload is too short", gop_index)
-    version, flags, stepq, stepq_c, n, crc = _HEAD.unpack_from(payload)
+    version, flags, stepq_i, stepq_p, chroma, n, crc = _HEAD.unpack_from(payload)
     if version != VERSION:
         raise BitstreamError(f"block enhancement payload version {version} is not supported (this reader: "
                              f"{VERSION})", gop_index)
     body = bytes(payload[_HEAD.size:])
-    if zlib.crc32(body) != crc:
+    if zlib.crc32(body, zlib.crc32(bytes(payload[:_HEAD.size - 4]))) != crc:
         raise BitstreamError("block enhancement payload is damaged (checksum mismatch)", gop_index)
-    if flags or n != frames or not (1 <= stepq <= 65535 and 1 <= stepq_c <= 65535):
+    if flags & ~FLAG_CASCADE or n != frames or not (stepq_i >= 1 and stepq_p >= 1 and chroma >= 1):
         raise BitstreamError("block enhancement payload header is inconsistent with the GOP", gop_index)
-    return stepq, stepq_c, body
+    return stepq_i, stepq_p, chroma, flags, body
