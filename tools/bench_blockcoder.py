@@ -75,9 +75,11 @@ def parse_set(items):
 def make_coder(kind, fmt, q, overrides, tables=None):
     if kind == "block":
         from svc.enhancement.blockcodec import BlockCoder, BlockCoderConfig
-        from svc.enhancement.entropy import EntropyModel
-        model = EntropyModel.load(tables) if tables else EntropyModel.load()
-        return BlockCoder(fmt, q, BlockCoderConfig(**overrides), model)
+        from svc.enhancement.entropy import TABLES, EntropyModel
+        ov = dict(overrides)
+        pool = ov.pop("pool", None)       # --set pool=cues|all: context ablation
+        model = EntropyModel.load(tables or TABLES, pool=pool)
+        return BlockCoder(fmt, q, BlockCoderConfig(**ov), model)
     if kind == "compressai":
         return CompressAIResidual(fmt, q, overrides)
     raise ValueError(kind)
@@ -204,6 +206,8 @@ def speed(frames=32, q=0.5, overrides=None, repeat=2):
         best_e, best_d = min(best_e, te), min(best_d, td)
     print(f"416x240 bbb, {len(orig)} frames, base QP37, q {q}: encode {len(orig) / best_e:.1f} fps, "
           f"decode {len(orig) / best_d:.1f} fps (best of {repeat})")
+    n = repeat * len(orig)
+    print("  encoder stages, ms/frame: " + ", ".join(f"{k} {1000 * v / n:.1f}" for k, v in coder.timing.items()))
     return len(orig) / best_e, len(orig) / best_d
 
 

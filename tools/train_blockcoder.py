@@ -9,7 +9,11 @@ project's BaseEncoder (x265 preset fast, closed 16-frame GOPs) at QPs --qps. The
 clip at every quality of --qualities and counts each (family, context, value) it puts in the stream.
 The counts are the table (shrunk toward each family's pooled distribution when turned into CDFs).
 Because the encoder's decisions depend on the tables' bit costs, the run iterates: each iteration
-codes with the previous iteration's tables (the first with flat priors).
+codes with the previous iteration's tables (the first with flat priors, or --init).
+
+The shipped tables were made by:
+    python tools/train_blockcoder.py --iterations 2 --frames 32 --gops 1 --qps 32 37 \
+        --qualities 0.3 0.45 0.6 0.75   (then, after a context change, once more with --init <previous>)
 """
 from __future__ import annotations
 
@@ -55,10 +59,11 @@ def main():
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--gops", type=int, default=1, help="GOPs of 16 frames coded per clip (of --frames read)")
     ap.add_argument("--strength", type=float, default=8.0)
+    ap.add_argument("--init", help="tables to start from (default: flat priors)")
     ap.add_argument("--out", default=str(ROOT / "svc" / "enhancement" / "weights" / "blockcoder-tables.npz"))
     args = ap.parse_args()
     out = Path(args.out)
-    table = None
+    table = args.init
     for it in range(args.iterations):
         t = time.perf_counter()
         jobs = [(c, args.frames, qp, args.qualities, table, {}, args.gops) for c in args.clips for qp in args.qps]

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import time
+
 import numpy as np
 
 from svc.enhancement import dmotion, syntax
@@ -43,8 +45,8 @@ BAND = np.repeat(np.arange(9), [1, 2, 3, 4, 5, 6, 7, 14, 22])
 N_BAND = 9
 LAST_BUCKET = np.digitize(np.arange(64), [3, 10, 25])
 DELTAS = np.array([(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if (dy, dx) != (0, 0)], np.int32)
-SYMS_PER_UNIT = 2 + NT * 66
-SAD_THR = np.array([64, 256, 768])       # base change along the decoder-side vector (16x16 luma SAD)              # bound on symbols per unit (reader padding / sanity)
+SYMS_PER_UNIT = 2 + NT * 66              # bound on symbols per unit (reader padding / sanity)
+SAD_THR = np.array([1, 128, 512])        # base change along the decoder-side vector (16x16 luma SAD; 0: identical)
 
 # coefficient context = sum of these strides (see entropy.FAMILIES["coef"])
 _S_CUE, _S_LB, _S_ISLAST, _S_BAND = 1, N_CUE, N_CUE * 4, N_CUE * 4 * 2
@@ -66,9 +68,9 @@ class BlockCoderConfig:
     rounding: float = 0.5        # dead-zone rounding offset before the rate-aware pass
     lam: float = 0.12            # lambda = lam * step**2 (squared error in 8-bit units, bits)
     chroma_weight: float = 0.5   # weight of U and V squared error in the decisions
-    chroma_step: float = 1.0     # chroma step / luma step (in 1/16)
-    intra_step: float = 1.0      # step of a GOP's first frame / step of the others
-    cascade: bool = False        # HM low-delay-like step offsets by frame position (syntax.CASCADE)
+    chroma_step: float = 1.5     # chroma step / luma step (in 1/16)
+    intra_step: float = 0.6      # step of a GOP's first frame / step of the others
+    cascade: bool = True         # HM low-delay-like step offsets by frame position (syntax.CASCADE)
     counts: dict | None = field(default=None, repr=False)   # accumulate symbol statistics (training)
 
 
@@ -99,12 +101,19 @@ class BlockCoder:
         self.wp = -(-fmt.width // PU) * PU
         self.by, self.bx = self.hp // PU, self.wp // PU
         self.nb = self.by * self.bx
+        self.timing: dict[str, float] = {}
         self.maxv = fmt.max_value
 
     @staticmethod
     def _steps(stepq: int, chroma: int):
         """(luma, chroma) integer steps; chroma = luma * chroma / 16, rounded."""
         return stepq, max(1, (stepq * chroma + 8) >> 4)
+
+    def _tick(self, what: str, t0: float) -> float:
+        """Accumulates encoder stage times in ``self.timing`` (seconds); returns now."""
+        t = time.perf_counter()
+        self.timing[what] = self.timing.get(what, 0.0) + t - t0
+        return t
 
     # -- layout --------------------------------------------------------------------------------
     def _tus(self, planes) -> np.ndarray:
@@ -181,7 +190,9 @@ class BlockCoder:
             stepq = syntax.frame_stepq(t, self.stepq_i, self.stepq, flags)
             full, prev = self._encode_frame(writer, o, b, r, prev, self._steps(stepq, self.chroma))
             fulls.append(self._frame(full))
+        t0 = time.perf_counter()
         body = writer.encode()
+        self._tick("entropy", t0)
         payloads = [syntax.pack_gop(self.stepq_i, self.stepq, self.chroma, len(originals), body, flags)]
         payloads += [b""] * (len(originals) - 1)
         return payloads, fulls
@@ -205,23 +216,30 @@ class BlockCoder:
             f_t = None
             mode_ids = np.array([MODE_I])
         else:
+            t0 = time.perf_counter()
             mv, sadb = self._motion(by_, prev["base_y"])
+            t0 = self._tick("motion", t0)
             f = self._mc(prev["full"], mv)
             f_t = self._tus(f)
             cands = [r, f, self._blend(r, f)]
+            t0 = self._tick("mc", t0)
             mode_ids = np.array([MODE_R, MODE_F, MODE_B, MODE_D])
             delta = np.zeros(nb, np.int32)
             if cfg.temporal and cfg.mv_refine:
                 delta = self._search_delta(o[0], prev["full"][0], mv)
+                t0 = self._tick("mv_refine", t0)
                 d = DELTAS[delta].reshape(self.by, self.bx, 2)
                 cands.append(self._mc(prev["full"], mv + d))
             else:
                 cands.append(f)
         cue_tu, cue_pu = self._cues(r_t, f_t, stepq, stepq_c)
+        t0 = time.perf_counter()
         c_t = np.stack([self._tus(c) for c in cands])                       # (M, NB, 6, 8, 8)
         coefs = tf.to_scan(tf.forward(o_t[None] - c_t))                      # (M, NB, 6, 64)
         nm = len(cands)
+        t0 = self._tick("transform", t0)
         levels, last, d_q, d_0, bits_q = self._quantise_rd(coefs, step_tu, lam, wt, intra, cue_tu)
+        t0 = self._tick("rd", t0)
         cbf_ctx = self._tu_ctx(mode_ids[:nm, None, None], cue_tu[None])    # (M, NB, 6)
         b_cbf0 = m.bits["cbf"][cbf_ctx, 0]
         b_cbf1 = m.bits["cbf"][cbf_ctx, 1]
@@ -283,6 +301,7 @@ class BlockCoder:
         ls = last[pmode, ar]
         self._put_levels(writer, lv[tu_cbf], ls[tu_cbf], np.broadcast_to(mode_tu, tu_cbf.shape)[tu_cbf],
                          cue_tu[tu_cbf], np.nonzero(tu_cbf)[1], intra)
+        t0 = self._tick("decide", t0)
         # reconstruction (exactly what the decoder computes)
         pred = c_t[pmode, ar]                                                # (NB, 6, 8, 8)
         full_t = self._reconstruct(pred, lv, tu_cbf, stepq, stepq_c)

@@ -137,14 +137,17 @@ class LumaMC:
         self.h, self.w = ref.shape
         p = np.pad(ref.astype(np.float32), PAD, mode="edge")
         phases = np.empty((16,) + p.shape, np.uint8 if max_value <= 255 else np.uint16)
+        # integer-valued float32: every product and partial sum < 2**24, so exact in any order;
+        # one horizontal pass per x phase, then one vertical pass per (y, x) phase
+        hor = [p * 64.0] + [cv2.filter2D(p, cv2.CV_32F, _TAPS[fx][None, :], anchor=(3, 0),
+                                         borderType=cv2.BORDER_REPLICATE) for fx in (1, 2, 3)]
         for fy in range(4):
             for fx in range(4):
                 if fx == 0 and fy == 0:
                     phases[0] = p
                     continue
-                # integer-valued float32: every product and partial sum < 2**24, so exact
-                v = cv2.sepFilter2D(p, cv2.CV_32F, _TAPS[fx], _TAPS[fy], anchor=(3, 3),
-                                    borderType=cv2.BORDER_REPLICATE)
+                v = hor[fx] * 64.0 if fy == 0 else cv2.filter2D(hor[fx], cv2.CV_32F, _TAPS[fy][:, None],
+                                                                 anchor=(0, 3), borderType=cv2.BORDER_REPLICATE)
                 phases[fy * 4 + fx] = np.clip(np.floor((v + 2048.0) / 4096.0), 0, max_value)
         self.phases = phases
         by, bx = self.h // PU, self.w // PU

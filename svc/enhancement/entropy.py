@@ -85,7 +85,9 @@ class EntropyModel:
         return cls(probs_from_counts(counts, strength))
 
     @classmethod
-    def load(cls, path=TABLES) -> "EntropyModel":
+    def load(cls, path=TABLES, pool: str | None = None) -> "EntropyModel":
+        """Tables from ``path`` (flat priors if it does not exist). ``pool`` (ablation): "cues" merges
+        the decoder-side cue contexts, "all" every context (one table per family)."""
         path = Path(path)
         if not path.exists():
             return cls({n: _prior(n) for n in NAMES})
@@ -97,6 +99,8 @@ class EntropyModel:
                 if c.shape != want and c.shape[1] == want[1] and want[0] % c.shape[0] == 0:
                     c = np.repeat(c, want[0] // c.shape[0], axis=0)   # tables of a coarser context set
                 counts[n] = c
+            if pool:
+                counts = pool_counts(counts, pool)
             return cls.from_counts(counts, float(z["strength"]) if "strength" in z else 8.0)
 
     def cost(self, name: str, ctx, values) -> np.ndarray:
@@ -112,15 +116,39 @@ class EntropyModel:
         return b + np.where(inside, 0.0, 4.0 + 4.0 * nb)
 
 
-def probs_from_counts(counts: dict[str, np.ndarray], strength: float = 8.0) -> dict[str, np.ndarray]:
-    """Per-context probabilities from counts, shrunk toward the family's pooled distribution by
-    ``strength`` pseudo-counts (contexts seen rarely fall back to it)."""
+# context layouts (outer .. inner), and which axes are decoder-side cues
+_LAYOUT = {"blk_i": ((8,), (0,)), "blk_p": ((10, 8, 4), (1, 2)), "mvd": ((1,), ()),
+           "cbf": ((10, 8), (1,)), "last": ((10, 8), (1,)), "coef": ((2, 2, 9, 2, 4, 8), (5,))}
+
+
+def pool_counts(counts: dict, level: str) -> dict:
+    """Counts with the cue axes ("cues") or all context axes ("all") summed and spread back, so
+    every context of a merged group has the same table (for ablations)."""
     out = {}
+    for n in NAMES:
+        shape, cue_axes = _LAYOUT[n]
+        c = np.asarray(counts[n]).reshape(shape + (-1,))
+        axes = tuple(range(len(shape))) if level == "all" else cue_axes
+        if axes:
+            c = np.broadcast_to(c.sum(axis=axes, keepdims=True), c.shape)
+        out[n] = np.ascontiguousarray(c).reshape(counts[n].shape)
+    return out
+
+
+def probs_from_counts(counts: dict[str, np.ndarray], strength: float = 8.0) -> dict[str, np.ndarray]:
+    """Per-context probabilities from counts with a two-level back-off: each context is shrunk by
+    ``strength`` pseudo-counts toward its group with the decoder-side cues merged, which is shrunk
+    toward the family's pooled distribution (rarely seen contexts fall back step by step)."""
+    out = {}
+    merged = pool_counts(counts, "cues")
     for name in NAMES:
         c = np.asarray(counts[name], np.float64)
         pooled = c.sum(0) + _prior(name)[0] * 4.0
         pooled /= pooled.sum()
-        p = c + strength * pooled[None, :]
+        g = np.asarray(merged[name], np.float64)
+        parent = g + strength * pooled[None, :]
+        parent /= parent.sum(1, keepdims=True)
+        p = c + strength * parent
         out[name] = p / p.sum(1, keepdims=True)
     return out
 
