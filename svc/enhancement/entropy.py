@@ -210,7 +210,11 @@ class SymbolReader:
         if self.left < 0:
             raise BitstreamError("enhancement payload asks for more symbols than a GOP can hold")
         m = self.model
-        out = self.dec.decode_stream((ctx + m.base[name]).tolist(), m.cdfs, m.lengths, m.offsets)
+        # hand the coder only the tables this pass uses (pybind11 converts every table passed, each call)
+        used, local = np.unique(ctx + m.base[name], return_inverse=True)
+        u = used.tolist()
+        out = self.dec.decode_stream(local.astype(np.int32).tolist(), [m.cdfs[i] for i in u],
+                                     [m.lengths[i] for i in u], [m.offsets[i] for i in u])
         return np.frombuffer(array.array("i", out), np.int32).copy()
 
 
