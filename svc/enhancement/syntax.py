@@ -1,0 +1,70 @@
+"""Payload bytes of the block enhancement coder (one GOP at a time).
+
+A GOP's enhancement is one rANS string: the encoder decides every frame first (closed loop, in
+display order) and entropy-codes the whole GOP at the end, so the 8-byte rANS flush is paid once per
+GOP, not per frame. The GOP's bytes travel in the payload of its first frame; the other frames'
+payloads are empty (b"")::
+
+    u8   version (1)
+    u8   flags        bit 0: step cascade (frame t >= 1 of the GOP uses stepq_p * CASCADE[t % 4] / 16,
+                      like HM's low-delay QP offsets); other bits reserved (0)
+    u16  stepq_i      luma quantiser step of the GOP's first frame, 1/16 orthonormal-DCT units
+    u16  stepq_p      luma step of the other frames (the quality knob sets both)
+    u8   chroma       chroma step / luma step, in 1/16
+    u8   frames       frames in the GOP (1..255)
+    u32  crc32        of the bytes before it and the rANS string
+    ...  rANS string  (empty when the GOP codes no symbol)
+
+Inside the string, per frame, the passes (each one vectorised call; the decoder derives every context
+from what it already has):
+  A  one block symbol per 16x16 unit: intra frame -> coded flag; inter frame -> mode * 2 + coded,
+     mode 0 restored base R, 1 motion-compensated previous full frame F (decoder-side motion),
+     2 blend (R + F + 1) >> 1, 3 F with a coded quarter-pel vector refinement
+  B  vector refinements of the mode-3 units (24 values: 5x5 quarter-pel window without the centre)
+  C  coded flag of each 8x8 transform unit (4 luma, U, V) of the coded units
+  D  scan position of the last non-zero level of each coded transform unit
+  E  levels at scan positions 0..last of each coded transform unit (escape beyond +-16)
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+
+from svc.errors import BitstreamError
+
+VERSION = 1
+FLAG_CASCADE = 1
+CASCADE = (16, 22, 20, 22)     # step factor in 1/16 by t % 4 (t >= 1): +1 / +3 / +2 / +3 "QP"
+_HEAD = struct.Struct("<BBHHBBI")
+HEADER_BYTES = _HEAD.size
+
+
+def frame_stepq(t: int, stepq_i: int, stepq_p: int, flags: int) -> int:
+    """The luma step of frame ``t`` of the GOP."""
+    if t == 0:
+        return stepq_i
+    if flags & FLAG_CASCADE:
+        return max(1, (stepq_p * CASCADE[t % 4] + 8) >> 4)
+    return stepq_p
+
+
+def pack_gop(stepq_i: int, stepq_p: int, chroma: int, frames: int, body: bytes, flags: int = 0) -> bytes:
+    head = _HEAD.pack(VERSION, flags, stepq_i, stepq_p, chroma, frames, 0)[:-4]
+    return head + zlib.crc32(body, zlib.crc32(head)).to_bytes(4, "little") + body
+
+
+def unpack_gop(payload: bytes, frames: int, gop_index=None):
+    """(stepq_i, stepq_p, chroma, flags, body) of a GOP payload; BitstreamError when it is damaged or
+    inconsistent."""
+    if len(payload) < _HEAD.size:
+        raise BitstreamError("block enhancement payload is too short", gop_index)
+    version, flags, stepq_i, stepq_p, chroma, n, crc = _HEAD.unpack_from(payload)
+    if version != VERSION:
+        raise BitstreamError(f"block enhancement payload version {version} is not supported (this reader: "
+                             f"{VERSION})", gop_index)
+    body = bytes(payload[_HEAD.size:])
+    if zlib.crc32(body, zlib.crc32(bytes(payload[:_HEAD.size - 4]))) != crc:
+        raise BitstreamError("block enhancement payload is damaged (checksum mismatch)", gop_index)
+    if flags & ~FLAG_CASCADE or n != frames or not (stepq_i >= 1 and stepq_p >= 1 and chroma >= 1):
+        raise BitstreamError("block enhancement payload header is inconsistent with the GOP", gop_index)
+    return stepq_i, stepq_p, chroma, flags, body
