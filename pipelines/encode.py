@@ -24,7 +24,7 @@ source = open_source(args.input)
 codec = None
 if cfg.enhancement.enabled:
     from svc.enhancement import load_codec_for_encoding
-    codec = load_codec_for_encoding(cfg.enhancement, source.format)
+    codec = load_codec_for_encoding(cfg, source.format)
 
 with open(args.output, "wb") as fh:
     writer = ContainerWriter(fh, make_header(source.format, cfg, codec))

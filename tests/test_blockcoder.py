@@ -27,13 +27,14 @@ if not CARPHONE_MP4.exists():
 def carphone_gop():
     """8 carphone frames, cropped to 96x64 (not a multiple of 16 wide: exercises the padding), and their
     real base layer (x265 QP 37)."""
-    from svc.base import BaseEncoder, BaseSettings
+    from svc.base import BaseEncoder
+    from svc.config import BaseConfig
     from svc.io import open_source
 
     frames = [YuvFrame(f.y[8:72, 20:108].copy(), f.u[4:36, 10:54].copy(), f.v[4:36, 10:54].copy())
               for f in open_source(CARPHONE_MP4, max_frames=8)]
     fmt = VideoFormat(88, 64, Fraction(30))
-    bases = BaseEncoder(fmt, BaseSettings(qp=37)).encode_gop(frames).recon
+    bases = BaseEncoder(fmt, BaseConfig(qp=37)).encode_gop(frames).recon
     return fmt, frames, bases
 
 
@@ -61,11 +62,10 @@ def test_motion_compensation_paths_agree():
 def test_roundtrip_and_cross_process_bit_exact(carphone_gop, tmp_path):
     fmt, frames, bases = carphone_gop
     coder = BlockCoder(fmt, 0.55)
-    payloads, fulls = coder.encode_gop(frames, bases, bases)
-    assert _same(coder.decode_gop(bases, bases, payloads), fulls)
-    assert all(p == b"" for p in payloads[1:])
+    payload, fulls = coder.encode_gop(frames, bases, bases)
+    assert _same(coder.decode_gop(bases, bases, payload), fulls)
     np.savez(tmp_path / "gop.npz", **{f"b{i}{k}": p for i, b in enumerate(bases) for k, p in zip("yuv", b)})
-    (tmp_path / "payload.bin").write_bytes(payloads[0])
+    (tmp_path / "payload.bin").write_bytes(payload)
     script = f"""
 import numpy as np, sys
 from fractions import Fraction
@@ -73,7 +73,7 @@ from svc.io.frames import VideoFormat, YuvFrame
 from svc.enhancement.blockcodec import BlockCoder
 z = np.load(r"{tmp_path / 'gop.npz'}")
 bases = [YuvFrame(z[f"b{{i}}y"], z[f"b{{i}}u"], z[f"b{{i}}v"]) for i in range({len(bases)})]
-pay = [open(r"{tmp_path / 'payload.bin'}", "rb").read()] + [b""] * {len(bases) - 1}
+pay = open(r"{tmp_path / 'payload.bin'}", "rb").read()
 out = BlockCoder(VideoFormat(88, 64, Fraction(30)), 0.55).decode_gop(bases, bases, pay)
 np.savez(r"{tmp_path / 'out.npz'}", **{{f"f{{i}}{{k}}": p for i, f in enumerate(out) for k, p in zip("yuv", f)}})
 """
@@ -96,13 +96,13 @@ def test_static_content_costs_almost_nothing():
     orig = YuvFrame(y, np.full((24, 32), 120, np.uint8), np.full((24, 32), 130, np.uint8))
     base = YuvFrame(cv2.GaussianBlur(y, (7, 7), 2.0), orig.u, orig.v)
     coder = BlockCoder(fmt, 0.6)
-    one = len(coder.encode_gop([orig], [base], [base])[0][0])
-    payloads, fulls = coder.encode_gop([orig] * 16, [base] * 16, [base] * 16)
-    assert len(payloads[0]) - one <= 15 * 1, (len(payloads[0]), one)
+    one = len(coder.encode_gop([orig], [base], [base])[0])
+    payload, fulls = coder.encode_gop([orig] * 16, [base] * 16, [base] * 16)
+    assert len(payload) - one <= 15 * 1, (len(payload), one)
     for s in coder.stats[1:]:
         assert s["modes"][2] == s["modes"].sum()     # symbol 2 = F, skip
     info = []
-    coder.decode_gop([base] * 16, [base] * 16, payloads, info=info)
+    coder.decode_gop([base] * 16, [base] * 16, payload, info=info)
     assert all((i["sym"] == 2).all() for i in info[1:])
     assert psnr(orig.y, fulls[-1].y) >= psnr(orig.y, fulls[0].y) - 1e-9
 
@@ -110,9 +110,9 @@ def test_static_content_costs_almost_nothing():
 def test_skip_units_carry_no_residual(carphone_gop):
     fmt, frames, bases = carphone_gop
     coder = BlockCoder(fmt, 0.45)
-    payloads, fulls = coder.encode_gop(frames, bases, bases)
+    payload, fulls = coder.encode_gop(frames, bases, bases)
     info = []
-    coder.decode_gop(bases, bases, payloads, info=info)
+    coder.decode_gop(bases, bases, payload, info=info)
     skipped = 0
     for i in info:
         skip = (i["sym"] % 2) == 0
@@ -125,7 +125,7 @@ def test_skip_units_carry_no_residual(carphone_gop):
 @pytest.mark.parametrize("quality", [0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
 def test_full_layer_never_below_base(carphone_gop, quality):
     fmt, frames, bases = carphone_gop
-    payloads, fulls = BlockCoder(fmt, quality).encode_gop(frames, bases, bases)
+    _, fulls = BlockCoder(fmt, quality).encode_gop(frames, bases, bases)
     for o, b, f in zip(frames, bases, fulls):
         assert psnr(o.y, f.y) >= psnr(o.y, b.y) - 1e-9
 
@@ -133,18 +133,16 @@ def test_full_layer_never_below_base(carphone_gop, quality):
 def test_damaged_payload_raises(carphone_gop):
     fmt, frames, bases = carphone_gop
     coder = BlockCoder(fmt, 0.5)
-    payloads, _ = coder.encode_gop(frames, bases, bases)
-    p = bytearray(payloads[0])
+    payload, _ = coder.encode_gop(frames, bases, bases)
+    p = bytearray(payload)
     for where in (len(p) - 1, 12, 3):
         bad = bytearray(p)
         bad[where] ^= 0x5A
         with pytest.raises(BitstreamError):
-            coder.decode_gop(bases, bases, [bytes(bad)] + payloads[1:])
+            coder.decode_gop(bases, bases, bytes(bad))
     with pytest.raises(BitstreamError):
-        coder.decode_gop(bases, bases, [bytes(p[:-5])] + payloads[1:])
+        coder.decode_gop(bases, bases, bytes(p[:-5]))
     with pytest.raises(BitstreamError):
-        coder.decode_gop(bases, bases, [bytes(p[:5])] + payloads[1:])
+        coder.decode_gop(bases, bases, bytes(p[:5]))
     with pytest.raises(BitstreamError):
-        coder.decode_gop(bases, bases, [payloads[0]] + [b"x"] + payloads[2:])
-    with pytest.raises(BitstreamError):
-        coder.decode_gop(bases[:-1], bases[:-1], payloads[:-1])
+        coder.decode_gop(bases[:-1], bases[:-1], payload)

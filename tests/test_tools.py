@@ -19,6 +19,8 @@ SMOKE = {
     # the npm tarball is not in the repository (nor downloaded by tests): --help everywhere, and where the
     # tarball lies on this machine the full conversion, which must reproduce the shipped weights exactly
     "convert_nanodet.py": ["--help"],
+    "bench_features.py": ["--clips", "carphone", "--frames", "4", "--qps", "42", "--quantisers", "0", "--out", "{tmp}"],
+    "train_features.py": ["--frames", "4", "--levels", "8", "--samples", "20000", "--out", "{tmp}/f.npz"],
 }
 
 

@@ -56,7 +56,7 @@ def point(clip, qp, quality=None, overrides=()):
     codec = loader = None
     if quality is not None:
         from svc.enhancement import load_codec_for_decoding, load_codec_for_encoding
-        codec, loader = load_codec_for_encoding(cfg.enhancement, clip.format), load_codec_for_decoding
+        codec, loader = load_codec_for_encoding(cfg, clip.format), load_codec_for_decoding
     buf = io.BytesIO()
     s = encode(clip, buf, cfg, codec=codec)
     sink = FrameCollector()

@@ -16,7 +16,7 @@ COMMANDS = {
     "info": ("svc.cli.decode", "info_main", "show a stream's header, GOP table and integrity"),
     "analyze": ("svc.cli.analyze", "main", "detect and track objects on the base layer"),
     "eval-tracking": ("svc.cli.evaluate", "main", "evaluate tracking on the CTC sequences across rates"),
-    "train": ("svc.cli.train", "main", "train the enhancement model"),
+    "train": ("svc.cli.train", "main", "learn the enhancement layer's models (tables, restoration)"),
     "config": ("svc.cli.config", "main", "show the configuration (defaults, or with a file and --set applied)"),
 }
 

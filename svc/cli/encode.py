@@ -103,7 +103,7 @@ def command(argv) -> int:
     codec = None
     if cfg.enhancement.enabled:
         from svc.enhancement import load_codec_for_encoding  # imports torch lazily
-        codec = load_codec_for_encoding(cfg.enhancement, source.format)
+        codec = load_codec_for_encoding(cfg, source.format)
     analyzer = roi_filter = None
     if cfg.roi.mode == "auto":
         from svc.analytics.roi import make_roi

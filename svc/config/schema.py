@@ -153,16 +153,23 @@ class BaseConfig(Section):
 
 @dataclass(frozen=True)
 class EnhancementConfig(Section):
-    """Enhancement layer (for viewing)."""
+    """Enhancement layer (for viewing): zero-bit restoration of the base, then the block coder."""
 
     KEY = "enhancement"
 
     enabled: bool = option(True, "code the enhancement layer (false: base layer only)")
-    model: str = option("svc/enhancement/weights/svc-enh-v1.pt",
-                        "weights file; a relative path is taken from the project root")
-    quality: float = option(0.5, "0.0 (lowest rate) .. 1.0 (highest); one model serves all", lo=0.0, hi=1.0)
-    residual: bool = option(True, "false: zero-bit enhancement (per frame: base, or base + predicted residual)")
-    temporal: bool = option(True, "carry the previous frame's correction, moved by base-layer motion (no bits)")
+    quality: float = option(0.5, "0.0 (restoration only, a few bytes per GOP) .. 1.0 (highest rate); one coder "
+                                 "serves all", lo=0.0, hi=1.0)
+    restoration: bool = option(False, "restore the base at zero bits (multi-frame integer CNN) before coding")
+    restoration_model: str = option("svc/enhancement/weights/svc-restore-v1.pt",
+                                    "restoration weights; a relative path is taken from the project root")
+    tables: str = option("svc/enhancement/weights/blockcoder-tables.npz",
+                         "the block coder's context tables; a relative path is taken from the project root")
+    temporal: bool = option(True, "predict from the previous full frame moved by decoder-side motion")
+    blend: bool = option(True, "also predict from the blend of the restored base and the moved previous frame")
+    mv_refine: bool = option(True, "also predict from the previous frame at a coded quarter-pel refinement")
+    skip: bool = option(True, "blocks the prediction gets right carry no residual (else every block codes flags)")
+    rdoq: bool = option(True, "rate-aware rounding of the residual levels")
 
 
 @dataclass(frozen=True)

@@ -179,7 +179,7 @@ class BlockCoder:
 
     # -- encoder ----------------------------------------------------------------------------------
     def encode_gop(self, originals, bases, restored):
-        """(payloads, full frames) of one GOP. ``restored``: the restored base frames (prediction R)."""
+        """(payload, full frames) of one GOP. ``restored``: the restored base frames (prediction R)."""
         if not (len(originals) == len(bases) == len(restored)) or not 1 <= len(originals) <= 255:
             raise ValueError("encode_gop needs 1..255 originals, bases and restored frames of one GOP")
         writer = SymbolWriter(self.model, self.config.counts)
@@ -193,9 +193,7 @@ class BlockCoder:
         t0 = time.perf_counter()
         body = writer.encode()
         self._tick("entropy", t0)
-        payloads = [syntax.pack_gop(self.stepq_i, self.stepq, self.chroma, len(originals), body, flags)]
-        payloads += [b""] * (len(originals) - 1)
-        return payloads, fulls
+        return syntax.pack_gop(self.stepq_i, self.stepq, self.chroma, len(originals), body, flags), fulls
 
     def _encode_frame(self, writer, original, base, restored, prev, steps):
         cfg, m = self.config, self.model
@@ -445,15 +443,13 @@ class BlockCoder:
         return np.clip(out, 0, self.maxv)
 
     # -- decoder ----------------------------------------------------------------------------------
-    def decode_gop(self, bases, restored, payloads, gop_index=None, info: list | None = None):
-        """Full frames of one GOP from its base frames, restored base frames and payloads. ``info``
+    def decode_gop(self, bases, restored, payload: bytes, gop_index=None, info: list | None = None):
+        """Full frames of one GOP from its base frames, restored base frames and payload. ``info``
         (a list) receives per frame the block symbols, transform flags, predicted and full units."""
         n = len(bases)
-        if len(restored) != n or len(payloads) != n or n < 1:
+        if len(restored) != n or n < 1:
             raise BitstreamError("block enhancement: frame count mismatch", gop_index)
-        if any(len(p) for p in payloads[1:]):
-            raise BitstreamError("block enhancement: unexpected bytes after the GOP's first payload", gop_index)
-        stepq_i, stepq_p, chroma, flags, body = syntax.unpack_gop(payloads[0], n, gop_index)
+        stepq_i, stepq_p, chroma, flags, body = syntax.unpack_gop(payload, n, gop_index)
         reader = SymbolReader(self.model, body, n * self.nb * SYMS_PER_UNIT) if body else None
         fulls, prev = [], None
         for b, r in zip(bases, restored):

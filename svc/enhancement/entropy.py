@@ -4,7 +4,7 @@ Every symbol is coded with a static probability table chosen by a *context*: an 
 compute before the symbol is decoded (block mode, transform band, decoded position of the last
 coefficient, quantised decoder-side cues such as how far the restored base and the motion-compensated
 previous frame disagree). The tables are learned offline: counts of each (family, context, value) on
-training clips (``tools/train_blockcoder.py``), stored in ``weights/blockcoder-tables.npz`` and turned
+training clips (``svc-train tables``, :mod:`svc.enhancement.train_tables`), stored in ``weights/blockcoder-tables.npz`` and turned
 into 16-bit quantised CDFs here. A whole pass of symbols (a frame's modes, its coefficients, ...) is
 coded or decoded in one vectorised call.
 
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from svc.entropy import PRECISION, quantised_cdf, rans_decoder, rans_encoder
 from svc.errors import BitstreamError
 
-PRECISION = 16
 COEF_K = 16        # coefficient levels -16..16 are modelled, larger ones escape
 
 # name: (contexts, alphabet, offset)
@@ -53,9 +53,7 @@ def _prior(name: str) -> np.ndarray:
 
 
 def _quantised_cdf(pmf: np.ndarray) -> list[int]:
-    """CompressAI's 16-bit quantised CDF of ``pmf`` (every symbol keeps probability >= 2**-16)."""
-    from compressai._CXX import pmf_to_quantized_cdf
-    return pmf_to_quantized_cdf(pmf.astype(np.float64).tolist(), PRECISION)
+    return quantised_cdf(pmf)
 
 
 class EntropyModel:
@@ -181,22 +179,20 @@ class SymbolWriter:
             np.add.at(self.counts[name], (ctx, v), 1)
 
     def encode(self) -> bytes:
-        from compressai.ans import RansEncoder
         if not self.values:
             return b""
         v = np.concatenate(self.values)
         i = np.concatenate(self.indexes)
         m = self.model
-        return RansEncoder().encode_with_indexes(v.tolist(), i.tolist(), m.cdfs, m.lengths, m.offsets)
+        return rans_encoder().encode_with_indexes(v.tolist(), i.tolist(), m.cdfs, m.lengths, m.offsets)
 
 
 class SymbolReader:
     """Decodes passes of symbols from one rANS string, in the order they were put."""
 
     def __init__(self, model: EntropyModel, data: bytes, max_symbols: int):
-        from compressai.ans import RansDecoder
         self.model = model
-        self.dec = RansDecoder()
+        self.dec = rans_decoder()
         self.left = max_symbols
         # zero padding: a damaged string can make the decoder read past its end (one 32-bit word per
         # symbol at most); zeros also end any run of escape chunks

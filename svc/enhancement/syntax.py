@@ -2,8 +2,8 @@
 
 A GOP's enhancement is one rANS string: the encoder decides every frame first (closed loop, in
 display order) and entropy-codes the whole GOP at the end, so the 8-byte rANS flush is paid once per
-GOP, not per frame. The GOP's bytes travel in the payload of its first frame; the other frames'
-payloads are empty (b"")::
+GOP, not per frame. The GOP payload (the container record's enhancement layer, after the codec's own
+prefix, :mod:`svc.enhancement.codec`)::
 
     u8   version (1)
     u8   flags        bit 0: step cascade (frame t >= 1 of the GOP uses stepq_p * CASCADE[t % 4] / 16,

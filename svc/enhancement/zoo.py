@@ -1,14 +1,14 @@
-"""Shipped enhancement weights: loading, identification (model id + SHA-256) and matching to streams."""
+"""Shipped enhancement models: the restoration network's weights and the block coder's context tables,
+each identified by an id (the file's stem) and its SHA-256; matching them to streams."""
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
-from svc.config import PROJECT_ROOT, resolve_path
+from svc.config import resolve_path
 from svc.errors import ModelError
 
-WEIGHTS_DIR = PROJECT_ROOT / "svc" / "enhancement" / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
 def sha256_file(path) -> str:
@@ -19,59 +19,70 @@ def sha256_file(path) -> str:
     return h.hexdigest()
 
 
-def load_model(path):
-    """(model, model_id, sha256) from a weights file written by :func:`svc.enhancement.train.save_weights`."""
-    import torch
-
-    from svc.enhancement.models import ResidualEnhancer
-
-    path = Path(path)
+def _identify(path: Path, what: str) -> dict:
     if not path.is_file():
-        raise ModelError(f"enhancement model file {path} not found: train one with svc-train "
-                         f"(see README) or pass --no-enhancement")
+        raise ModelError(f"{what} {path} not found (see README: Enhancement layer), or pass --no-enhancement")
+    return {"id": path.stem, "sha256": sha256_file(path)}
+
+
+def _load_tables(path: Path):
+    from svc.enhancement.entropy import EntropyModel
+
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=False)
-        if blob.get("format") != "svc-enhancement":
-            raise ValueError("not an svc enhancement weights file")
-        model = ResidualEnhancer(**blob["config"])
-        model.load_state_dict(blob["state_dict"])
-    except Exception as e:  # noqa: BLE001 - any failure here means an unusable file
-        raise ModelError(f"cannot load enhancement model {path}: {e}") from None
-    return model.eval(), path.stem, sha256_file(path)
+        return EntropyModel.load(path)
+    except Exception as e:  # noqa: BLE001 - any failure means an unusable file
+        raise ModelError(f"cannot load block coder tables {path}: {e}") from None
 
 
-def load_codec_for_encoding(cfg, fmt):
-    """The codec for ``cfg`` (the config's ``enhancement`` section, :class:`svc.config.EnhancementConfig`)
-    and the stream format."""
+def _load_restorer(path: Path):
+    from svc.enhancement.restoration import Restorer
+
+    return Restorer.load(path)
+
+
+def load_codec_for_encoding(config, fmt):
+    """The codec of a stream coded with ``config`` (:class:`svc.config.SvcConfig`: its enhancement
+    section, and the base QP the restoration is told) in format ``fmt``."""
+    from svc.enhancement.blockcodec import BlockCoderConfig
     from svc.enhancement.codec import EnhancementCodec
 
-    model, model_id, sha = load_model(resolve_path(cfg.model))
-    return EnhancementCodec(model, fmt, cfg.quality, model_id, sha, code_residual=cfg.residual,
-                            temporal=cfg.temporal)
+    cfg, base_qp = config.enhancement, config.base.qp
+    tables_path = resolve_path(cfg.tables)
+    ids = {"tables": _identify(tables_path, "block coder tables"), "restoration": None}
+    restorer = None
+    if cfg.restoration:
+        rpath = resolve_path(cfg.restoration_model)
+        ids["restoration"] = _identify(rpath, "restoration weights")
+        restorer = _load_restorer(rpath)
+    coder = BlockCoderConfig(temporal=cfg.temporal, blend=cfg.blend, mv_refine=cfg.mv_refine, skip=cfg.skip,
+                             rdoq=cfg.rdoq)
+    return EnhancementCodec(fmt, cfg.quality, base_qp, restorer, _load_tables(tables_path), coder, ids)
 
 
-def _candidates(model_id: str):
-    """Where the weights of ``model_id`` are looked for: only $SVC_ENH_WEIGHTS when it is set."""
-    env = os.environ.get("SVC_ENH_WEIGHTS")
-    return [Path(env)] if env else [WEIGHTS_DIR / f"{model_id}.pt"]
+def _find(entry: dict | None, what: str) -> Path:
+    """The shipped file of ``entry`` ({"id", "sha256"}), checked against the stream's hash."""
+    if not isinstance(entry, dict) or "id" not in entry or "sha256" not in entry:
+        raise ModelError(f"the stream's header does not name its {what}")
+    path = WEIGHTS_DIR / f"{entry['id']}{'.npz' if what == 'block coder tables' else '.pt'}"
+    if not path.is_file():
+        raise ModelError(f"the stream needs {what} {entry['id']!r}, which this installation does not have; "
+                         "decode --layer base")
+    sha = sha256_file(path)
+    if sha != entry["sha256"]:
+        raise ModelError(f"the stream was coded with other {what} ({entry['id']!r} sha256 {entry['sha256'][:12]}..., "
+                         f"this installation has {sha[:12]}...); decode --layer base")
+    return path
 
 
-def load_codec_for_decoding(header, weights=None):
-    """The codec matching a stream's header; refuses weights whose SHA-256 differs from the stream's."""
-    from svc.enhancement.codec import EnhancementCodec
+def load_codec_for_decoding(header):
+    """The codec matching a stream's header; refuses weights or tables whose SHA-256 differs."""
+    from svc.enhancement.codec import CODEC_ID, EnhancementCodec
 
     info = header.enhancement or {}
-    model_id, want = str(info.get("model_id", "")), str(info.get("weights_sha256", ""))
-    tried = []
-    for cand in ([Path(weights)] if weights else list(_candidates(model_id))):
-        if not cand.is_file():
-            tried.append(f"{cand} (missing)")
-            continue
-        sha = sha256_file(cand)
-        if sha != want:
-            tried.append(f"{cand} (sha256 {sha[:12]})")
-            continue
-        model, _, _ = load_model(cand)
-        return EnhancementCodec(model, header.format, float(info.get("quality", 0.5)), model_id, sha)
-    raise ModelError(f"stream needs enhancement model {model_id!r} with weights sha256 {want[:12]}..., "
-                     f"not available: tried {', '.join(tried)}; decode --layer base, or set SVC_ENH_WEIGHTS")
+    if info.get("codec") != CODEC_ID:
+        raise ModelError(f"the stream's enhancement layer is {info.get('codec')!r}; this decoder reads {CODEC_ID!r}")
+    tables = _load_tables(_find(info.get("tables"), "block coder tables"))
+    restorer = _load_restorer(_find(info["restoration"], "restoration weights")) if info.get("restoration") else None
+    base_qp = float((header.base or {}).get("qp", 37))
+    return EnhancementCodec(header.format, float(info.get("quality", 0.5)), base_qp, restorer, tables,
+                            ids={k: info.get(k) for k in ("tables", "restoration")})

@@ -116,7 +116,7 @@ def run_point(spec: PointSpec) -> EvaluationRow:
         codec = analyzer = roi_filter = None
         if spec.enh_quality is not None:
             from svc.enhancement import load_codec_for_encoding
-            codec = load_codec_for_encoding(cfg.enhancement, source.format)
+            codec = load_codec_for_encoding(cfg, source.format)
         if spec.configuration == "roi":
             from svc.analytics.roi import make_roi
             analyzer, roi_filter = make_roi(cfg, source.format, detector)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from svc.base import BaseDecoder, BaseEncoder
-from svc.bitstream import ContainerWriter, GopRecord, pack_frame_payloads, unpack_frame_payloads
+from svc.bitstream import ContainerWriter, GopRecord
 from svc.buffer import Gop
 from svc.io.frames import YuvFrame
 
@@ -21,7 +21,7 @@ class CodedGop:
     gop: Gop
     base_payload: bytes = b""
     base_recon: list[YuvFrame] = field(default_factory=list)
-    enh_payloads: list[bytes] | None = None
+    enh_payload: bytes | None = None
     full_recon: list[YuvFrame] | None = None
     roi: object = None
     reference_payload: bytes | None = None         # base layer without ROI (sent only if ROI is dropped)
@@ -100,7 +100,7 @@ def base_encode_stage(coded_gops: Iterable[CodedGop], encoder: BaseEncoder, roi_
 
 def enhancement_encode_stage(coded_gops: Iterable[CodedGop], codec, max_rate_ratio: float | None = None
                              ) -> Iterator[CodedGop]:
-    """Codes the residual of each frame against its base reconstruction.
+    """Codes each GOP's enhancement layer against its base reconstruction (:mod:`svc.enhancement.codec`).
 
     Where the GOP carries a without-ROI reference (ROI streams, ``roi.viewer_quality: match``), that
     reference is enhanced first and each frame's full layer must reach the reference's full-layer
@@ -111,18 +111,18 @@ def enhancement_encode_stage(coded_gops: Iterable[CodedGop], codec, max_rate_rat
         targets = None
         if coded.reference_recon is not None:
             t0 = time.perf_counter()
-            ref_payloads, coded.reference_full = codec.encode_gop(coded.gop.frames, coded.reference_recon)
+            ref_payload, coded.reference_full = codec.encode_gop(coded.gop.frames, coded.reference_recon)
             targets = [codec.quality_target(o, f) for o, f in zip(coded.gop.frames, coded.reference_full)]
             _timed(coded.timings, "reference", t0)
         t0 = time.perf_counter()
-        coded.enh_payloads, coded.full_recon = codec.encode_gop(coded.gop.frames, coded.base_recon, targets)
+        coded.enh_payload, coded.full_recon = codec.encode_gop(coded.gop.frames, coded.base_recon, targets)
         if targets is not None and (not all(
                 codec.target_ratio(o, f, target) <= 1.0
                 for o, f, target in zip(coded.gop.frames, coded.full_recon, targets)) or (
-                max_rate_ratio is not None and len(coded.base_payload) + sum(map(len, coded.enh_payloads))
-                > max_rate_ratio * (len(coded.reference_payload) + sum(map(len, ref_payloads))))):
+                max_rate_ratio is not None and len(coded.base_payload) + len(coded.enh_payload)
+                > max_rate_ratio * (len(coded.reference_payload) + len(ref_payload)))):
             coded.base_payload, coded.base_recon = coded.reference_payload, coded.reference_recon
-            coded.enh_payloads, coded.full_recon = ref_payloads, coded.reference_full
+            coded.enh_payload, coded.full_recon = ref_payload, coded.reference_full
             coded.roi_dropped = True
         _timed(coded.timings, "enhancement", t0)
         yield coded
@@ -131,7 +131,7 @@ def enhancement_encode_stage(coded_gops: Iterable[CodedGop], codec, max_rate_rat
 def write_stage(coded_gops: Iterable[CodedGop], writer: ContainerWriter) -> Iterator[CodedGop]:
     """Appends one container record per GOP as soon as the GOP is coded."""
     for coded in coded_gops:
-        enh = pack_frame_payloads(coded.enh_payloads) if coded.enh_payloads is not None else None
+        enh = coded.enh_payload
         coded.enh_bytes = len(enh) if enh is not None else 0
         coded.record_bytes = writer.write_gop(len(coded.gop), {"base": coded.base_payload, "enhancement": enh})
         yield coded
@@ -160,8 +160,7 @@ def enhancement_decode_stage(gops: Iterable[DecodedGop], codec, on_error: str = 
             if "enhancement" in rec.errors:
                 raise BitstreamError(rec.errors["enhancement"])
             if rec.enhancement is not None:
-                dec.frames = codec.decode_gop(dec.frames, unpack_frame_payloads(rec.enhancement, rec.frame_count,
-                                                                                rec.index))
+                dec.frames = codec.decode_gop(dec.frames, rec.enhancement, rec.index)
                 dec.layer = "full"
         except BitstreamError as e:
             if on_error == "fail":

@@ -1,0 +1,104 @@
+"""Static-table entropy coding with CompressAI's C++ rANS coder (the one coder of the project).
+
+A :class:`RansTables` holds probability tables, each over the integer alphabet ``offset .. offset + n - 1``
+plus an escape for values outside it (coded by the rANS coder's bypass mode, a few bits more). A
+symbol is coded with the table its *table index* names, so context modelling is the caller's choice of
+indices; a whole pass of symbols is coded or decoded in one vectorised call.
+"""
+from __future__ import annotations
+
+import array
+
+import numpy as np
+
+from svc.errors import BitstreamError
+
+PRECISION = 16          # bits of the quantised CDFs
+ESCAPE_FLOOR = 1e-5     # probability kept for the escape symbol of every table
+
+
+def _compressai():
+    """CompressAI's C++ extension modules (imported once; its torch.jit deprecation warning, which
+    says nothing to a user of svc, is silenced)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated", category=FutureWarning)
+        from compressai import _CXX, ans
+    return _CXX, ans
+
+
+def rans_encoder():
+    return _compressai()[1].RansEncoder()
+
+
+def rans_decoder():
+    return _compressai()[1].RansDecoder()
+
+
+def quantised_cdf(pmf) -> list[int]:
+    """CompressAI's 16-bit quantised CDF of ``pmf`` (every symbol keeps probability >= 2**-16)."""
+    return _compressai()[0].pmf_to_quantized_cdf(np.asarray(pmf, np.float64).tolist(), PRECISION)
+
+
+class RansTables:
+    """Tables from ``pmfs`` (each (n,) over its alphabet, escape appended here) and ``offsets`` (the
+    value of each table's first symbol). :attr:`bits` gives each table's code lengths, escape last."""
+
+    def __init__(self, pmfs, offsets):
+        self.cdfs, self.lengths, self.offsets, self.bits = [], [], [], []
+        for pmf, off in zip(pmfs, offsets):
+            p = np.asarray(pmf, np.float64)
+            p = np.concatenate([p / max(p.sum(), 1e-300) * (1 - ESCAPE_FLOOR), [ESCAPE_FLOOR]])
+            cdf = quantised_cdf(p)
+            self.cdfs.append(cdf)
+            self.lengths.append(len(cdf))
+            self.offsets.append(int(off))
+            self.bits.append(-np.log2(np.diff(np.asarray(cdf, np.float64)) / (1 << PRECISION)))
+
+    def __len__(self):
+        return len(self.cdfs)
+
+    def cost(self, table: int, values) -> np.ndarray:
+        """Bits of each of ``values`` in table ``table`` (escapes counted roughly: 4 bits per nibble + 4)."""
+        v = np.asarray(values) - self.offsets[table]
+        n = self.lengths[table] - 2
+        inside = (v >= 0) & (v < n)
+        b = self.bits[table][np.where(inside, v, n)]
+        raw = np.where(v < 0, -2 * v - 1, 2 * (v - n))
+        return b + np.where(inside, 0.0, 4.0 + 4.0 * np.ceil(np.log2(np.maximum(raw, 1) + 1) / 4))
+
+
+def encode(values, tables_ids, tables: RansTables) -> bytes:
+    """One rANS string of ``values`` (int), each coded with table ``tables_ids[i]``."""
+    v = np.asarray(values, np.int32).ravel()
+    i = np.asarray(tables_ids, np.int32).ravel()
+    if v.shape != i.shape:
+        raise ValueError(f"{v.size} values but {i.size} table indices")
+    if v.size == 0:
+        return b""
+    return rans_encoder().encode_with_indexes(v.tolist(), i.tolist(), tables.cdfs, tables.lengths, tables.offsets)
+
+
+class RansReader:
+    """Decodes passes of symbols from one rANS string, in the order they were encoded. At most
+    ``max_symbols`` are read (a damaged string cannot make the reader run away)."""
+
+    def __init__(self, data: bytes, tables: RansTables, max_symbols: int):
+        self.tables, self.left = tables, int(max_symbols)
+        self._dec = rans_decoder()
+        # zero padding: a damaged string can make the decoder read past its end (one 32-bit word per
+        # symbol at most); zeros also end any run of escape chunks
+        self._dec.set_stream(bytes(data) + bytes(4 * self.left + 64))
+
+    def get(self, table_ids) -> np.ndarray:
+        """The next ``len(table_ids)`` symbols, each decoded with its table (int32 array)."""
+        ids = np.asarray(table_ids, np.int32).ravel()
+        if ids.size == 0:
+            return np.zeros(0, np.int32)
+        self.left -= ids.size
+        if self.left < 0:
+            raise BitstreamError("the payload asks for more symbols than it can hold")
+        t = self.tables
+        out = self._dec.decode_stream(ids.tolist(), t.cdfs, t.lengths, t.offsets)
+        return np.frombuffer(array.array("i", out), np.int32).copy()
