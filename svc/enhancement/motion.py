@@ -201,7 +201,7 @@ def _refine(cur: np.ndarray, ref: np.ndarray, centres: np.ndarray, block: int, u
     sad = sad.reshape(by, 9, bx).transpose(1, 0, 2)                                   # (9, By, Bx)
     off = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], np.int32)
     vecs = centres[None] + off[:, None, None, :]                                      # (9, By, Bx, 2)
-    cost = sad + np.abs(vecs).sum(-1) * (VECTOR_COST * unit)
+    cost = sad + (np.abs(vecs[..., 0]) + np.abs(vecs[..., 1])) * (VECTOR_COST * unit)
     best = cost.argmin(axis=0)[None]                         # first minimum: raster order on ties
     return (np.take_along_axis(vecs, best[..., None], 0)[0],
             np.take_along_axis(sad, best, 0)[0])
@@ -217,11 +217,10 @@ def hierarchical_motion(cur: np.ndarray, ref: np.ndarray, search: int = COARSE_S
     by, bx = -(-cur.shape[0] // ALIGN_BLOCK), -(-cur.shape[1] // ALIGN_BLOCK)
     c, r = _pyramid(_luma8(cur), 3), _pyramid(_luma8(ref), 3)
     v = _full_search(c[3], r[3], 2, search, 8)                 # 1/8: 2x2-sample groups = 16x16 luma
-    for level, blk in ((2, 4), (1, 4), (0, 8)):                 # 1/4: 16x16 luma, then 8x8 luma
-        v = v * 2
-        if level == 1:
-            v = np.repeat(np.repeat(v, 2, 0), 2, 1)
-        v, sad = _refine(c[level], r[level], v, blk, 1 << level)
+    v, _ = _refine(c[2], r[2], v * 2, 4, 4)                     # 1/4: 16x16-luma blocks
+    v = np.repeat(np.repeat(v * 2, 2, 0), 2, 1)                # 1/2: 8x8-luma blocks
+    v, _ = _refine(c[1], r[1], v, 4, 2)
+    v, sad = _refine(c[0], r[0], v * 2, 8, 1)
     return v[:by, :bx], sad[:by, :bx]
 
 
