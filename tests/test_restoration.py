@@ -58,6 +58,8 @@ def test_alignment_helps_on_real_motion():
 _RESTORE_SCRIPT = r"""
 import sys, hashlib, numpy as np, torch
 torch.set_num_threads(int(sys.argv[1]))
+if sys.argv[3] == "native":
+    torch.backends.mkldnn.enabled = False      # ATen's own im2col + BLAS convolution instead of oneDNN
 from svc.enhancement.restoration import Restorer
 from svc.io.frames import YuvFrame
 data = np.load(sys.argv[2])
@@ -82,27 +84,41 @@ def _digest(frames) -> str:
 
 
 @needs_weights
-def test_restore_is_bit_exact_across_threads_and_processes(carphone_qp37, tmp_path):
+def test_restore_is_bit_exact_across_thread_counts(carphone_qp37):
     _, bases = carphone_qp37
-    bases = bases[:6]
     restorer = Restorer.load()
     old = torch.get_num_threads()
     digests = []
     try:
         for th in (1, 2):
             torch.set_num_threads(th)
-            digests.append(_digest(restorer.restore_gop(bases, 37)))
+            digests.append(_digest(restorer.restore_gop(bases[:6], 37)))
+        # another convolution algorithm: ATen's own im2col + BLAS instead of oneDNN
+        with torch.backends.mkldnn.flags(enabled=False):
+            digests.append(_digest(restorer.restore_gop(bases[:6], 37)))
     finally:
         torch.set_num_threads(old)
-    assert digests[0] == digests[1]
+    assert digests[0] == digests[1] == digests[2]
+
+
+@needs_weights
+def test_restore_is_bit_exact_across_processes_and_kernels(carphone_qp37, tmp_path):
+    """Other processes rebuild the same frames, also with the convolution and element-wise kernels of
+    other instruction sets (oneDNN capped at SSE4.1, ATen's scalar kernels): the integer scheme does
+    not depend on the summation order or the vector width."""
+    _, bases = carphone_qp37
+    bases = bases[:6]
+    want = _digest(Restorer.load().restore_gop(bases, 37))
     npz = tmp_path / "bases.npz"
     np.savez(npz, y=np.stack([b.y for b in bases]), u=np.stack([b.u for b in bases]), v=np.stack([b.v for b in bases]))
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    for th in (1, 2):
-        out = subprocess.run([sys.executable, "-c", _RESTORE_SCRIPT, str(th), str(npz)], capture_output=True,
-                             text=True, env=env, cwd=ROOT, timeout=120)
+    base_env = dict(os.environ, PYTHONPATH=str(ROOT))
+    runs = [("1", "onednn", {}),
+            ("2", "onednn", {"ONEDNN_MAX_CPU_ISA": "SSE41", "ATEN_CPU_CAPABILITY": "default"})]
+    for threads, kind, extra in runs:
+        out = subprocess.run([sys.executable, "-c", _RESTORE_SCRIPT, threads, str(npz), kind], capture_output=True,
+                             text=True, env={**base_env, **extra}, cwd=ROOT, timeout=120)
         assert out.returncode == 0, out.stderr
-        assert out.stdout.strip() == digests[0]
+        assert out.stdout.strip() == want, (threads, kind, extra)
 
 
 @needs_weights
@@ -162,6 +178,13 @@ def test_training_tool_runs_end_to_end(tmp_path):
     assert r.meta["train_clips"] == ["skimage:astronaut:4"] and r.meta["seed"] == 0
     frames = list(open_source(CARPHONE_MP4, max_frames=3))
     assert all(a.y.shape == b.y.shape for a, b in zip(r.restore_gop(frames, 37), frames))
+    # a luma-only restorer from the same checkpoint: chroma passes through untouched
+    luma = tmp_path / "luma.pt"
+    assert main(["--out", str(luma), "--export-from", str(ckpt / "last.ckpt"), "--export-chroma", "no"]) == 0
+    r2 = Restorer.load(luma)
+    assert r2.net.config["chroma"] is False and "--export-from" in r2.meta["export_command"]
+    for a, b, f in zip(r2.restore_gop(frames, 37), r.restore_gop(frames, 37), frames):
+        assert np.array_equal(a.y, b.y) and np.array_equal(a.u, f.u) and np.array_equal(a.v, f.v)
     # held-out clips are refused as training data
     assert main(["--out", str(tmp_path / "x.pt"), "--clips", f"file:{CARPHONE_MP4}:0:4", "--val-clips",
                  "--cache-dir", str(cache), "--steps", "1"]) == 2

@@ -200,8 +200,10 @@ class RestoreNet(nn.Module):
         return F.pixel_shuffle(y, 2), c
 
     @torch.no_grad()
-    def export(self) -> "IntegerNet":
-        """The integer network: int weights, integer biases, per-QP requantisation tables."""
+    def export(self, chroma: bool | None = None) -> "IntegerNet":
+        """The integer network: int weights, integer biases, per-QP requantisation tables.
+        ``chroma=False`` drops the chroma outputs (a luma-only restorer; default: as trained)."""
+        chroma = self.config["chroma"] if chroma is None else chroma
         qps = torch.arange(QP_RANGE[0], QP_RANGE[1] + 1, dtype=torch.float32)
         film = self.film(qps) if self.film is not None else None
         layers = []
@@ -230,15 +232,16 @@ class RestoreNet(nn.Module):
                            "scale": (g * bn_scale * acc_scale / s_out).float(),
                            "offset": ((g * bn_shift + b) / s_out).float()})
             s_in = s_out
-        w = self.out.weight.double()
+        n_out = 6 if chroma else 4
+        w = self.out.weight.double()[:n_out]
         s_w = w.abs().amax(dim=(1, 2, 3)).clamp_min(1e-8) / WEIGHT_MAX
         w_int = torch.round(w / s_w[:, None, None, None]).clamp(-WEIGHT_MAX, WEIGHT_MAX)
         acc_scale = s_in * s_w
-        b_int = torch.round(self.out.bias.double() / acc_scale)
+        b_int = torch.round(self.out.bias.double()[:n_out] / acc_scale)
         scale = (acc_scale * 255.0).float()[None].expand(len(qps), -1).contiguous()
         layers.append({"weight": w_int.to(torch.int8), "bias": b_int.to(torch.int32), "scale": scale,
                        "offset": torch.zeros_like(scale)})
-        return IntegerNet(layers, dict(self.config))
+        return IntegerNet(layers, {**self.config, "chroma": chroma})
 
 
 # ------------------------------------------------------------------------------------------------
@@ -272,8 +275,9 @@ class IntegerNet:
                 raise ModelError(f"restoration layer {i} could exceed exact float32 sums "
                                  f"({int(bound.max())} >= 2**24)")
             self.layers.append((w, b, scale, offset))
-        if self.layers[-1][0].shape[0] != 6:
-            raise ModelError("restoration output layer must give 6 channels")
+        if self.layers[-1][0].shape[0] != (6 if self.config.get("chroma", True) else 4):
+            raise ModelError("restoration output layer must give 6 channels (4 luma phases, U, V), "
+                             "or 4 for a luma-only model")
 
     @property
     def params(self) -> int:
@@ -301,7 +305,7 @@ class IntegerNet:
         return out
 
     def correction(self, x: torch.Tensor, qp) -> torch.Tensor:
-        """x (N, C, h, w) float32 integers 0..255 -> (N, 6, h, w) float32 integer corrections;
+        """x (N, C, h, w) float32 integers 0..255 -> (N, 6 or 4, h, w) float32 integer corrections;
         ``qp``: one QP for all N inputs or a sequence of N."""
         qps = [float(qp)] * x.shape[0] if isinstance(qp, (int, float)) else [float(q) for q in qp]
         per = [self._tables(q) for q in qps]
@@ -334,7 +338,7 @@ class IntegerNet:
 
 
 def _apply(cur: YuvFrame, d: torch.Tensor, chroma: bool, max_value: int) -> YuvFrame:
-    """``cur`` plus the integer correction d (6, h, w), clipped."""
+    """``cur`` plus the integer correction d (6 or 4 (luma only), h, w), clipped."""
     shift = 0 if max_value == 255 else 2                      # 10-bit: corrections in 8-bit steps
     dy = F.pixel_shuffle(d[None, 0:4], 2)[0, 0].numpy().astype(np.int32) << shift
     y = np.clip(cur.y.astype(np.int32) + dy, 0, max_value).astype(cur.y.dtype)

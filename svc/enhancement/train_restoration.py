@@ -273,14 +273,16 @@ class TrainConfig:
     threads: int = 1
     log_every: int = 50
     stop_after: int | None = None     # end this run after that many steps (the schedule keeps `steps`)
+    init_from: str | None = None      # start from the weights of another run's checkpoint (a new stage)
 
 
 def _psnr_gain(mse_base: float, mse_new: float) -> float:
     return 10 * math.log10(max(mse_base, 1e-12) / max(mse_new, 1e-12))
 
 
-def validate(net, clips: list[CachedClip], qps) -> dict:
-    """PSNR-Y gain (dB, mean over frames) of the integer network on whole cached frames, per QP."""
+def validate(net, clips: list[CachedClip], qps, chroma: bool = False) -> dict:
+    """PSNR-Y gain (dB, mean over frames) of the integer network on whole cached frames, per QP
+    (with ``chroma``: (Y gain, mean U/V gain) per QP)."""
     from svc.enhancement.restoration import restore_planes
     from svc.metrics.quality import psnr
 
@@ -295,10 +297,12 @@ def validate(net, clips: list[CachedClip], qps) -> dict:
                 nb = [np.ascontiguousarray(clip.nb[qp][t, k]) for k in range(clip.nb[qp].shape[1])]
                 q = qp + (net.config.get("intra_qp_offset", 0.0) if t % GOP == 0 else 0.0)
                 out = restore_planes(net, base, nb, q)
-                o = np.ascontiguousarray(clip.orig[0][t])
-                gains.append(psnr(o, out.y) - psnr(o, base.y))
+                o = [np.ascontiguousarray(p[t]) for p in clip.orig]
+                g = [psnr(a, r) - psnr(a, b) for a, r, b in zip(o, out, base)]
+                gains.append((g[0], (g[1] + g[2]) / 2))
         if gains:
-            res[qp] = float(np.mean(gains))
+            gy, guv = float(np.mean([g[0] for g in gains])), float(np.mean([g[1] for g in gains]))
+            res[qp] = (gy, guv) if chroma else gy
     return res
 
 
@@ -311,6 +315,12 @@ def train(cfg: TrainConfig, command: str = "", log=print) -> RestoreNet:
     val = [CachedClip(cache_clip(s, cfg.val_qps, cfg.cache_dir, log=log), cfg.val_qps) for s in cfg.val_clips]
     model = RestoreNet(cfg.frames, cfg.channels, cfg.depth, cfg.qp_aware, cfg.chroma, cfg.intra_qp_offset, cfg.bn)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    stages = []                         # the commands of earlier stages (--init-from), oldest first
+    if cfg.init_from:
+        state = torch.load(cfg.init_from, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["ema"])
+        stages = list(state.get("stages", [])) + [state.get("command", "")]
+        log(f"initialised from {cfg.init_from} (step {state['step']} of its run)")
     ema = copy.deepcopy(model)          # the exported weights: an exponential moving average
     step, elapsed = 0, 0.0
     ckpt = Path(cfg.ckpt_dir) / "last.ckpt" if cfg.ckpt_dir else None
@@ -320,6 +330,7 @@ def train(cfg: TrainConfig, command: str = "", log=print) -> RestoreNet:
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
         step, elapsed = state["step"], state.get("elapsed", 0.0)
+        stages = list(state.get("stages", stages))
         rng.setstate(state["rng"])
         torch.set_rng_state(state["torch_rng"])
         log(f"resumed from {ckpt} at step {step}")
@@ -375,7 +386,8 @@ def train(cfg: TrainConfig, command: str = "", log=print) -> RestoreNet:
             ckpt.parent.mkdir(parents=True, exist_ok=True)
             state = {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
                      "elapsed": elapsed + time.time() - t0, "rng": rng.getstate(),
-                     "torch_rng": torch.get_rng_state(), "config": cfg.__dict__}
+                     "torch_rng": torch.get_rng_state(), "config": cfg.__dict__,
+                     "command": command, "stages": stages}
             torch.save(state, ckpt.with_suffix(".tmp"))
             os.replace(ckpt.with_suffix(".tmp"), ckpt)
             if val and step % (cfg.ckpt_every * 4) == 0:
@@ -386,7 +398,7 @@ def train(cfg: TrainConfig, command: str = "", log=print) -> RestoreNet:
     gains = validate(net, val, cfg.val_qps) if val else {}
     if val:
         log(f"final validation (integer net, PSNR-Y gain dB): { {q: round(g, 3) for q, g in gains.items()} }")
-    meta = {"command": command, "seed": cfg.seed, "train_clips": list(cfg.clips), "qps": list(cfg.qps),
+    meta = {"command": command, "previous_stages": stages, "seed": cfg.seed, "train_clips": list(cfg.clips), "qps": list(cfg.qps),
             "val_clips": list(cfg.val_clips), "val_gain_db": gains, "steps": cfg.steps, "trained_steps": step,
             "train_minutes": round(elapsed / 60, 1), "gop": GOP, "preset": "fast", "cache": CACHE_VERSION,
             "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.__dict__.items()}}
@@ -394,6 +406,27 @@ def train(cfg: TrainConfig, command: str = "", log=print) -> RestoreNet:
         save_weights(cfg.out, net, meta)
         log(f"wrote {cfg.out}: {net.params} parameters, {net.macs_per_pixel():.0f} MACs per pixel")
     return model
+
+
+def export_checkpoint(ckpt: str, out: str, chroma: bool | None, command: str = "", log=print) -> None:
+    """Writes the weights of a training checkpoint (its averaged weights), optionally luma-only."""
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    cfg = TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in state["config"].items()})
+    model = RestoreNet(cfg.frames, cfg.channels, cfg.depth, cfg.qp_aware, cfg.chroma, cfg.intra_qp_offset, cfg.bn)
+    model.load_state_dict(state["ema"])
+    model.set_quant(True)
+    net = model.export(chroma)
+    val = [CachedClip(cache_clip(s, cfg.val_qps, cfg.cache_dir, log=log), cfg.val_qps) for s in cfg.val_clips]
+    gains = validate(net, val, cfg.val_qps, chroma=True) if val else {}
+    log(f"validation (integer net, PSNR gain dB (Y, UV)): { {q: tuple(round(v, 3) for v in g) for q, g in gains.items()} }")
+    meta = {"command": state.get("command", ""), "previous_stages": state.get("stages", []), "export_command": command,
+            "seed": cfg.seed, "train_clips": list(cfg.clips), "qps": list(cfg.qps), "val_clips": list(cfg.val_clips),
+            "val_gain_db": {q: g[0] for q, g in gains.items()}, "steps": cfg.steps, "trained_steps": state["step"],
+            "train_minutes": round(state.get("elapsed", 0.0) / 60, 1), "gop": GOP, "preset": "fast",
+            "cache": CACHE_VERSION, "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.__dict__.items()}}
+    save_weights(out, net, meta)
+    log(f"wrote {out}: {net.params} parameters, {net.macs_per_pixel():.0f} MACs per pixel, "
+        f"{'luma and chroma' if net.config['chroma'] else 'luma only'}")
 
 
 def build_parser():
@@ -414,6 +447,11 @@ def build_parser():
     p.add_argument("--cache-dir", default=d.cache_dir)
     p.add_argument("--ckpt-dir", default=None)
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--init-from", default=None, help="a checkpoint (last.ckpt) whose weights start this stage")
+    p.add_argument("--export-from", default=None, metavar="CKPT",
+                   help="no training: write --out from this checkpoint's weights")
+    p.add_argument("--export-chroma", choices=("yes", "no"), default=None,
+                   help="with --export-from: keep (yes) or drop (no) the chroma outputs (default: as trained)")
     p.add_argument("--no-qp", dest="qp_aware", action="store_false", help="a QP-blind network")
     p.add_argument("--no-bn", dest="bn", action="store_false", help="no batch norm in training")
     p.add_argument("--no-chroma", dest="chroma", action="store_false", help="restore luma only")
@@ -423,13 +461,20 @@ def build_parser():
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    export_from, export_chroma = args.export_from, args.export_chroma
+    del args.export_from, args.export_chroma
     cfg = TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in vars(args).items()})
     command = "python tools/train_restoration.py " + " ".join(shlex.quote(a) for a in argv)
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
     try:
-        train(cfg, command, log)
+        if export_from:
+            torch.set_num_threads(max(1, cfg.threads))
+            export_checkpoint(export_from, cfg.out, None if export_chroma is None else export_chroma == "yes",
+                              command, log)
+        else:
+            train(cfg, command, log)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
