@@ -274,7 +274,8 @@ class IntegerNet:
             if bound.max() >= EXACT_LIMIT:
                 raise ModelError(f"restoration layer {i} could exceed exact float32 sums "
                                  f"({int(bound.max())} >= 2**24)")
-            self.layers.append((w, b, scale, offset))
+            # NHWC: oneDNN's fastest layout for these few channels (the integers are the same in any layout)
+            self.layers.append((w.contiguous(memory_format=torch.channels_last), b, scale, offset))
         if self.layers[-1][0].shape[0] != (6 if self.config.get("chroma", True) else 4):
             raise ModelError("restoration output layer must give 6 channels (4 luma phases, U, V), "
                              "or 4 for a luma-only model")
@@ -309,20 +310,21 @@ class IntegerNet:
         ``qp``: one QP for all N inputs or a sequence of N."""
         qps = [float(qp)] * x.shape[0] if isinstance(qp, (int, float)) else [float(q) for q in qp]
         per = [self._tables(q) for q in qps]
-        a = x
+        a = x.contiguous(memory_format=torch.channels_last)
         with torch.no_grad():
             for i, (w, b, _, _) in enumerate(self.layers):
                 s = torch.stack([t[i][0] for t in per])[:, :, None, None]
                 o = torch.stack([t[i][1] for t in per])[:, :, None, None]
                 if i == 0:   # the input is centred (its zero point folded into the bias): pad with it
-                    acc = F.conv2d(F.pad(a, (1, 1, 1, 1), value=float(INPUT_ZERO)), w, b)
+                    a = F.pad(a, (1, 1, 1, 1), value=float(INPUT_ZERO)).contiguous(memory_format=torch.channels_last)
+                    acc = F.conv2d(a, w, b)
                 else:
                     acc = F.conv2d(a, w, b, padding=1)
                 # separate multiply, add and round (no fused multiply-add: the same rounding everywhere)
                 a = acc.mul_(s).add_(o).round_()
                 if i + 1 < len(self.layers):
                     a = a.clamp_(0, ACT_MAX)
-        return a
+        return a.contiguous()
 
     def self_test(self) -> None:
         """Checks that this machine's float32 convolution is exact on integers for these layers
@@ -359,7 +361,7 @@ def restore_planes(net: IntegerNet, cur: YuvFrame, neighbours: list[np.ndarray],
 
 
 def restore_batch(net: IntegerNet, frames: list[YuvFrame], neighbours: list[list[np.ndarray]], qps: list[float],
-                  max_value: int = 255, batch: int = 8) -> list[YuvFrame]:
+                  max_value: int = 255, batch: int = 2) -> list[YuvFrame]:
     """:func:`restore_planes` for several frames of one size, ``batch`` at a time (the same result,
     faster: the network runs once per batch)."""
     out = []
