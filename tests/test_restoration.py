@@ -23,10 +23,11 @@ needs_weights = pytest.mark.skipif(not DEFAULT_WEIGHTS.exists(), reason=f"{DEFAU
 @pytest.fixture(scope="module")
 def carphone_qp37():
     """(originals, base frames) of carphone's first 16 frames coded at QP 37 (one closed GOP)."""
-    from svc.base import BaseEncoder, BaseSettings
+    from svc.base import BaseEncoder
+    from svc.config import BaseConfig
     src = open_source(CARPHONE_MP4, max_frames=16)
     frames = list(src)
-    return frames, BaseEncoder(src.format, BaseSettings(qp=37)).encode_gop(frames).recon
+    return frames, BaseEncoder(src.format, BaseConfig(qp=37)).encode_gop(frames).recon
 
 
 @pytest.mark.parametrize("dy, dx", [(0, 0), (4, -6), (-10, 14), (3, -21)])

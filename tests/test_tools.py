@@ -19,6 +19,10 @@ SMOKE = {
     # the npm tarball is not in the repository (nor downloaded by tests): --help everywhere, and where the
     # tarball lies on this machine the full conversion, which must reproduce the shipped weights exactly
     "convert_nanodet.py": ["--help"],
+    "bench_restoration.py": ["--clips", "carphone", "--qps", "37", "--threads", "1", "--repeat", "1"],
+    "train_restoration.py": ["--out", "{tmp}/r.pt", "--clips", "skimage:astronaut:4", "--qps", "37", "--val-clips",
+                             "--batch", "2", "--crop", "32", "--channels", "8", "--depth", "2", "--steps", "2",
+                             "--cache-dir", "{tmp}/cache"],
     "bench_features.py": ["--clips", "carphone", "--frames", "4", "--qps", "42", "--quantisers", "0", "--out", "{tmp}"],
     "train_features.py": ["--frames", "4", "--levels", "8", "--samples", "20000", "--out", "{tmp}/f.npz"],
 }

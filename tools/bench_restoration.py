@@ -47,8 +47,9 @@ def load(name):
 
 
 def code(fmt, frames, qp, gop=16):
-    from svc.base import BaseEncoder, BaseSettings
-    enc = BaseEncoder(fmt, BaseSettings(qp=qp, preset="fast"))
+    from svc.base import BaseEncoder
+    from svc.config import BaseConfig
+    enc = BaseEncoder(fmt, BaseConfig(qp=qp, preset="fast"))
     stream = enc.stream(gop)
     gops = []
     for i in range(0, len(frames), gop):

@@ -1,10 +1,11 @@
 #!/usr/bin/env python
 """Rate-distortion curves of the full layer (base + enhancement) against single-layer HEVC and simulcast.
 
-    python tools/rd_curves.py [--frames 60] [--out results/rd] [--clips a.mp4 B_416x240_30.yuv ...]
+    python tools/rd_curves.py [--frames 60] [--out results/rd] [--clips a.mp4 B_416x240_30.yuv bikes:208 ...]
                               [--variant no-temporal:enhancement.temporal=false ...]
 
-For each clip (default: carphone and RaceHorses from ../shared/data) it codes
+For each clip (a file, or a named clip of svc.datasets.clips as name[:first frame]; default: carphone
+and RaceHorses from ../shared/data) it codes
   - the single-layer anchor: svc's own base layer alone (libx265, preset fast, constant QP, closed
     GOPs of base.gop frames, no B-frame reordering across GOPs), at QPs --qps. This is the anchor of
     every BD-rate below: the same encoder and settings the base layer uses;
@@ -102,6 +103,18 @@ def simulcast_points(anchor, base_kbps, curve, key="psnr_y"):
     return [dict(r, kbps=float(k)) for r, k in zip(curve, rates) if np.isfinite(k)]
 
 
+def read_clip(spec: str, frames: int):
+    """(FrameList, name) of a file, or of a named clip of svc.datasets.clips as ``name[:first]``
+    (e.g. ``bikes:208``: frames 208.. of bikes, which the restoration network never saw)."""
+    if Path(spec).exists():
+        return FrameList.read(spec, frames), Path(spec).stem
+    from svc.datasets.clips import clip
+
+    name, _, first = spec.partition(":")
+    fmt, fr = clip(name, frames + int(first or 0))
+    return FrameList(fmt, fr[int(first or 0):]), spec.replace(":", "@")
+
+
 def parse_variant(text):
     label, _, sets = text.partition(":")
     return label, [s for s in sets.split(",") if s]
@@ -137,8 +150,7 @@ def main(argv=None):
     variants = [("", [])] + [parse_variant(v) for v in args.variant]
     fig, axes = plt.subplots(1, len(args.clips), figsize=(6.5 * len(args.clips), 4.8), squeeze=False)
     for ax, path in zip(axes[0], args.clips):
-        clip = FrameList.read(path, args.frames)
-        name = Path(path).stem
+        clip, name = read_clip(path, args.frames)
         print(f"\n{name} ({len(clip.frames)} frames, {clip.format.width}x{clip.format.height})")
         anchor = [point(clip, qp) for qp in args.qps]
         for r in anchor:

