@@ -208,8 +208,10 @@ def test_torchvision_without_weights_names_the_file(monkeypatch, tmp_path):
     assert str(tmp_path / "hub" / "checkpoints") in str(e.value)
     with pytest.raises(ModelError, match="ssdlite320_mobilenet_v3_large_coco-a79551df.pth"):
         make_detector("torchvision", model=TV_FAST, weights=tmp_path / "missing.pth")
-    assert make_detector("auto").name == "opencv"  # nothing configured: the offline default
-    assert make_detector("auto", weights=str(tmp_path / "missing.pth"), min_score=0.4).name == "opencv"
+    assert D.auto_backend({}) == "nanodet"  # nothing configured: the shipped offline default
+    # a torchvision weights file that is not there: auto falls back to the shipped NanoDet, without that file
+    det = make_detector("auto", weights=str(tmp_path / "missing.pth"), min_score=0.4)
+    assert det.name == "nanodet" and det.min_score == 0.4
 
 
 def test_torchvision_loads_local_weights_and_auto_picks_it(monkeypatch, tmp_path, carphone, flush_denormals):

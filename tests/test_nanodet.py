@@ -232,7 +232,14 @@ def test_options_are_checked():
         make_detector("nanodet", runtime="tensorflow")
     with pytest.raises(InputError):
         make_detector("nanodet", sources="face")
-    assert make_detector("auto").name == "opencv"  # auto does not pick nanodet (the config decides)
+    assert make_detector("auto").name == "nanodet"  # the offline default
+
+
+def test_auto_falls_back_to_opencv_without_the_weights_file(monkeypatch, tmp_path):
+    from svc.analytics.detectors import auto_backend, nanodet_weights
+
+    monkeypatch.setattr(nanodet_weights, "WEIGHTS_PATH", tmp_path / "gone.safetensors")
+    assert auto_backend({}) == "opencv"
 
 
 def test_auto_runtime_is_onnxruntime_where_installed(det):
