@@ -61,11 +61,6 @@ def test_analyze_pipe_equals_file(tmp_path, carphone_yuv, carphone_svc):
     assert a == b.stdout and len(a.splitlines()) > 90
 
 
-def test_class_filter(tmp_path, carphone_svc):
-    out = run_cli("svc-analyze", carphone_svc, "-o", "-", "--classes", "car", "-q").stdout
-    assert out == b""
-
-
 def _person_on_background(n=24):
     """Carphone's person pasted at (200, 48) on a textured, moving 416x240 background."""
     cp = list(open_source(CARPHONE_MP4, max_frames=n))
