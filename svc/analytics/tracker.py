@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
@@ -94,7 +95,9 @@ class KalmanBoxTrack:
         z = xywh_to_z(box)
         y = z - _H @ self.x
         S = _H @ self.P @ _H.T + _R
-        K = np.linalg.solve(S, _H @ self.P).T  # P H^T S^-1 (S, P symmetric)
+        # P H^T S^-1 (S, P symmetric); OpenCV's Cholesky solve: a 4x4 system through OpenBLAS's LAPACK wakes
+        # its thread pool and stalls for milliseconds on a busy machine
+        K = cv2.solve(S, _H @ self.P, flags=cv2.DECOMP_CHOLESKY)[1].T
         self.x = self.x + K @ y
         self.P = (np.eye(7) - K @ _H) @ self.P
         self.hits += 1
@@ -147,17 +150,20 @@ class Tracker:
         confirmed tracks that were matched on the last detected frame, at their predicted boxes.
 
         ``follow``: optional ``(boxes (N, 4) on the previous frame) -> (moved (N, 4), ok (N,))``
-        measuring where each track's box went (:func:`svc.analytics.flow.follow_boxes`); a measured
-        track moves there (its velocity becomes the measured change), the others by prediction."""
+        measuring where boxes went (:func:`svc.analytics.flow.follow_boxes`). It measures the tracks
+        matched on the last detected frame (those reported); a measured track moves there (its velocity
+        becomes the measured change), the others (and unmeasured ones) by prediction."""
         self.frame_count += 1
         self.frames_since_detection += 1
         self.backfill = []
-        moved, ok = np.zeros((len(self.tracks), 4)), np.zeros(len(self.tracks), bool)
-        if follow is not None and self.tracks:
-            moved, ok = follow(np.array([t.box() for t in self.tracks]).reshape(-1, 4))
-        for t, box, measured in zip(self.tracks, moved, ok):
-            if measured and box[2] > 0 and box[3] > 0:
-                t.move(box)
+        live = [t for t in self.tracks if t.time_since_update == self.frames_since_detection - 1]
+        moved, ok = np.zeros((len(live), 4)), np.zeros(len(live), bool)
+        if follow is not None and live:
+            moved, ok = follow(np.array([t.box() for t in live]).reshape(-1, 4))
+        measured = {id(t): box for t, box, m in zip(live, moved, ok) if m and box[2] > 0 and box[3] > 0}
+        for t in self.tracks:
+            if id(t) in measured:
+                t.move(measured[id(t)])
             else:
                 t.predict()
         self.tracks = [t for t in self.tracks if np.all(np.isfinite(t.x))]
