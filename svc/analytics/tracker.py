@@ -168,7 +168,7 @@ class Tracker:
                 t.predict()
         self.tracks = [t for t in self.tracks if np.all(np.isfinite(t.x))]
         # no pruning between detector runs: as in SORT, a track is matched at the next run before
-        # ``max_age`` is checked, so one missed run does not end it
+        # ``max_age`` is checked (see :meth:`update`: one missed run never ends it)
         return self._report([t for t in self.tracks if t.time_since_update == self.frames_since_detection])
 
     def update(self, dets: Detections) -> list[TrackRow]:
@@ -176,6 +176,7 @@ class Tracker:
         (``min_hits`` matches so far) matched in this frame, sorted by id."""
         c = self.config
         self.frame_count += 1
+        gap = self.frames_since_detection + 1  # frames since the previous detector run (k with detect_interval k)
         self.frames_since_detection = 0
         self.backfill = []
         for t in self.tracks:
@@ -206,7 +207,9 @@ class Tracker:
                     starts += [int(det_idx[j]) for j in range(len(det_idx)) if j not in used]
 
         reported = [t for i, t in enumerate(self.tracks) if i in matched]
-        self.tracks = [t for t in self.tracks if t.time_since_update <= c.max_age]
+        # a track survives ``max_age`` frames unmatched, and always one missed detector run: with the detector
+        # on every k-th frame (k > max_age) one miss would otherwise end every track it touches
+        self.tracks = [t for t in self.tracks if t.time_since_update <= max(c.max_age, gap)]
         for d in sorted(starts):  # ids in detection order: deterministic
             t = KalmanBoxTrack(self.next_id, boxes[d], scores[d], classes[d])
             self.next_id += 1

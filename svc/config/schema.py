@@ -205,7 +205,8 @@ class TrackerConfig(Section):
     KEY = "analytics.tracker"
 
     iou_threshold: float = option(0.3, "least IoU of a detection-track match", lo=0.0, hi=1.0)
-    max_age: int = option(5, "frames a track survives without a match", lo=0, hi=100000)
+    max_age: int = option(5, "frames a track survives without a match (at least one missed detector run with "
+                             "analytics.detect_interval)", lo=0, hi=100000)
     min_hits: int = option(2, "matches before a track is reported", lo=1, hi=100000)
     high_score: float = option(0.5, "detections from this score are matched first and may start tracks",
                                lo=0.0, hi=1.0)
