@@ -104,3 +104,17 @@ def test_analyze_classes_option_on_racehorses(racehorses_svc, tmp_path):
     assert len(horses) >= 4 and set(horses[:, 7].astype(int).tolist()) == {HORSE}
     assert len(horses) == int((every[:, 7] == HORSE).sum())
     assert show.stat().st_size > 1000
+
+
+def test_roi_regions_come_from_the_analytics_classes():
+    """The ROI encoder keeps the regions of analytics.classes (all 80 when empty), from the same detector."""
+    from svc.analytics.roi import make_roi
+    from svc.config import load_config
+    from svc.io.frames import VideoFormat
+
+    frames = [f for g in _gops(8) for f in g.frames]
+    fmt = VideoFormat(416, 240, 30)
+    for classes, n in (("horse", 1), ("horse,car,bicycle", 2), ("", 3)):
+        cfg = load_config(overrides=[{"roi": {"temporal": 0}, "analytics": {"classes": classes}}])
+        analyzer, _ = make_roi(cfg, fmt, RiderDetector())
+        assert [len(b) for b in analyzer.analyze(frames)] == [n] * len(frames), classes
