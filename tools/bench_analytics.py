@@ -162,26 +162,31 @@ def _cores() -> int:
 
 
 # -- 2. interval accuracy ---------------------------------------------------------------------------
-def interval_accuracy(comp, path, intervals, qp: int):
+def interval_accuracy(comp, path, intervals, qp: int, variants=("default",)):
+    """MOTA / IDF1 per variant and interval on the plain base layer, against the pasted truth and
+    against every-frame default analytics on the uncompressed frames."""
     from svc.metrics.mot import evaluate
     from svc.pipeline.evaluate import analyse_point
 
     every = analyse_point(spec_for(comp, path, "uncompressed"))
     classes = sorted({int(c) for c in every.hyp[:, 7]})
-    print(f"interval accuracy: plain base layer QP{qp}, {len(comp.frames)} frames; truth = pasted people (person, "
-          f"inside the pasted rectangles); every-frame = default analytics on every uncompressed frame "
-          f"({len(np.unique(every.hyp[:, 1]))} tracks, classes {classes})")
-    print(f"{'k':>3} {'MOTA truth':>10} {'IDF1 truth':>10} {'MOTA every-frame':>16} {'IDF1 every-frame':>16} "
-          f"{'base kbps':>9}")
+    print(f"interval accuracy: {comp.name}, plain base layer QP{qp}, {len(comp.frames)} frames; truth = pasted "
+          f"people (person, inside the pasted rectangles); every-frame = default analytics on every uncompressed "
+          f"frame ({len(np.unique(every.hyp[:, 1]))} tracks, classes {classes})")
+    print(f"{'variant':>16} {'k':>3} {'MOTA truth':>10} {'IDF1 truth':>10} {'MOTA every-frame':>16} "
+          f"{'IDF1 every-frame':>16} {'base kbps':>9}")
     rows = []
-    for k in intervals:
-        spec = spec_for(comp, path, "plain", qp, (("analytics.detect_interval", k),))
-        out = analyse_point(spec)
-        truth = score_on_truth(spec, comp, out)
-        rel = evaluate(every.hyp, out.hyp, classes=classes)["all"]
-        rows.append((k, truth.MOTA, truth.IDF1, rel["MOTA"], rel["IDF1"]))
-        print(f"{k:3d} {truth.MOTA:10.3f} {truth.IDF1:10.3f} {rel['MOTA']:16.3f} {rel['IDF1']:16.3f} "
-              f"{out.coded['base_kbps']:9.1f}", flush=True)
+    for v in variants:
+        opts, _ = parse_variant(v)
+        for k in intervals:
+            over = (("analytics.detect_interval", k),) + ((("analytics.detector_options", opts),) if opts else ())
+            spec = spec_for(comp, path, "plain", qp, over)
+            out = analyse_point(spec)
+            truth = score_on_truth(spec, comp, out)
+            rel = evaluate(every.hyp, out.hyp, classes=classes)["all"]
+            rows.append((v, k, truth.MOTA, truth.IDF1, rel["MOTA"], rel["IDF1"]))
+            print(f"{v:>16} {k:3d} {truth.MOTA:10.3f} {truth.IDF1:10.3f} {rel['MOTA']:16.3f} {rel['IDF1']:16.3f} "
+                  f"{out.coded['base_kbps']:9.1f}", flush=True)
     return rows
 
 
@@ -256,6 +261,9 @@ def main():
                     help="detector intervals (analytics.detect_interval) to time and score")
     ap.add_argument("--interval-qp", type=int, default=32, help="QP of the base layer scored per interval")
     ap.add_argument("--interval-frames", type=int, default=240, help="frames of the clip scored per interval")
+    ap.add_argument("--interval-composites", nargs="+", default=["d"], help="clips scored per interval")
+    ap.add_argument("--interval-variants", nargs="+", default=["default"],
+                    help="detector variants scored per interval (as --variants, without batch)")
     ap.add_argument("--variants", nargs="+", default=["default"],
                     help="speed variants: default, or detector options / batch=0, e.g. input_size=320")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved speed rounds")
@@ -273,8 +281,9 @@ def main():
     if not args.skip_speed:
         speed(d, args.intervals, args.variants, args.rounds)
     if not args.skip_intervals:
-        long_d = make_composite("d", args.interval_frames, carphone, boxes)
-        interval_accuracy(long_d, write_clip(long_d, tmp), args.intervals, args.interval_qp)
+        for kind in args.interval_composites:
+            clip = make_composite(kind, args.interval_frames, carphone, boxes)
+            interval_accuracy(clip, write_clip(clip, tmp), args.intervals, args.interval_qp, args.interval_variants)
     if not args.skip_roi:
         comp = d if args.composite == "d" else make_composite(args.composite, args.frames, carphone, boxes)
         roi_accuracy(comp, write_clip(comp, tmp), args.qps, args.methods, Path(args.out), args.enh_quality,
