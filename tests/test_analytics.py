@@ -61,11 +61,6 @@ def test_analyze_pipe_equals_file(tmp_path, carphone_yuv, carphone_svc):
     assert a == b.stdout and len(a.splitlines()) > 90
 
 
-def test_class_filter(tmp_path, carphone_svc):
-    out = run_cli("svc-analyze", carphone_svc, "-o", "-", "--classes", "car", "-q").stdout
-    assert out == b""
-
-
 def _person_on_background(n=24):
     """Carphone's person pasted at (200, 48) on a textured, moving 416x240 background."""
     cp = list(open_source(CARPHONE_MP4, max_frames=n))
@@ -167,7 +162,11 @@ def test_cli_roi_auto_codes_a_playable_base_and_says_what_it_costs_viewers(tmp_p
     """--roi auto through the CLI: the base layer still extracts to plain HEVC; with the enhancement
     layer on the summary warns that restoring the simplified background costs enhancement bits."""
     out, hevc = tmp_path / "roi.svc", tmp_path / "roi.hevc"
-    p = run_cli("svc-encode", carphone_yuv, "-o", out, "--roi", "auto", "--frames", "4", "--gop", "4")
+    # the face-sized boxes of the opencv detector leave a background the enhancement layer restores within
+    # roi.max_full_rate_ratio, so the GOP keeps its ROI (NanoDet's whole-person box there does not: the GOP
+    # goes out without ROI, the other note)
+    p = run_cli("svc-encode", carphone_yuv, "-o", out, "--roi", "auto", "--frames", "4", "--gop", "4",
+                "--set", "analytics.detector=opencv")
     err = p.stderr.decode()
     assert "note: --roi auto (blur) simplified the base-layer background" in err
     assert "full without ROI" in err and "without-ROI reference" in err

@@ -17,8 +17,12 @@ def ctc_tree(tmp_path_factory):
     frames, _ = _person_on_background(16)
     (root / "seqs").mkdir()
     write_yuv(root / "seqs" / "BasketballPass_416x240_50.yuv", frames)
-    rows = np.array([[i + 1, 1, 200, 48, 176, 144, 1, 0, 1] for i in range(16)], float)
-    write_sfu_annotations(rows, root / "ann" / "BasketballPass_416x240_50", "BasketballPass_416x240_50", 416, 240)
+    rows = [[i + 1, 1, 200, 48, 176, 144, 1, 0, 1] for i in range(16)]
+    # a tie (COCO 27, not in analytics.classes) annotated on 4 frames, with object id 1 as the person's: ids
+    # are per class in SFU-HW-Tracks-v1
+    rows += [[i + 1, 1, 20, 20, 10, 30, 1, 27, 1] for i in range(4)]
+    write_sfu_annotations(np.array(rows, float), root / "ann" / "BasketballPass_416x240_50",
+                          "BasketballPass_416x240_50", 416, 240)
     return root
 
 
@@ -40,12 +44,21 @@ def test_end_to_end_parallel_and_resumable(ctc_tree, tmp_path, capsys):
         assert r["sequence"] == "BasketballPass_416x240_50" and r["class"] == "D" and int(r["frames"]) == 16
         assert 0.0 <= float(r["IDF1"]) <= 1.0 and -1.0 <= float(r["MOTA"]) <= 1.0
     unc = [r for r in rows if r["configuration"] == "uncompressed"][0]
-    assert float(unc["MOTA"]) > 0.5 and float(unc["mAP50"]) > 0.5  # the detector finds the pasted person
+    per_class = list(csv.DictReader(open(out / "results_per_class.csv")))
+    assert {(r["configuration"], r["object_class"]) for r in per_class} == {
+        (c, k) for c in ("roi", "plain", "uncompressed") for k in ("person", "tie")}
+    person = [r for r in per_class if r["configuration"] == "uncompressed" and r["object_class"] == "person"][0]
+    assert float(person["MOTA"]) > 0.5 and float(person["mAP50"]) > 0.5  # the detector finds the pasted person
+    assert person["tracked"] == "True" and int(person["num_objects"]) == 16
+    tie = [r for r in per_class if r["configuration"] == "uncompressed" and r["object_class"] == "tie"][0]
+    assert tie["tracked"] == "False" and int(tie["FN"]) == 4 and float(tie["MOTA"]) == 0.0  # can only be missed
+    assert int(unc["FN"]) == int(person["FN"]) + 4  # pooled over the scored classes
     plain = sorted((r for r in rows if r["configuration"] == "plain"), key=lambda r: int(r["qp"]))
     assert float(plain[0]["base_kbps"]) > float(plain[1]["base_kbps"])
     assert json.loads((out / "results.json").read_text())[0]["sequence"] == "BasketballPass_416x240_50"
     assert (out / "mota_vs_kbps.png").stat().st_size > 5000
     assert "BD-rate ROI vs plain on MOTA" in err.out
+    assert "tie *" in err.out and "can only be missed" in err.out  # the per-class table marks the untracked class
     # rerun: everything comes from the cache
     assert _run(ctc_tree, out) == 0
     assert "0 computed, 5 cached" in capsys.readouterr().err

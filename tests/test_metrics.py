@@ -372,6 +372,23 @@ def test_read_sfu_frames_and_values(tmp_path):
     assert len(read_sfu_annotations(d, 1920, 1080, num_frames=3)) == 2
 
 
+def test_read_sfu_object_ids_are_per_class(tmp_path):
+    """SFU-HW-Tracks-v1 numbers objects per class: person 0 and ball 0 in one frame are two objects,
+    scored in their own classes; the same id twice within one class is still refused."""
+    from svc.metrics.mot import evaluate
+
+    (tmp_path / "BasketballPass_416x240_50_seq_000.txt").write_text("0 0 0.5 0.5 0.2 0.4\n32 0 0.1 0.1 0.02 0.04\n")
+    gt = read_sfu_annotations(tmp_path, 416, 240)
+    assert gt[:, 1].tolist() == [0, 0] and sorted(gt[:, 7].tolist()) == [0, 32]
+    hyp = gt.copy()
+    hyp[:, 1] = [7, 8]  # a tracker's ids are unique across classes
+    m = evaluate(gt, hyp)
+    assert m[0]["MOTA"] == m[32]["MOTA"] == m["all"]["MOTA"] == 1.0 and m["all"]["num_objects"] == 2
+    (tmp_path / "BasketballPass_416x240_50_seq_001.txt").write_text("0 3 0.5 0.5 0.2 0.4\n0 3 0.1 0.1 0.2 0.4\n")
+    with pytest.raises(ValueError, match="object id 3 of class 0 appears twice"):
+        read_sfu_annotations(tmp_path, 416, 240)
+
+
 @pytest.mark.parametrize("line", ["0 5 0.5 0.5 0.1", "0 5 0.5 0.5 0.1 0.2 0.3", "person 5 0.5 0.5 0.1 0.2",
                                   "0 5 0.5 nan 0.1 0.2", "0 5 0.5 0.5 -0.1 0.2", "0 5.5 0.5 0.5 0.1 0.2"])
 def test_read_sfu_malformed_line_names_file_and_line(tmp_path, line):

@@ -232,7 +232,14 @@ def test_options_are_checked():
         make_detector("nanodet", runtime="tensorflow")
     with pytest.raises(InputError):
         make_detector("nanodet", sources="face")
-    assert make_detector("auto").name == "opencv"  # auto does not pick nanodet (the config decides)
+    assert make_detector("auto").name == "nanodet"  # the offline default
+
+
+def test_auto_falls_back_to_opencv_without_the_weights_file(monkeypatch, tmp_path):
+    from svc.analytics.detectors import auto_backend, nanodet_weights
+
+    monkeypatch.setattr(nanodet_weights, "WEIGHTS_PATH", tmp_path / "gone.safetensors")
+    assert auto_backend({}) == "opencv"
 
 
 def test_auto_runtime_is_onnxruntime_where_installed(det):
@@ -255,3 +262,24 @@ def test_runtimes_agree_with_torch(racehorses, carphone, runtime, module, torch_
         np.testing.assert_allclose(a.boxes, b.boxes, atol=0.05)
     pair = other.detect_batch([carphone[1], carphone[2]])
     assert len(pair) == 2 and isinstance(pair[1], Detections) and len(pair[1]) > 0
+
+
+def test_onnx_export_is_kept_between_processes(det, monkeypatch, tmp_path):
+    """A new process reads the exported model from the cache folder instead of exporting again (~3 s);
+    a cache folder that cannot be written only costs the export."""
+    pytest.importorskip("onnx", reason="the ONNX export needs the onnx package")
+    from svc.analytics.detectors import nanodet_runtime as R
+
+    monkeypatch.setenv("SVC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(R, "_ONNX_CACHE", {})
+    blob = R.export_onnx(det.net, 416, 256)
+    files = list((tmp_path / "cache").glob("nanodet-*-416x256-b1-dynamic-opset*.onnx"))
+    assert len(files) == 1 and files[0].read_bytes() == blob
+    monkeypatch.setattr(R, "_ONNX_CACHE", {})  # as in a new process
+    monkeypatch.setattr(R, "_export", lambda *a: pytest.fail("exported again"))
+    assert R.export_onnx(det.net, 416, 256) == blob
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("SVC_CACHE_DIR", str(tmp_path / "file" / "cache"))  # not a folder: nothing kept
+    monkeypatch.setattr(R, "_ONNX_CACHE", {})
+    monkeypatch.setattr(R, "_export", lambda *a: b"made")
+    assert R.export_onnx(det.net, 416, 256) == b"made"

@@ -10,8 +10,8 @@ from conftest import CARPHONE_MP4, ROOT
 SMOKE = {
     "bench_base.py": ["--frames", "4", "--repeat", "1"],
     "bench_enhancement.py": ["--frames", "3"],
-    "bench_analytics.py": ["--frames", "8", "--qps", "34", "44", "--methods", "blur", "--intervals", "1", "2",
-                           "--out", "{tmp}"],
+    "bench_analytics.py": ["--frames", "8", "--interval-frames", "8", "--qps", "34", "44", "--methods", "blur",
+                           "--intervals", "1", "2", "--rounds", "1", "--composite", "d", "--out", "{tmp}"],
     "rd_curves.py": ["--clips", str(CARPHONE_MP4), "--frames", "3", "--qps", "32", "42", "--enh-qps", "37",
                      "--qualities", "0", "1", "--out", "{tmp}"],
     "fuzz_reader.py": [["--make-corpus", "{tmp}"], ["--replay", "{tmp}"]],

@@ -213,3 +213,18 @@ def test_track_stage_fills_a_confirmed_track_back_within_its_gop():
     gop = SimpleNamespace(frames=frames, detections=[dets((10 + 2 * t, 10, 40, 80)) for t in range(4)], timings={})
     out = next(track_stage([gop], Tracker(TrackerConfig(min_hits=2))))
     assert [[r[0] for r in rows] for rows in out.tracks] == [[1], [1], [1], [1]]
+
+
+def test_a_missed_detector_run_does_not_end_a_track_when_the_interval_exceeds_max_age():
+    # detector on every 8th frame, max_age 5 frames: the run at frame 24 misses the object; its track
+    # (8 frames unmatched there, more than max_age) lives on to be matched at frame 32 with the same id.
+    truth = [(20 + 2 * t, 50, 40, 80) for t in range(56)]
+    tr = Tracker(TrackerConfig(min_hits=2, max_age=5))
+    ids = {}
+    for t, b in enumerate(truth):
+        rows = tr.coast() if t % 8 else tr.update(dets() if t in (24, 40, 48) else dets(b))
+        ids[t] = [r[0] for r in rows]
+    assert all(ids[t] == [1] for t in range(8, 24)) and ids[24] == []
+    assert all(ids[t] == [1] for t in range(32, 40)), ids
+    assert ids[40] == [] and ids[48] == []  # two missed runs in a row end it
+    assert tr.tracks == []

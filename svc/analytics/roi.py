@@ -58,15 +58,20 @@ class RoiAnalyzer:
     """Per-frame importance boxes (x, y, w, h ints) for a GOP of original frames."""
 
     def __init__(self, detector, fmt, config: RoiConfig = RoiConfig(), class_ids=(0,)):
+        """``class_ids``: COCO ids whose boxes make regions (None: every class)."""
         self.detector, self.format, self.config = detector, fmt, config
-        self.class_ids = np.asarray(list(class_ids), np.int32)
+        self.class_ids = None if class_ids is None else np.asarray(list(class_ids), np.int32)
 
     def analyze(self, frames) -> list[np.ndarray]:
         c = self.config
         per_frame = []
-        for f in frames:
-            d = self.detector.detect(f)
-            keep = (d.scores >= c.min_score) & np.isin(d.classes, self.class_ids)
+        frames = list(frames)
+        found = (self.detector.detect_batch(frames) if hasattr(self.detector, "detect_batch")
+                 else [self.detector.detect(f) for f in frames])
+        for d in found:
+            keep = d.scores >= c.min_score
+            if self.class_ids is not None:
+                keep &= np.isin(d.classes, self.class_ids)
             per_frame.append(grow_boxes(d.boxes[keep], c.margin, self.format.width, self.format.height))
         smoothed = []
         for i in range(len(per_frame)):
@@ -163,4 +168,5 @@ def make_roi(cfg: SvcConfig, fmt, detector=None):
     if detector is None:
         detector = make_detector(cfg.analytics.detector, **dict(cfg.analytics.detector_options))
     roi_filter = RoiFilter(fmt, rc) if rc.method == "qoffset" else BackgroundSimplifier(fmt, rc)
-    return RoiAnalyzer(detector, fmt, rc, class_ids_from_names(cfg.analytics.classes)), roi_filter
+    classes = class_ids_from_names(cfg.analytics.classes) if cfg.analytics.classes else None  # empty: all 80
+    return RoiAnalyzer(detector, fmt, rc, classes), roi_filter

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
@@ -94,7 +95,9 @@ class KalmanBoxTrack:
         z = xywh_to_z(box)
         y = z - _H @ self.x
         S = _H @ self.P @ _H.T + _R
-        K = np.linalg.solve(S, _H @ self.P).T  # P H^T S^-1 (S, P symmetric)
+        # P H^T S^-1 (S, P symmetric); OpenCV's Cholesky solve: a 4x4 system through OpenBLAS's LAPACK wakes
+        # its thread pool and stalls for milliseconds on a busy machine
+        K = cv2.solve(S, _H @ self.P, flags=cv2.DECOMP_CHOLESKY)[1].T
         self.x = self.x + K @ y
         self.P = (np.eye(7) - K @ _H) @ self.P
         self.hits += 1
@@ -147,22 +150,25 @@ class Tracker:
         confirmed tracks that were matched on the last detected frame, at their predicted boxes.
 
         ``follow``: optional ``(boxes (N, 4) on the previous frame) -> (moved (N, 4), ok (N,))``
-        measuring where each track's box went (:func:`svc.analytics.flow.follow_boxes`); a measured
-        track moves there (its velocity becomes the measured change), the others by prediction."""
+        measuring where boxes went (:func:`svc.analytics.flow.follow_boxes`). It measures the tracks
+        matched on the last detected frame (those reported); a measured track moves there (its velocity
+        becomes the measured change), the others (and unmeasured ones) by prediction."""
         self.frame_count += 1
         self.frames_since_detection += 1
         self.backfill = []
-        moved, ok = np.zeros((len(self.tracks), 4)), np.zeros(len(self.tracks), bool)
-        if follow is not None and self.tracks:
-            moved, ok = follow(np.array([t.box() for t in self.tracks]).reshape(-1, 4))
-        for t, box, measured in zip(self.tracks, moved, ok):
-            if measured and box[2] > 0 and box[3] > 0:
-                t.move(box)
+        live = [t for t in self.tracks if t.time_since_update == self.frames_since_detection - 1]
+        moved, ok = np.zeros((len(live), 4)), np.zeros(len(live), bool)
+        if follow is not None and live:
+            moved, ok = follow(np.array([t.box() for t in live]).reshape(-1, 4))
+        measured = {id(t): box for t, box, m in zip(live, moved, ok) if m and box[2] > 0 and box[3] > 0}
+        for t in self.tracks:
+            if id(t) in measured:
+                t.move(measured[id(t)])
             else:
                 t.predict()
         self.tracks = [t for t in self.tracks if np.all(np.isfinite(t.x))]
         # no pruning between detector runs: as in SORT, a track is matched at the next run before
-        # ``max_age`` is checked, so one missed run does not end it
+        # ``max_age`` is checked (see :meth:`update`: one missed run never ends it)
         return self._report([t for t in self.tracks if t.time_since_update == self.frames_since_detection])
 
     def update(self, dets: Detections) -> list[TrackRow]:
@@ -170,6 +176,7 @@ class Tracker:
         (``min_hits`` matches so far) matched in this frame, sorted by id."""
         c = self.config
         self.frame_count += 1
+        gap = self.frames_since_detection + 1  # frames since the previous detector run (k with detect_interval k)
         self.frames_since_detection = 0
         self.backfill = []
         for t in self.tracks:
@@ -200,7 +207,9 @@ class Tracker:
                     starts += [int(det_idx[j]) for j in range(len(det_idx)) if j not in used]
 
         reported = [t for i, t in enumerate(self.tracks) if i in matched]
-        self.tracks = [t for t in self.tracks if t.time_since_update <= c.max_age]
+        # a track survives ``max_age`` frames unmatched, and always one missed detector run: with the detector
+        # on every k-th frame (k > max_age) one miss would otherwise end every track it touches
+        self.tracks = [t for t in self.tracks if t.time_since_update <= max(c.max_age, gap)]
         for d in sorted(starts):  # ids in detection order: deterministic
             t = KalmanBoxTrack(self.next_id, boxes[d], scores[d], classes[d])
             self.next_id += 1

@@ -9,25 +9,33 @@ from svc.cli.common import (add_common, add_config, check_outputs, load_cli_conf
 
 
 def build_parser():
+    from svc.config import AnalyticsConfig
+
     p = parser(
         "svc-analyze",
         "Detect and track objects on the base layer of an svc stream, GOP by GOP as bytes arrive (the "
-        "enhancement layer is never read). Writes MOTChallenge rows frame,id,x,y,w,h,conf,class,-1,-1 "
-        "(frames from 1, boxes in pixels, class = COCO class id). Output files appear when complete "
-        "(--live-output writes them while they grow).",
+        "enhancement layer is never read). The default detector is the shipped NanoDet (80 COCO classes, "
+        "offline); each class is tracked on its own (a track never changes class; ids are unique over all "
+        "classes). Writes MOTChallenge rows frame,id,x,y,w,h,conf,class,-1,-1: frames from 1, (x, y) the "
+        "top-left corner and w, h in pixels, conf in [0, 1], column 8 the COCO class id (0 person, 1 bicycle, "
+        "2 car, 3 motorcycle, 5 bus, 7 truck, 17 horse, 32 sports ball; detections carry id -1). Output files "
+        "appear when complete (--live-output writes them while they grow).",
         "svc-analyze out.svc -o tracks.txt --detections dets.txt --show boxes.mp4;  "
         "svc-encode in.yuv -o - | svc-analyze - -o tracks.txt")
     p.add_argument("input", help="svc stream ('-' for stdin)")
     p.add_argument("-o", "--output", required=True, help="tracks in MOTChallenge format ('-' for stdout)")
     p.add_argument("--detections", help="also write raw detections (MOTChallenge rows with id -1)")
-    p.add_argument("--classes", help="comma-separated COCO class names to keep, e.g. person,car "
-                                     "(config analytics.classes)")
-    p.add_argument("--detector", help="detector backend: auto, opencv (offline default), torchvision, detectron2 "
-                                      "(config analytics.detector)")
+    p.add_argument("--classes", help="comma-separated COCO class names to detect and track, e.g. person,car "
+                                     f"(config analytics.classes; default {', '.join(AnalyticsConfig().classes)}: "
+                                     "the SFU-HW-Tracks-v1 movers; --classes '' for all 80)")
+    p.add_argument("--detector", help="detector backend: auto (default: torchvision / detectron2 when their weights "
+                                      "are configured, else nanodet), nanodet, opencv (people only), torchvision, "
+                                      "detectron2 (config analytics.detector)")
     p.add_argument("--detect-every", type=int, metavar="K",
                    help="run the detector on every K-th frame only; tracks coast on their motion in between "
                         "(faster; config analytics.detect_interval)")
-    p.add_argument("--show", help="render boxes and track ids on the base frames into this video (.mp4/.mkv/.y4m)")
+    p.add_argument("--show", help="render track boxes labelled 'id class' on the base frames into this video "
+                                  "(.mp4/.mkv/.y4m)")
     p.add_argument("--follow", action="store_true", help="keep reading a file that is still being written")
     p.add_argument("--live-output", action="store_true",
                    help="write the output files in place as GOPs are analysed (for a reader that follows them) "

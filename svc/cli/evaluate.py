@@ -11,8 +11,11 @@ def build_parser():
     p = parser(
         "svc-eval-tracking",
         "Evaluate base-layer tracking on the HEVC CTC sequences against SFU-HW-Tracks-v1 across rates: ROI "
-        "and plain base layers per QP, plus the uncompressed upper bound. Writes results.csv/json, "
-        "MOTA-vs-kbps plots and the BD-rate of ROI vs plain.",
+        "and plain base layers per QP, plus the uncompressed upper bound. The analytics are svc-analyze's "
+        "(configuration analytics.*: detector, classes, detector interval); each scored COCO class is "
+        "matched on its own (SFU-HW-Tracks-v1 class ids, object ids per class) and the classes are also "
+        "pooled. Writes results.csv (pooled), results_per_class.csv, results.json, MOTA-vs-kbps plots and "
+        "the BD-rate of ROI vs plain on MOTA and mAP@0.5.",
         "svc-eval-tracking --sequences /data/ctc --annotations /data/SFU-HW-Tracks-v1 --classes D,C "
         "--qps 22 27 32 37 --out results/ --jobs 2")
     p.add_argument("--sequences", required=True, help="folder with the CTC .yuv files (searched recursively)")
@@ -22,8 +25,11 @@ def build_parser():
     p.add_argument("--configurations", default="roi,plain,uncompressed", help="which of roi,plain,uncompressed")
     p.add_argument("--enh-quality", type=float, help="also code the enhancement layer at this quality (full kbps/PSNR)")
     p.add_argument("--frames", type=int, help="at most N frames per sequence (default: the CTC count)")
-    p.add_argument("--detector", default="opencv", help="detector backend (default opencv)")
-    p.add_argument("--object-classes", default="person", help="COCO classes to score (default person)")
+    p.add_argument("--detector", help="detector backend for analytics and ROI (default: config analytics.detector, "
+                                      "auto = the shipped nanodet)")
+    p.add_argument("--object-classes", default="all",
+                   help="COCO classes to score, e.g. person,car (default all: every class in each sequence's "
+                        "ground truth; a class outside analytics.classes is scored, marked, and can only be missed)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override for every point")
     p.add_argument("--out", default="results", help="output folder (cache in OUT/cache)")
     p.add_argument("--jobs", type=int, default=1, help="parallel worker processes")
@@ -51,7 +57,8 @@ def command(argv) -> int:
     if not found:
         from svc.errors import InputError
         raise InputError("no sequence has both a .yuv file and annotations")
-    object_classes = tuple(class_ids_from_names(args.object_classes.split(",")))
+    object_classes = (None if args.object_classes.strip().lower() == "all"
+                      else tuple(class_ids_from_names(args.object_classes.split(","))))
     overrides = tuple(tuple(s.split("=", 1)) for s in args.set)
     specs = []
     for s in found:

@@ -17,6 +17,12 @@ from typing import ClassVar
 
 from svc.errors import InputError
 
+#: Default ``analytics.classes``: the COCO classes of the objects that move in the 13 SFU-HW-Tracks-v1
+#: sequences (people, their bicycles and vehicles, the RaceHorses horses, the basketball) plus the
+#: road vehicles of COCO. svc-eval-tracking scores every class a sequence's ground truth holds and names
+#: ground-truth classes outside ``analytics.classes`` (they can only be missed).
+SFU_TRACK_CLASSES = ("person", "bicycle", "car", "motorcycle", "bus", "truck", "horse", "sports ball")
+
 X265_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
                 "veryslow", "placebo")
 
@@ -206,7 +212,8 @@ class TrackerConfig(Section):
     KEY = "analytics.tracker"
 
     iou_threshold: float = option(0.3, "least IoU of a detection-track match", lo=0.0, hi=1.0)
-    max_age: int = option(5, "frames a track survives without a match", lo=0, hi=100000)
+    max_age: int = option(5, "frames a track survives without a match (at least one missed detector run with "
+                             "analytics.detect_interval)", lo=0, hi=100000)
     min_hits: int = option(2, "matches before a track is reported", lo=1, hi=100000)
     high_score: float = option(0.5, "detections from this score are matched first and may start tracks",
                                lo=0.0, hi=1.0)
@@ -220,9 +227,12 @@ class AnalyticsConfig(Section):
 
     KEY = "analytics"
 
-    detector: str = option("auto", "detector backend: auto | opencv | torchvision | detectron2")
+    detector: str = option("auto", "detector backend: auto (torchvision / detectron2 when their weights are "
+                                   "configured, else the shipped nanodet) | nanodet | opencv | torchvision | detectron2")
     detector_options: dict = option({}, "backend options, e.g. {weights: /models/fasterrcnn.pth}")
-    classes: tuple = option(("person",), "COCO class names to detect and track")
+    classes: tuple = option(SFU_TRACK_CLASSES, "COCO class names to detect and track, each class on its own "
+                                               "(empty: all 80); default: the moving-object classes of "
+                                               "SFU-HW-Tracks-v1")
     detect_interval: int = option(1, "run the detector on every k-th frame; tracks coast in between", lo=1, hi=1000)
     coast: str = option("flow", "between detector runs boxes move by optical flow (flow) or the Kalman "
                                 "prediction (kalman)", choices=("flow", "kalman"))

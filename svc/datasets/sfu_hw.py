@@ -3,7 +3,10 @@
 SFU-HW-Tracks-v1 layout: one folder per sequence, one file per frame named
 ``<Seq>_<W>x<H>_<fps>_seq_<NNN>.txt`` (NNN from 000, zero-padded to 3+ digits), one line per
 object ``class_id object_id x_center y_center width height`` with coordinates normalised to
-[0, 1] and COCO class ids (0 = person).
+[0, 1] and COCO class ids (0 = person). Object ids are numbered per class: a person and a ball may
+both be object 0 of a frame (the dataset authors' own converter, ``yolo2mot.py`` in
+takehiro-code/SFU-HW-Tracks, re-numbers ``(class_id, object_id)`` pairs when it pools classes), so
+``(class_id, id)`` names an object and :func:`svc.metrics.mot.evaluate` scores class by class.
 
 Everything here returns MOTChallenge-style rows, float64 arrays of shape (N, 9) or (N, 10):
 ``[frame, id, x, y, w, h, conf, class_id, visibility(, unused)]`` with frame numbers from 1
@@ -73,11 +76,11 @@ def _parse_frame_file(path: Path, frame: int, width: int, height: int) -> list[l
                     raise ValueError("non-finite coordinate")
                 if wn < 0 or hn < 0:
                     raise ValueError("negative box size")
-                if oid in seen:
-                    raise ValueError(f"object id {oid} appears twice in this frame")
+                if (cls, oid) in seen:
+                    raise ValueError(f"object id {oid} of class {cls} appears twice in this frame")
             except ValueError as exc:
                 raise ValueError(f"{path}, line {lineno}: malformed annotation {line.rstrip()!r}: {exc}") from None
-            seen.add(oid)
+            seen.add((cls, oid))
             w, h = wn * width, hn * height
             rows.append([frame, oid, xc * width - w / 2, yc * height - h / 2, w, h, 1.0, cls, 1.0])
     return rows

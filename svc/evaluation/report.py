@@ -16,16 +16,34 @@ from svc.evaluation.rows import EvaluationRow
 COLUMNS = list(EvaluationRow.COLUMNS)
 
 
+#: Columns of ``results_per_class.csv``: one row per point and scored COCO class.
+CLASS_COLUMNS = ["sequence", "class", "configuration", "qp", "object_class", "tracked", "MOTA", "IDF1", "HOTA",
+                 "mAP50", "IDs", "FP", "FN", "num_objects"]
+
+
+def class_rows(rows: list[EvaluationRow]) -> list[dict]:
+    """One dict per (point, scored class) with :data:`CLASS_COLUMNS`."""
+    out = []
+    for r in rows:
+        for name, m in (r.per_class or {}).items():
+            out.append(dict(m, sequence=r.sequence, configuration=r.configuration, object_class=name,
+                            qp="" if r.qp is None else r.qp, **{"class": r.ctc_class}))
+    return out
+
+
 def write_results(rows: list[EvaluationRow], out_dir):
-    """``results.csv`` (the :data:`COLUMNS`) and ``results.json`` (every field) in ``out_dir``."""
+    """``results.csv`` (the :data:`COLUMNS`, scored classes pooled), ``results_per_class.csv``
+    (:data:`CLASS_COLUMNS`) and ``results.json`` (every field) in ``out_dir``; returns the first and last path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dicts = [r.to_dict() for r in rows]
-    text = io.StringIO()
-    w = csv.DictWriter(text, fieldnames=COLUMNS, extrasaction="ignore")
-    w.writeheader()
-    w.writerows(dicts)
-    _write_atomic(out / "results.csv", text.getvalue())
+    for name, columns, items in (("results.csv", COLUMNS, dicts), ("results_per_class.csv", CLASS_COLUMNS,
+                                                                    class_rows(rows))):
+        text = io.StringIO()
+        w = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(items)
+        _write_atomic(out / name, text.getvalue())
     _write_atomic(out / "results.json", json.dumps(dicts, indent=1, default=float))
     return out / "results.csv", out / "results.json"
 
@@ -94,7 +112,35 @@ def bd_rates(rows, metric: str):
     return out
 
 
+def class_summary(rows) -> dict:
+    """{(object class, configuration, qp): means over the points (sequences) that score the class} of
+    MOTA, IDF1, HOTA, mAP50, with ``n`` (points) and ``tracked`` (False if any point did not track it)."""
+    groups = defaultdict(list)
+    for d in class_rows(rows):
+        groups[(d["object_class"], d["configuration"], d["qp"])].append(d)
+    out = {}
+    for key, ds in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], str(kv[0][2]))):
+        out[key] = {k: _mean(d[k] for d in ds) for k in ("MOTA", "IDF1", "HOTA", "mAP50")}
+        out[key].update(n=len(ds), tracked=all(d["tracked"] for d in ds))
+    return out
+
+
+def format_class_table(rows) -> str:
+    """Per-class means (:func:`class_summary`) as text; classes outside analytics.classes are marked."""
+    s = class_summary(rows)
+    if not s:
+        return ""
+    lines = [f"{'object class':>14} {'config':>12} {'qp':>4} {'n':>3} {'MOTA':>7} {'IDF1':>7} {'HOTA':>7} {'mAP50':>7}"]
+    for (name, c, qp), v in s.items():
+        lines.append(f"{name + ('' if v['tracked'] else ' *'):>14} {c:>12} {str(qp):>4} {v['n']:>3} {v['MOTA']:7.3f} "
+                     f"{v['IDF1']:7.3f} {v['HOTA']:7.3f} {v['mAP50']:7.3f}")
+    if not all(v["tracked"] for v in s.values()):
+        lines.append("* in the ground truth but not in analytics.classes: its objects can only be missed")
+    return "\n".join(lines)
+
+
 def format_table(rows) -> str:
+    """The pooled summary per CTC class, configuration and QP, the per-class means, and BD-rates."""
     s = summary(rows)
     lines = [f"{'class':>5} {'config':>12} {'qp':>4} {'n':>3} {'base kbps':>10} {'full kbps':>10} {'MOTA':>7} "
              f"{'IDF1':>7} {'HOTA':>7} {'mAP50':>7} {'PSNR-Y':>7} {'s/pt':>6}"]
@@ -102,6 +148,9 @@ def format_table(rows) -> str:
         lines.append(f"{g:>5} {c:>12} {str(qp):>4} {v['n']:>3} {v['base_kbps']:10.1f} {v['full_kbps']:10.1f} "
                      f"{v['MOTA']:7.3f} {v['IDF1']:7.3f} {v['HOTA']:7.3f} {v['mAP50']:7.3f} {v['psnr_y_base']:7.2f} "
                      f"{v['seconds']:6.1f}")
+    per_class = format_class_table(rows)
+    if per_class:
+        lines += ["per object class (means over the sequences that hold it):", per_class]
     for metric in ("MOTA", "mAP50"):
         bd = bd_rates(rows, metric)
         if bd:

@@ -13,7 +13,10 @@ class EvaluationRow:
     """Rates in kbit/s, PSNR in dB, MOT metrics as fractions (MOTA may be negative), counts as ints.
 
     ``roi_dropped_gops``/``gops``/``psnr_y_full_without_roi`` are set only for ROI points coded with the
-    enhancement layer (``roi.viewer_quality: match``). ``qp`` is None for the uncompressed point."""
+    enhancement layer (``roi.viewer_quality: match``). ``qp`` is None for the uncompressed point.
+    MOTA ... mAP50 pool the scored classes; ``per_class`` maps each scored COCO class name to its own
+    ``{MOTA, IDF1, HOTA, mAP50, IDs, FP, FN, num_objects, tracked}`` (``tracked`` False: the class is
+    outside ``analytics.classes``, so its objects can only be missed)."""
 
     sequence: str
     ctc_class: str
@@ -36,6 +39,7 @@ class EvaluationRow:
     roi_dropped_gops: int | None = None
     gops: int | None = None
     psnr_y_full_without_roi: float | None = None
+    per_class: dict | None = None
 
     #: CSV/JSON column names in order (``class`` is :attr:`ctc_class`).
     COLUMNS = ("sequence", "class", "configuration", "qp", "frames", "base_kbps", "full_kbps", "MOTA", "MOTP",
@@ -47,7 +51,7 @@ class EvaluationRow:
         d = dataclasses.asdict(self)
         d["class"] = d.pop("ctc_class")
         d["qp"] = "" if self.qp is None else self.qp
-        for k in ("roi_dropped_gops", "gops", "psnr_y_full_without_roi"):
+        for k in ("roi_dropped_gops", "gops", "psnr_y_full_without_roi", "per_class"):
             if d[k] is None:
                 del d[k]
         return d

@@ -2,7 +2,8 @@
 
     records = ContainerReader(fh, ("base",))
     gops    = base_decode_stage(records, BaseDecoder(fmt))   # HEVC -> frames, per GOP
-    gops    = detect_stage(gops, detector, class_ids, k)      # boxes, scores, COCO ids (every k-th frame)
+    gops    = detect_stage(gops, detector, class_ids, k)      # boxes, scores, COCO ids (every k-th frame;
+                                                              # a GOP's detected frames in one batch)
     gops    = track_stage(gops, tracker, coast)               # Kalman + Hungarian on IoU; optical flow between
     rows    -> MOTChallenge text, flushed as each GOP completes
 """
@@ -27,11 +28,13 @@ class AnalyzeReport(DecodeReport):
     timings: dict = field(default_factory=dict)
 
 
-def analytics_gops(reader, detector, tracker, class_ids=None, detect_interval: int = 1, coast: str = "flow"):
+def analytics_gops(reader, detector, tracker, class_ids=None, detect_interval: int = 1, coast: str = "flow",
+                   batch: bool = True):
     """Iterator of decoded GOPs carrying ``detections`` (None where the detector did not run) and
-    ``tracks`` per frame; ``coast`` as for :func:`svc.pipeline.stages.track_stage`."""
+    ``tracks`` per frame; ``coast`` and ``batch`` as for :func:`svc.pipeline.stages.track_stage` and
+    :func:`~svc.pipeline.stages.detect_stage`."""
     gops = base_decode_stage(reader, BaseDecoder(reader.header.format))
-    gops = detect_stage(gops, detector, class_ids, detect_interval)
+    gops = detect_stage(gops, detector, class_ids, detect_interval, batch)
     return track_stage(gops, tracker, coast)
 
 

@@ -5,9 +5,13 @@
            -> evaluate(ground truth, hypothesis, detections)     -> MOTA, IDF1, HOTA, mAP@0.5 ...
 
 The ``uncompressed`` configuration runs detect -> track on the original frames (the upper bound).
+Analytics track the configuration's ``analytics.classes`` (as ``svc-analyze`` does); the scored
+classes are the point's ``object_classes`` (default: every class in the sequence's ground truth),
+each class on its own and pooled.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 from dataclasses import asdict, dataclass, field
@@ -39,8 +43,8 @@ class PointSpec:
     configuration: str     # roi | plain | uncompressed
     qp: int | None = None
     enh_quality: float | None = None
-    detector: str = "opencv"
-    object_classes: tuple = (0,)
+    detector: str | None = None  # None: the configuration's analytics.detector
+    object_classes: tuple | None = None  # COCO ids to score; None: every class in the ground truth
     overrides: tuple = field(default_factory=tuple)  # (("base.preset", "fast"), ...) applied to the config
 
     def key_fields(self) -> dict:
@@ -85,52 +89,98 @@ def _original_gops(source, gop_size):
         yield DecodedGop(GopRecord(gop.index, gop.first_frame, len(gop), b""), gop.frames, layer="original")
 
 
-def run_point(spec: PointSpec) -> EvaluationRow:
-    """Computes one result row."""
+@dataclass
+class PointOutput:
+    """What one point's analytics produced: ``hyp`` track rows and ``dets`` detection rows (N, 10)
+    MOTChallenge arrays with the COCO class in column 7, ``frames`` analysed, ``coded`` rate / PSNR
+    fields of the coded base layer (empty for ``uncompressed``), the ``tracked`` class ids (None: all)."""
+
+    hyp: np.ndarray
+    dets: np.ndarray
+    frames: int
+    coded: dict
+    tracked: list | None
+    seconds: float
+
+
+def analyse_point(spec: PointSpec) -> PointOutput:
+    """Codes the point's sequence (plain or ROI base layer; nothing for ``uncompressed``) and runs the
+    configured analytics on the base layer (or on the original frames)."""
     from svc.analytics.detectors import make_detector
     from svc.analytics.tracker import Tracker
-    from svc.datasets.sfu_hw import read_sfu_annotations
     from svc.io import open_source
-    from svc.metrics.mot import evaluate
 
     t0 = time.perf_counter()
     cfg = point_config(spec)
-    classes = list(spec.object_classes)
-    gt = read_sfu_annotations(spec.annotations, spec.width, spec.height, num_frames=spec.frames)
-    gt = gt[np.isin(gt[:, 7], classes)]
+    tracked = tracked_class_ids(cfg)  # what the analytics keep, as svc-analyze does (None: all 80)
     source = open_source(spec.path, max_frames=spec.frames)
-    detector = make_detector(spec.detector, **dict(cfg.analytics.detector_options))
+    detector = make_detector(spec.detector or cfg.analytics.detector, **dict(cfg.analytics.detector_options))
     tracker = Tracker(cfg.analytics.tracker)
     interval, coast = cfg.analytics.detect_interval, cfg.analytics.coast
-    coded = {}
     if spec.configuration == "uncompressed":
-        gops = track_stage(detect_stage(_original_gops(source, cfg.base.gop), detector, classes,
+        gops = track_stage(detect_stage(_original_gops(source, cfg.base.gop), detector, tracked,
                                         interval), tracker, coast)
         hyp, dets = _rows(gops)
-        frames = source.num_frames
-    else:
-        from svc.pipeline.analyze import analytics_gops
-        from svc.pipeline.decode import open_reader
-        from svc.pipeline.encode import encode
+        return PointOutput(hyp, dets, source.num_frames, {}, tracked, time.perf_counter() - t0)
+    from svc.pipeline.analyze import analytics_gops
+    from svc.pipeline.decode import open_reader
+    from svc.pipeline.encode import encode
 
-        codec = analyzer = roi_filter = None
-        if spec.enh_quality is not None:
-            from svc.enhancement import load_codec_for_encoding
-            codec = load_codec_for_encoding(cfg, source.format)
-        if spec.configuration == "roi":
-            from svc.analytics.roi import make_roi
-            analyzer, roi_filter = make_roi(cfg, source.format, detector)
-        buf = io.BytesIO()
-        s = encode(source, buf, cfg, codec=codec, analyzer=analyzer, roi_filter=roi_filter)
-        reader = open_reader(io.BytesIO(buf.getvalue()), "base")
-        hyp, dets = _rows(analytics_gops(reader, detector, tracker, classes, interval, coast))
-        frames = s.frames
-        coded = dict(base_kbps=s.base_kbps, full_kbps=s.full_kbps, psnr_y_base=s.psnr_base.y,
-                     psnr_y_full=s.psnr_viewer.y)
-        if s.roi_dropped_gops is not None:  # ROI + enhancement: GOPs sent without ROI to keep the viewer's quality
-            coded.update(roi_dropped_gops=s.roi_dropped_gops, gops=s.gops,
-                         psnr_y_full_without_roi=s.psnr_full_without_roi.y)
-    m = evaluate(gt, hyp, dets, classes=classes)["all"]
-    metrics = {k: m[k] for k in ("MOTA", "MOTP", "IDF1", "IDs", "FP", "FN", "HOTA", "mAP50")}
-    return EvaluationRow(spec.sequence, spec.ctc_class, spec.configuration, spec.qp, frames, **coded, **metrics,
-                         seconds=time.perf_counter() - t0)
+    codec = analyzer = roi_filter = None
+    if spec.enh_quality is not None:
+        from svc.enhancement import load_codec_for_encoding
+        codec = load_codec_for_encoding(cfg, source.format)
+    if spec.configuration == "roi":
+        from svc.analytics.roi import make_roi
+        analyzer, roi_filter = make_roi(cfg, source.format, detector)
+    buf = io.BytesIO()
+    s = encode(source, buf, cfg, codec=codec, analyzer=analyzer, roi_filter=roi_filter)
+    reader = open_reader(io.BytesIO(buf.getvalue()), "base")
+    hyp, dets = _rows(analytics_gops(reader, detector, tracker, tracked, interval, coast))
+    coded = dict(base_kbps=s.base_kbps, full_kbps=s.full_kbps, psnr_y_base=s.psnr_base.y,
+                 psnr_y_full=s.psnr_viewer.y)
+    if s.roi_dropped_gops is not None:  # ROI + enhancement: GOPs sent without ROI to keep the viewer's quality
+        coded.update(roi_dropped_gops=s.roi_dropped_gops, gops=s.gops,
+                     psnr_y_full_without_roi=s.psnr_full_without_roi.y)
+    return PointOutput(hyp, dets, s.frames, coded, tracked, time.perf_counter() - t0)
+
+
+def score_point(spec: PointSpec, gt: np.ndarray, out: PointOutput) -> EvaluationRow:
+    """The result row of ``out`` against ground-truth rows ``gt`` (N, >= 8; class in column 7): the
+    scored classes (``spec.object_classes``, default every class in ``gt``) pooled, and each in
+    ``per_class``. A point without ground truth scores the tracked classes (every row a false positive)."""
+    from svc.analytics.detectors import COCO_NAMES
+    from svc.metrics.mot import evaluate
+
+    if spec.object_classes is None:
+        scored = sorted({int(c) for c in gt[:, 7]}) or sorted({int(c) for c in out.hyp[:, 7]}) or [0]
+    else:
+        scored = [int(c) for c in spec.object_classes]
+    m = evaluate(gt[np.isin(gt[:, 7], scored)], out.hyp, out.dets, classes=scored)
+    metrics = {k: m["all"][k] for k in ("MOTA", "MOTP", "IDF1", "IDs", "FP", "FN", "HOTA", "mAP50")}
+    per_class = {COCO_NAMES[c]: dict({k: m[c][k] for k in PER_CLASS_KEYS},
+                                     tracked=out.tracked is None or c in out.tracked) for c in scored}
+    return EvaluationRow(spec.sequence, spec.ctc_class, spec.configuration, spec.qp, out.frames, **out.coded,
+                         **metrics, per_class=per_class, seconds=out.seconds)
+
+
+def run_point(spec: PointSpec) -> EvaluationRow:
+    """Computes one result row (:func:`analyse_point`, then :func:`score_point` against the sequence's
+    SFU-HW-Tracks-v1 annotations)."""
+    from svc.datasets.sfu_hw import read_sfu_annotations
+
+    t0 = time.perf_counter()
+    gt = read_sfu_annotations(spec.annotations, spec.width, spec.height, num_frames=spec.frames)
+    row = score_point(spec, gt, analyse_point(spec))
+    return dataclasses.replace(row, seconds=time.perf_counter() - t0)
+
+
+#: Metrics kept for each scored class of a point (:attr:`EvaluationRow.per_class`).
+PER_CLASS_KEYS = ("MOTA", "IDF1", "HOTA", "mAP50", "IDs", "FP", "FN", "num_objects")
+
+
+def tracked_class_ids(cfg: SvcConfig) -> list[int] | None:
+    """COCO ids of ``analytics.classes`` (None: empty setting, all 80 classes are tracked)."""
+    from svc.analytics.detectors import class_ids_from_names
+
+    return class_ids_from_names(cfg.analytics.classes) if cfg.analytics.classes else None

@@ -178,17 +178,26 @@ def frames_stage(gops: Iterable[DecodedGop]) -> Iterator[YuvFrame]:
 
 
 # -- analytics ------------------------------------------------------------------------------------
-def detect_stage(gops: Iterable[DecodedGop], detector, class_ids=None, interval: int = 1) -> Iterator[DecodedGop]:
+def detect_stage(gops: Iterable[DecodedGop], detector, class_ids=None, interval: int = 1,
+                 batch: bool = True) -> Iterator[DecodedGop]:
     """Runs the detector on every ``interval``-th frame (frame numbers 0, k, 2k, ... of the stream;
-    ``None`` for the others); keeps only ``class_ids`` when given."""
+    ``None`` for the others); keeps only ``class_ids`` when given. With ``batch`` and a detector that
+    has ``detect_batch(frames)``, a GOP's detected frames go through it in one call (one network batch)."""
     from svc.analytics.detectors import filter_classes
 
     interval = max(1, int(interval))
     for dec in gops:
         t0 = time.perf_counter()
         first = dec.record.first_frame
-        dets = [detector.detect(f) if (first + i) % interval == 0 else None for i, f in enumerate(dec.frames)]
-        dec.detections = [filter_classes(d, class_ids) if (class_ids and d is not None) else d for d in dets]
+        picked = [i for i in range(len(dec.frames)) if (first + i) % interval == 0]
+        frames = [dec.frames[i] for i in picked]
+        if batch and frames and hasattr(detector, "detect_batch"):
+            found = detector.detect_batch(frames)
+        else:
+            found = [detector.detect(f) for f in frames]
+        dec.detections = [None] * len(dec.frames)
+        for i, d in zip(picked, found):
+            dec.detections[i] = filter_classes(d, class_ids) if class_ids else d
         _timed(dec.timings, "detect", t0)
         yield dec
 

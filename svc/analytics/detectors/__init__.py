@@ -2,18 +2,19 @@
 
 Backends (``make_detector(name, **options)``), one module each:
 
-* ``opencv`` (alias ``hog``, :mod:`.opencv_hog`), the offline default: people only, from OpenCV's
-  built-in models (HOG full body, Haar upper body, frontal and profile face), each mapped to a
-  whole-person box and merged with class-agnostic NMS. Needs nothing beyond the opencv wheel.
+* ``nanodet`` (:mod:`.nanodet`), the offline default: NanoDet-g, 80 COCO classes; its weights ship
+  in ``weights/`` (float16, SHA-256 checked at load; network in :mod:`.nanodet_net`, runtimes in
+  :mod:`.nanodet_runtime`, weights file in :mod:`.nanodet_weights`).
+* ``opencv`` (alias ``hog``, :mod:`.opencv_hog`): people only, from OpenCV's built-in models (HOG
+  full body, Haar upper body, frontal and profile face), each mapped to a whole-person box and
+  merged with class-agnostic NMS. Needs nothing beyond the opencv wheel.
 * ``torchvision`` (:mod:`.torchvision_backend`): Faster R-CNN / RetinaNet / SSDlite (80 COCO classes)
   from a local weights file; never downloads.
 * ``detectron2`` (:mod:`.detectron2_backend`): only when ``import detectron2`` works, with a local
   config and weights.
-* ``nanodet`` (:mod:`.nanodet`): NanoDet-g, 80 COCO classes, offline: its weights ship in
-  ``weights/`` (float16, SHA-256 checked at load; network in :mod:`.nanodet_net`, runtimes in
-  :mod:`.nanodet_runtime`, weights file in :mod:`.nanodet_weights`).
 * ``auto``: torchvision when its weights file is configured (or in torch's hub cache), else
-  detectron2 when importable and configured, else ``opencv`` (:func:`.core.auto_backend`).
+  detectron2 when importable and configured, else ``nanodet`` (``opencv`` only if NanoDet's weights
+  file is missing from the install; :func:`.core.auto_backend`).
 
 The package core: :mod:`.core` (``Detections``, the ``Detector`` protocol, the registry),
 :mod:`.coco` (class tables), :mod:`.boxes` (box formats, NMS on ``torchvision.ops``),

@@ -1,7 +1,8 @@
 """The detector interface: :class:`Detections`, the :class:`Detector` protocol and the backend registry.
 
 Backends register a factory under a name with :func:`register_detector`; :func:`make_detector`
-builds one by name with its options (``auto`` picks a configured backend, see :func:`auto_backend`).
+builds one by name with its options (``auto`` picks a configured backend, else the shipped ``nanodet``,
+see :func:`auto_backend`).
 """
 from __future__ import annotations
 
@@ -80,13 +81,16 @@ def available_detectors() -> list[str]:
 
 
 def make_detector(name: str = "auto", **options) -> Detector:
-    """A detector by backend name; ``auto`` drops the options its chosen backend does not take."""
+    """A detector by backend name; ``auto`` (:func:`auto_backend`) drops the options its chosen backend
+    does not take, and for the shipped ``nanodet`` also ``weights`` / ``sha256`` (those name another
+    backend's files when ``auto`` falls back to the offline default)."""
     name = (name or "auto").lower()
     if name == "auto":
         name = auto_backend(options)
         accepted = getattr(_REGISTRY[name], "OPTIONS", None)
         if accepted is not None:
-            options = {k: v for k, v in options.items() if k in accepted}
+            drop = AUTO_DROPS.get(name, set())
+            options = {k: v for k, v in options.items() if k in accepted and k not in drop}
     if name not in _REGISTRY:
         raise InputError(f"unknown detector {name!r} (available: {', '.join(available_detectors())})")
     factory = _REGISTRY[name]
@@ -99,11 +103,17 @@ def make_detector(name: str = "auto", **options) -> Detector:
     return factory(**options)
 
 
+#: Options ``auto`` never passes to a backend it chose as the offline fallback.
+AUTO_DROPS = {"nanodet": {"weights", "sha256"}}
+
+
 def auto_backend(options: dict) -> str:
     """The backend ``auto`` means for these options: ``torchvision`` when its weights file is given
     (or in torch's hub cache), else ``detectron2`` when importable with a config and an existing
-    weights file, else the offline ``opencv``."""
+    weights file, else the offline ``nanodet`` (80 COCO classes, weights shipped in the package),
+    else (its weights file removed from the install) the people-only ``opencv``."""
     from svc.analytics.detectors.detectron2_backend import detectron2_importable
+    from svc.analytics.detectors.nanodet_weights import WEIGHTS_PATH
     from svc.analytics.detectors.torchvision_backend import DEFAULT_TV_MODEL, torchvision_weights_path
 
     if not options.get("config"):  # a config file means detectron2 options
@@ -115,4 +125,4 @@ def auto_backend(options: dict) -> str:
     if options.get("config") and options.get("weights") and os.path.isfile(str(options["weights"])) \
             and detectron2_importable():
         return "detectron2"
-    return "opencv"
+    return "nanodet" if WEIGHTS_PATH.is_file() else "opencv"
