@@ -92,3 +92,16 @@ def test_qoffset_roi_points_have_a_crf_plain_anchor():
             assert cfg.base.rate_control == rc, (method, configuration)
             assert cfg.roi.mode == ("auto" if configuration == "roi" else "off")
     assert point_config(PointSpec(configuration="plain", **common)).base.rate_control == "qp"
+
+
+def test_feature_layer_points(ctc_tree, tmp_path):
+    """The features configuration: the split-DNN layer alone per quantiser, scored like the others; a
+    coarser quantiser costs fewer kbps; the finer one tracks the pasted person."""
+    out = tmp_path / "feat"
+    assert _run(ctc_tree, out, "--configurations", "features", "--feature-quantisers", "2", "5") == 0
+    rows = sorted(csv.DictReader(open(out / "results.csv")), key=lambda r: int(r["qp"]))
+    assert [(r["configuration"], r["qp"]) for r in rows] == [("features", "2"), ("features", "5")]
+    assert float(rows[0]["base_kbps"]) > float(rows[1]["base_kbps"]) > 0
+    person = [r for r in csv.DictReader(open(out / "results_per_class.csv"))
+              if r["qp"] == "2" and r["object_class"] == "person"][0]
+    assert float(person["MOTA"]) > 0.5

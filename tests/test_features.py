@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 
+from conftest import ROOT
+
 from svc.features.clipping import ActivationModel, fit_model, optimal_range
 from svc.features.ecsq import design
 
@@ -70,3 +72,125 @@ def test_split_inference_equals_the_whole_network(carphone_yuv):
             assert all(0 in d.classes for d in whole)  # the carphone person
         for a, b in zip(dets, whole):
             assert np.array_equal(a.classes, b.classes) and np.allclose(a.boxes, b.boxes, atol=0.05)
+
+
+# -- the codec and the feature layer in the product ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def carphone_features(carphone_yuv):
+    """(frames, split detector, float tensors of each frame, letterboxes) of 8 carphone frames."""
+    from svc.features.split import SplitDetector
+    from svc.io import open_source
+
+    frames = list(open_source(carphone_yuv, max_frames=8))
+    sd = SplitDetector("stage2", threads=2)
+    feats, lbs = [], []
+    for i in range(0, 8, 4):
+        f, lb = sd.edge(frames[i:i + 4])
+        feats += f
+        lbs += lb
+    return frames, sd, feats, lbs
+
+
+def _shipped_codec(q, temporal=True):
+    from svc.features.codec import WEIGHTS_DIR, FeatureCodec, FeatureModel
+
+    return FeatureCodec(FeatureModel.load(WEIGHTS_DIR / "nanodet-g-stage2.npz"), q, temporal)
+
+
+@pytest.mark.parametrize("q,temporal", [(1, False), (3, True), (5, True)])
+def test_rate_estimate_matches_the_coded_size_and_decoding_is_exact(carphone_features, q, temporal):
+    _, _, feats, _ = carphone_features
+    codec = _shipped_codec(q, temporal)
+    payload, decoded = codec.encode_gop(feats)
+    idx = [[codec.quantise(x)[0] for x in f] for f in feats]
+    side = 12 + 8 * len(feats) * len(feats[0])  # head, ranges, CRC
+    est = codec.bits_estimate(idx) / 8
+    assert abs((len(payload) - side) - est) <= 0.01 * est + 16, (len(payload), side, est)
+    shapes = [t.shape for t in feats[0]]
+    again = codec.decode_gop(payload, shapes)
+    assert all(np.array_equal(a, b) for fa, fb in zip(again, decoded) for a, b in zip(fa, fb))
+
+
+def test_seed_result_under_a_bit_per_element_without_accuracy_loss(carphone_features):
+    """The papers' operating point on real video: <= 0.8 bits per element, the same detections as the
+    uncompressed features: the carphone person in every frame at IoU >= 0.5 with the reference box (a
+    hit at mAP@0.5), and on average at IoU >= 0.8."""
+    from svc.analytics.boxes import iou_matrix
+
+    frames, sd, feats, lbs = carphone_features
+    codec = _shipped_codec(3, True)
+    payload, decoded = codec.encode_gop(feats)
+    elements = sum(t.size for t in feats[0]) * len(feats)
+    assert len(payload) * 8 / elements <= 0.8
+    ref, got = sd.cloud(feats, lbs), sd.cloud(decoded, lbs)
+    ious = []
+    for r, g in zip(ref, got):
+        p_ref, p_got = r.boxes[r.classes == 0], g.boxes[g.classes == 0]
+        assert len(p_ref) >= 1 and len(p_got) >= 1
+        ious.append(iou_matrix(p_ref[:1], p_got)[0].max())
+    assert min(ious) >= 0.5 and np.mean(ious) >= 0.8, ious
+
+
+def test_feature_payload_decodes_bit_exactly_in_another_process(carphone_features, tmp_path):
+    import subprocess
+    import sys
+
+    _, _, feats, _ = carphone_features
+    codec = _shipped_codec(2, True)
+    payload, decoded = codec.encode_gop(feats[:3])
+    (tmp_path / "p.bin").write_bytes(payload)
+    np.save(tmp_path / "shapes.npy", np.array([t.shape for t in feats[0]]))
+    script = (
+        "import sys, numpy as np\n"
+        "from svc.features.codec import WEIGHTS_DIR, FeatureCodec, FeatureModel\n"
+        "c = FeatureCodec(FeatureModel.load(WEIGHTS_DIR / 'nanodet-g-stage2.npz'), 2, True)\n"
+        f"d = c.decode_gop(open(r'{tmp_path / 'p.bin'}', 'rb').read(), [tuple(s) for s in np.load(r'{tmp_path / 'shapes.npy'}')])\n"
+        f"np.savez(r'{tmp_path / 'out.npz'}', *[t for f in d for t in f])\n")
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT)
+    with np.load(tmp_path / "out.npz") as z:
+        other = [z[f"arr_{i}"] for i in range(len(z.files))]
+    assert all(np.array_equal(a, b) for a, b in zip(other, [t for f in decoded for t in f]))
+
+
+def test_damaged_feature_payload_raises(carphone_features):
+    from svc.errors import BitstreamError
+
+    _, _, feats, _ = carphone_features
+    codec = _shipped_codec(3)
+    payload, _ = codec.encode_gop(feats[:2])
+    shapes = [t.shape for t in feats[0]]
+    for bad in (payload[:10], payload[:-5], payload[:40] + bytes([payload[40] ^ 1]) + payload[41:]):
+        with pytest.raises(BitstreamError):
+            codec.decode_gop(bad, shapes)
+
+
+def test_feature_layer_in_the_stream(carphone_yuv, tmp_path):
+    """svc-encode --features-only, svc-info, svc-analyze --from features (finds the carphone person
+    without decoding pixels); a damaged feature record is reported and skipped; pixel decoders refuse
+    a feature-only stream by name."""
+    from conftest import run_cli
+
+    out = tmp_path / "f.svc"
+    run_cli("svc-encode", carphone_yuv, "--frames", "24", "--gop", "8", "--features-only", "-o", out, "-q")
+    info = run_cli("svc-info", out).stdout.decode()
+    assert "svc-features-v1" in info and "integrity: whole" in info
+    tracks = tmp_path / "t.txt"
+    run_cli("svc-analyze", out, "--from", "features", "-o", tracks, "-q")
+    rows = np.loadtxt(tracks, delimiter=",", ndmin=2)
+    person = rows[rows[:, 7] == 0]
+    assert len(np.unique(person[:, 0])) >= 22  # the person in nearly every one of 24 frames
+    p = run_cli("svc-decode", out, "-o", tmp_path / "x.yuv", check=False)
+    assert p.returncode == 1 and b"svc-analyze --from features" in p.stderr
+    # damage one byte of the second GOP's feature payload
+    data = bytearray(out.read_bytes())
+    from svc.bitstream import ContainerReader
+    with open(out, "rb") as fh:
+        recs = list(ContainerReader(fh, ("features",)))
+    data[recs[1].offset + 200] ^= 0x55
+    bad = tmp_path / "bad.svc"
+    bad.write_bytes(bytes(data))
+    p = run_cli("svc-analyze", bad, "--from", "features", "-o", tmp_path / "t2.txt", "--on-error", "skip",
+                check=False)
+    assert p.returncode == 3 and b"GOP 1" in p.stderr
+    rows2 = np.loadtxt(tmp_path / "t2.txt", delimiter=",", ndmin=2)
+    assert set(np.unique(rows2[:, 0])) & set(range(9, 17)) == set() and len(np.unique(rows2[:, 0])) >= 14

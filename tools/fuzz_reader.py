@@ -6,8 +6,8 @@
     python tools/fuzz_reader.py fuzz/corpus -max_total_time=600     # any libFuzzer flags follow
     python tools/fuzz_reader.py --replay fuzz/corpus                # run the target on each file, no atheris
 
-The target parses a stream in both error policies, decodes every base payload and every
-enhancement frame table it accepts. Anything but :class:`svc.errors.SvcError` is a finding
+The target parses a stream in both error policies and decodes every layer it accepts: base
+payloads (HEVC), enhancement payloads (restoration flags and block coder) and feature payloads (rANS). Anything but :class:`svc.errors.SvcError` is a finding
 (libFuzzer writes the input to crash-*); a read that takes over -timeout seconds is a hang.
 """
 from __future__ import annotations
@@ -23,34 +23,50 @@ sys.path.insert(0, str(ROOT))
 
 def make_corpus(folder: str):
     from svc.config import load_config
+    from svc.features.layer import load_features_for_encoding
+    from svc.enhancement import load_codec_for_encoding
     from svc.io import open_source
     from svc.pipeline.encode import encode
 
     os.makedirs(folder, exist_ok=True)
     clip = ROOT.parent / "shared" / "data" / "carphone_176x144_30.mp4"
-    for frames, gop, qp in ((6, 3, 40), (12, 4, 45), (4, 2, 30)):
+    # (frames, GOP, QP, enhancement quality or None, with the feature layer)
+    for frames, gop, qp, enh, feat in ((6, 3, 40, None, False), (12, 4, 45, None, False), (4, 2, 30, 0.5, False),
+                                       (4, 2, 42, 0.0, False), (2, 2, 40, None, True)):
         cfg = load_config(overrides=[{"base": {"qp": qp, "gop": gop, "preset": "ultrafast"},
-                                      "enhancement": {"enabled": False}}])
+                                      "enhancement": {"enabled": enh is not None, "quality": enh or 0.0}}])
+        src = open_source(clip, max_frames=frames)
+        codec = load_codec_for_encoding(cfg, src.format) if enh is not None else None
         buf = io.BytesIO()
-        encode(open_source(clip, max_frames=frames), buf, cfg)
-        Path(folder, f"carphone_{frames}f_gop{gop}_qp{qp}.svc").write_bytes(buf.getvalue())
+        encode(src, buf, cfg, codec=codec, features=load_features_for_encoding(cfg) if feat else None)
+        name = f"carphone_{frames}f_gop{gop}_qp{qp}" + (f"_enh{enh}" if enh is not None else "") + ("_feat" if feat else "")
+        Path(folder, name + ".svc").write_bytes(buf.getvalue())
     print(f"corpus written to {folder}")
 
 
 def fuzz_one(data: bytes):
     from svc.base import BaseDecoder
-    from svc.bitstream import ContainerReader, Limits, unpack_frame_payloads
+    from svc.bitstream import ContainerReader, Limits
+    from svc.enhancement import load_codec_for_decoding
     from svc.errors import SvcError
+    from svc.features.layer import load_features_for_decoding
 
-    limits = Limits(max_dimension=1024, max_gop_frames=64, max_base_bytes=1 << 20, max_enh_bytes=1 << 20)
+    limits = Limits(max_dimension=1024, max_gop_frames=64, max_base_bytes=1 << 20, max_enh_bytes=1 << 20,
+                    max_feature_bytes=1 << 22)
     for policy in ("fail", "skip"):
         try:
-            reader = ContainerReader(io.BytesIO(data), limits=limits, on_error=policy)
+            reader = ContainerReader(io.BytesIO(data), ("base", "enhancement", "features"), limits=limits,
+                                     on_error=policy)
             dec = BaseDecoder(reader.header.format)
+            codec = load_codec_for_decoding(reader.header) if reader.header.enhancement else None
+            feats = load_features_for_decoding(reader.header, threads=1) if reader.header.features else None
             for rec in reader:
-                dec.decode(rec.base, rec.index)
-                if rec.enhancement is not None:
-                    unpack_frame_payloads(rec.enhancement, rec.frame_count, rec.index)
+                frames = dec.decode(rec.base, rec.index) if rec.base is not None else None
+                if codec is not None and frames is not None and rec.enhancement is not None:
+                    codec.decode_gop(frames, rec.enhancement, rec.index)
+                if feats is not None and rec.features is not None:
+                    shapes, _ = feats.shapes(reader.header.format)
+                    feats.codec.decode_gop(rec.features, shapes, rec.index)
         except SvcError:
             pass
 
@@ -69,6 +85,9 @@ def main():
     with atheris.instrument_imports():
         import svc.bitstream.container  # noqa: F401
         import svc.base.hevc  # noqa: F401
+        import svc.enhancement.codec  # noqa: F401
+        import svc.enhancement.syntax  # noqa: F401
+        import svc.features.codec  # noqa: F401
     atheris.Setup(sys.argv, fuzz_one)
     atheris.Fuzz()
 

@@ -152,38 +152,6 @@ class GopRecord:
         return self.payloads.get("features")
 
 
-def pack_frame_payloads(payloads: list[bytes]) -> bytes:
-    """``count u16`` then ``len u32, crc u32, bytes`` per frame."""
-    parts = [struct.pack("<H", len(payloads))]
-    for p in payloads:
-        parts.append(struct.pack("<II", len(p), zlib.crc32(p)) + p)
-    return b"".join(parts)
-
-
-def unpack_frame_payloads(data: bytes, expected: int, gop_index: int | None = None) -> list[bytes]:
-    if len(data) < 2:
-        raise BitstreamError("enhancement payload too short", gop_index)
-    (count,) = struct.unpack_from("<H", data)
-    if count != expected:
-        raise BitstreamError(f"enhancement payload has {count} frames, record has {expected}", gop_index)
-    out, pos = [], 2
-    for i in range(count):
-        if pos + 8 > len(data):
-            raise BitstreamError(f"enhancement payload of frame {i} truncated", gop_index)
-        n, crc = struct.unpack_from("<II", data, pos)
-        pos += 8
-        if pos + n > len(data):
-            raise BitstreamError(f"enhancement payload of frame {i} overruns the layer", gop_index)
-        chunk = data[pos:pos + n]
-        if zlib.crc32(chunk) != crc:
-            raise BitstreamError(f"enhancement payload of frame {i} fails its CRC", gop_index)
-        out.append(chunk)
-        pos += n
-    if pos != len(data):
-        raise BitstreamError("enhancement payload has trailing bytes", gop_index)
-    return out
-
-
 @dataclass(frozen=True)
 class LostGops:
     """GOPs a reader found missing: ``count`` GOPs from index ``first_index``, ``frames`` frames from

@@ -34,6 +34,10 @@ def build_parser():
     p.add_argument("--detect-every", type=int, metavar="K",
                    help="run the detector on every K-th frame only; tracks coast on their motion in between "
                         "(faster; config analytics.detect_interval)")
+    p.add_argument("--from", dest="source", choices=("base", "features"), default="base",
+                   help="analyse the HEVC base layer (default) or the split-DNN feature layer (svc-encode "
+                        "--features): its tensors are decoded and the rest of NanoDet runs on them, on every frame, "
+                        "with no pixels decoded (--detector, --detect-every and --show do not apply)")
     p.add_argument("--show", help="render track boxes labelled 'id class' on the base frames into this video "
                                   "(.mp4/.mkv/.y4m)")
     p.add_argument("--follow", action="store_true", help="keep reading a file that is still being written")
@@ -59,9 +63,18 @@ def command(argv) -> int:
     if args.show:
         from svc.io.sources import sink_kind
         sink_kind(args.show)
+    if args.source == "features" and args.show:
+        from svc.errors import InputError
+        raise InputError("--show needs pixels: it draws on the base layer, not with --from features")
     check_outputs([args.input], [args.output, args.detections, args.show])
     class_ids = class_ids_from_names(acfg.classes) if acfg.classes else None
-    detector = make_detector(acfg.detector, **dict(acfg.detector_options))
+    if args.source == "features":
+        from functools import partial
+
+        from svc.features.layer import load_features_for_decoding
+        detector, loader = None, partial(load_features_for_decoding, detector_options=dict(acfg.detector_options))
+    else:
+        detector, loader = make_detector(acfg.detector, **dict(acfg.detector_options)), None
     tracker = Tracker(acfg.tracker)
     on_error = args.on_error or ("skip" if args.input == "-" else "fail")
     fh = open_input(args.input)
@@ -82,14 +95,15 @@ def command(argv) -> int:
                 renderer.write_gop(dec)
 
         report = analyze(fh, detector, tracker, out, dets, class_ids, args.follow, on_error, on_gop,
-                         acfg.detect_interval, acfg.coast)
+                         acfg.detect_interval, acfg.coast, args.source, loader)
     status = report_problems(report, "svc-analyze")
     if not args.quiet:
         t = report.timings
         secs = sum(t.values()) or 1e-9
         print(f"svc-analyze: {report.frames} frames, {len(report.track_ids)} tracks, {report.track_rows} rows -> "
               f"{args.output}; {report.frames / secs:.1f} fps (decode {t.get('decode', 0):.2f} s, detect "
-              f"{t.get('detect', 0):.2f} s, track {t.get('track', 0):.2f} s) with detector {detector.name}",
+              f"{t.get('detect', 0):.2f} s, track {t.get('track', 0):.2f} s) with "
+              + (f"detector {detector.name}" if detector is not None else "NanoDet from the feature layer"),
               file=sys.stderr)
     return status
 

@@ -34,6 +34,12 @@ def build_parser():
                         "bit. With the enhancement layer on, each full frame is still coded to the quality it "
                         "would have without ROI (roi.viewer_quality=match), which costs enhancement bits and "
                         "encode time, so ROI suits --no-enhancement streams best (README: 'Where it stands')")
+    p.add_argument("--features", action="store_true",
+                   help="also code the split-DNN feature layer: NanoDet's front on the original frames, its tensors "
+                        "quantised and entropy-coded for a cloud detector (svc-analyze --from features); "
+                        "config features.* (quantiser 0 finest .. 6 coarsest, default 3)")
+    p.add_argument("--features-only", action="store_true",
+                   help="code the feature layer alone (no base or enhancement layer: nothing to view)")
     add_config(p)
     add_common(p)
     return p
@@ -45,9 +51,14 @@ def default_output(path: str) -> str:
 
 def print_summary(s, out: str, notes=()):
     """The encode summary (an :class:`~svc.pipeline.encode.EncodeSummary`) on stderr."""
-    lines = [f"svc-encode: {s.frames} frames in {s.gops} GOPs -> {out}",
-             f"  base layer        {s.base_kbps:10.2f} kbps   PSNR-Y {s.psnr_base.y:6.2f} dB"
-             f"   PSNR-YUV {s.psnr_base.yuv:6.2f} dB"]
+    lines = [f"svc-encode: {s.frames} frames in {s.gops} GOPs -> {out}"]
+    if s.base_bytes:
+        lines.append(f"  base layer        {s.base_kbps:10.2f} kbps   PSNR-Y {s.psnr_base.y:6.2f} dB"
+                     f"   PSNR-YUV {s.psnr_base.yuv:6.2f} dB")
+    else:
+        lines.append("  base layer              none (feature-only stream)")
+    if s.feat_bytes:
+        lines.append(f"  feature layer     {s.feat_kbps:10.2f} kbps")
     if s.psnr_full is not None:
         lines.append(f"  enhancement layer {s.enh_kbps:10.2f} kbps")
         lines.append(f"  full (base+enh)   {s.full_kbps:10.2f} kbps   PSNR-Y {s.psnr_full.y:6.2f} dB   "
@@ -65,7 +76,8 @@ def print_summary(s, out: str, notes=()):
     t = s.timings
     lines.append(f"  encode speed      {s.encode_fps:10.2f} fps   (analysis {t.get('analysis', 0):.2f} s, "
                  f"base {t.get('base', 0):.2f} s, enhancement {t.get('enhancement', 0):.2f} s"
-                 + (f", without-ROI reference {t['reference']:.2f} s" if "reference" in t else "") + ")")
+                 + (f", without-ROI reference {t['reference']:.2f} s" if "reference" in t else "")
+                 + (f", features {t['features']:.2f} s" if "features" in t else "") + ")")
     lines.extend(f"  note: {n}" for n in notes)
     print("\n".join(lines), file=sys.stderr)
 
@@ -94,14 +106,20 @@ def command(argv) -> int:
                                  "base.preset": ("--preset", args.preset),
                                  "enhancement.quality": ("--enh-quality", args.enh_quality),
                                  "enhancement.enabled": ("--no-enhancement", False if args.no_enhancement else None),
-                                 "roi.mode": ("--roi", args.roi)})
+                                 "roi.mode": ("--roi", args.roi),
+                                 "features.enabled": ("--features", True if args.features or args.features_only
+                                                      else None),
+                                 "features.pixels": ("--features-only", False if args.features_only else None)})
     if args.frames is not None and args.frames < 1:
         raise InputError(f"--frames must be >= 1, got {args.frames}")
     out = args.output or default_output(args.input)
     check_outputs([args.input], [out])
     source = open_source(args.input, args.size, args.fps, args.bit_depth, args.frames)
-    codec = None
-    if cfg.enhancement.enabled:
+    codec = features = None
+    if cfg.features.enabled:
+        from svc.features.layer import load_features_for_encoding  # imports torch lazily
+        features = load_features_for_encoding(cfg)
+    if cfg.enhancement.enabled and (features is None or cfg.features.pixels):
         from svc.enhancement import load_codec_for_encoding  # imports torch lazily
         codec = load_codec_for_encoding(cfg, source.format)
     analyzer = roi_filter = None
@@ -110,7 +128,7 @@ def command(argv) -> int:
         analyzer, roi_filter = make_roi(cfg, source.format)
     with progress_bar(source.num_frames, "encode", quiet=args.quiet) as bar, output_file(out) as fh:
         summary = encode(source, fh, cfg, codec=codec, analyzer=analyzer, roi_filter=roi_filter,
-                         progress=bar.update)
+                         progress=bar.update, features=features)
         if summary.frames == 0:
             raise InputError(f"{args.input} holds no frames")
     if not args.quiet:

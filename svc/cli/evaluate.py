@@ -22,7 +22,11 @@ def build_parser():
     p.add_argument("--annotations", required=True, help="SFU-HW-Tracks-v1 root folder")
     p.add_argument("--classes", default="B,C,D,E", help="CTC classes to run, e.g. D,C (default all)")
     p.add_argument("--qps", nargs="+", type=int, default=[22, 27, 32, 37], help="base-layer QPs (CRF values for both plain and ROI when --set roi.method=qoffset)")
-    p.add_argument("--configurations", default="roi,plain,uncompressed", help="which of roi,plain,uncompressed")
+    p.add_argument("--configurations", default="roi,plain,uncompressed",
+                   help="which of roi,plain,uncompressed,features (features: the split-DNN feature layer alone, "
+                        "analysed as svc-analyze --from features; its kbps are the feature layer's)")
+    p.add_argument("--feature-quantisers", nargs="+", type=int, default=[1, 3, 5],
+                   help="feature quantiser ids of the features configuration (0 finest .. 6 coarsest)")
     p.add_argument("--enh-quality", type=float, help="also code the enhancement layer at this quality (full kbps/PSNR)")
     p.add_argument("--frames", type=int, help="at most N frames per sequence (default: the CTC count)")
     p.add_argument("--detector", help="detector backend for analytics and ROI (default: config analytics.detector, "
@@ -68,6 +72,8 @@ def command(argv) -> int:
         for cfg in configs:
             if cfg == "uncompressed":
                 specs.append(PointSpec(configuration=cfg, **common))
+            elif cfg == "features":
+                specs.extend(PointSpec(configuration=cfg, qp=q, **common) for q in args.feature_quantisers)
             else:
                 specs.extend(PointSpec(configuration=cfg, qp=qp, enh_quality=args.enh_quality, **common)
                              for qp in args.qps)

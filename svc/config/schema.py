@@ -240,6 +240,20 @@ class AnalyticsConfig(Section):
 
 
 @dataclass(frozen=True)
+class FeaturesConfig(Section):
+    """Split-DNN feature layer: NanoDet's front on the original frames, coded for the cloud."""
+
+    KEY = "features"
+
+    enabled: bool = option(False, "code the feature layer (svc-encode --features)")
+    pixels: bool = option(True, "also code the pixel layers (base, enhancement); false: a feature-only stream")
+    model: str = option("svc/features/weights/nanodet-g-stage2.npz",
+                        "feature codec model (split point, quantisers, tables); relative to the project root")
+    quantiser: int = option(3, "quantiser id, 0 (finest, most bits) .. 6 (coarsest)", lo=0, hi=255)
+    temporal: bool = option(True, "code each frame's indices conditioned on the previous frame's (within a GOP)")
+
+
+@dataclass(frozen=True)
 class SvcConfig(Section):
     """The whole configuration: one section per stage."""
 
@@ -247,6 +261,7 @@ class SvcConfig(Section):
     enhancement: EnhancementConfig = section(EnhancementConfig, "enhancement layer")
     roi: RoiConfig = section(RoiConfig, "region of interest base layer")
     analytics: AnalyticsConfig = section(AnalyticsConfig, "analytics")
+    features: FeaturesConfig = section(FeaturesConfig, "split-DNN feature layer")
 
 
 def schema_fields(cls):

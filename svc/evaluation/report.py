@@ -182,7 +182,8 @@ def log_rate_axis(ax, label: str = "kbps"):
 
 
 def plot_mota(rows, path):
-    """One panel per CTC class: MOTA vs base kbps for ROI and plain, uncompressed as a line."""
+    """One panel per CTC class: MOTA vs base kbps for ROI and plain (and the feature layer's kbps for
+    features points), uncompressed as a line."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -191,16 +192,17 @@ def plot_mota(rows, path):
     classes = sorted({g for g, _, _ in s if g != "all"}) + ["all"]
     fig, axes = plt.subplots(1, len(classes), figsize=(4.5 * len(classes), 4), squeeze=False)
     for ax, g in zip(axes[0], classes):
-        for cfg, style in (("plain", "b-o"), ("roi", "r-s")):
+        labels = {"plain": "base, ROI off", "roi": "base, ROI on", "features": "feature layer (split NanoDet)"}
+        for cfg, style in (("plain", "b-o"), ("roi", "r-s"), ("features", "g-^")):
             pts = sorted((v["base_kbps"], v["MOTA"]) for (gg, c, _), v in s.items() if gg == g and c == cfg)
             if pts:
-                ax.plot(*zip(*pts), style, label=f"base, ROI {'on' if cfg == 'roi' else 'off'}")
+                ax.plot(*zip(*pts), style, label=labels[cfg])
         unc = [v["MOTA"] for (gg, c, _), v in s.items() if gg == g and c == "uncompressed"]
         if unc:
             ax.axhline(unc[0], color="k", ls="--", label="uncompressed")
         ax.set_title(f"class {g}")
         ax.set_ylabel("MOTA")
-        log_rate_axis(ax, "base-layer kbps")
+        log_rate_axis(ax, "kbps (base layer, or feature layer)")
         ax.legend(fontsize=8)
     fig.tight_layout()
     path = Path(path)

@@ -6,6 +6,12 @@
                                                               # a GOP's detected frames in one batch)
     gops    = track_stage(gops, tracker, coast)               # Kalman + Hungarian on IoU; optical flow between
     rows    -> MOTChallenge text, flushed as each GOP completes
+
+From the feature layer instead (``source="features"``, no pixels decoded):
+
+    records = ContainerReader(fh, ("features",))
+    gops    = features_detect_stage(records, layer, class_ids)  # decode tensors, rest of NanoDet, every frame
+    gops    = track_stage(gops, tracker, "kalman")
 """
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ from svc.analytics.mot_io import det_rows, mot_rows
 from svc.base import BaseDecoder
 
 from svc.pipeline.decode import DecodeReport, open_reader
-from svc.pipeline.stages import base_decode_stage, detect_stage, track_stage
+from svc.pipeline.stages import base_decode_stage, detect_stage, features_detect_stage, track_stage
 
 
 @dataclass
@@ -23,6 +29,7 @@ class AnalyzeReport(DecodeReport):
     """A :class:`~svc.pipeline.decode.DecodeReport` of the base layer plus what analytics wrote:
     MOT rows, distinct track ids, stage times (s)."""
 
+    damaged: list = field(default_factory=list)  # GOPs whose feature layer was damaged (skipped)
     track_rows: int = 0
     track_ids: set = field(default_factory=set)
     timings: dict = field(default_factory=dict)
@@ -38,12 +45,27 @@ def analytics_gops(reader, detector, tracker, class_ids=None, detect_interval: i
     return track_stage(gops, tracker, coast)
 
 
+def feature_gops(reader, layer_loader, tracker, class_ids=None, on_error: str = "fail", report=None):
+    """Iterator of GOPs (no pixels) with ``detections`` and ``tracks`` per frame from the feature layer;
+    ``layer_loader(header)`` gives the :class:`svc.features.layer.FeatureLayer` of the stream; damaged
+    feature payloads as for :func:`~svc.pipeline.stages.features_detect_stage`."""
+    layer = layer_loader(reader.header)
+    gops = features_detect_stage(reader, layer, class_ids, reader.header.format, on_error, report)
+    return track_stage(gops, tracker, "kalman")
+
+
 def analyze(fh, detector, tracker, tracks_out, dets_out=None, class_ids=None, follow=False, on_error="fail",
-            on_gop=None, detect_interval: int = 1, coast: str = "flow") -> AnalyzeReport:
-    """Writes MOT rows for every frame of ``fh``'s base layer; ``on_gop(decoded_gop, format)`` sees each GOP."""
+            on_gop=None, detect_interval: int = 1, coast: str = "flow", source: str = "base",
+            layer_loader=None) -> AnalyzeReport:
+    """Writes MOT rows for every frame of ``fh``'s base layer (``source="features"``: of its feature
+    layer, with ``layer_loader``; ``detector`` is then unused); ``on_gop(decoded_gop, format)`` sees each GOP."""
     stats = AnalyzeReport()
-    reader = open_reader(fh, "base", follow, on_error)
-    for dec in analytics_gops(reader, detector, tracker, class_ids, detect_interval, coast):
+    reader = open_reader(fh, source, follow, on_error)
+    if source == "features":
+        gops = feature_gops(reader, layer_loader, tracker, class_ids, on_error, stats.damaged.append)
+    else:
+        gops = analytics_gops(reader, detector, tracker, class_ids, detect_interval, coast)
+    for dec in gops:
         first = dec.record.first_frame + 1  # MOTChallenge frames count from 1
         for i, (dets, tracks) in enumerate(zip(dec.detections, dec.tracks)):
             rows = mot_rows(first + i, tracks)
@@ -62,4 +84,5 @@ def analyze(fh, detector, tracker, tracks_out, dets_out=None, class_ids=None, fo
         if on_gop is not None:
             on_gop(dec, reader.header.format)
     stats.take_reader(reader)
+    stats.skipped += stats.damaged
     return stats

@@ -66,11 +66,19 @@ class DecodeReport:
         return out
 
 
+READ_LAYERS = {"base": ("base",), "full": ("base", "enhancement"), "features": ("features",)}
+
+
 def open_reader(fh, layer: str = "base", follow: bool = False, on_error: str = "fail") -> ContainerReader:
-    if layer not in ("base", "full"):
-        raise ValueError("layer must be 'base' or 'full'")
-    return ContainerReader(fh, ("base", "enhancement") if layer == "full" else ("base",), follow=follow,
-                           on_error=on_error)
+    """A reader of the layers ``layer`` needs: base, full (base + enhancement) or features."""
+    if layer not in READ_LAYERS:
+        raise ValueError(f"layer must be one of {sorted(READ_LAYERS)}")
+    reader = ContainerReader(fh, READ_LAYERS[layer], follow=follow, on_error=on_error)
+    if layer != "features" and reader.header.base is None:
+        from svc.errors import InputError
+        raise InputError("the stream carries the feature layer only (no pixels): analyse it with "
+                         "svc-analyze --from features")
+    return reader
 
 
 def decoded_gops(reader: ContainerReader, layer: str = "base", codec_loader=None, stats: DecodeReport = None,
@@ -111,7 +119,7 @@ def decode(fh, sink, layer: str = "base", codec_loader=None, follow: bool = Fals
 
 def extract_base(fh, out_fh, on_error: str = "fail") -> DecodeReport:
     """Writes the concatenated base payloads (a plain Annex-B HEVC stream) without decoding them."""
-    reader = ContainerReader(fh, ("base",), on_error=on_error)
+    reader = open_reader(fh, "base", on_error=on_error)
     report = DecodeReport()
     for rec in reader:
         out_fh.write(rec.base)

@@ -7,7 +7,10 @@
     coded  = base_encode_stage(coded, base_encoder)    # HEVC payload + exact reconstruction (one x265)
     coded  = enhancement_encode_stage(coded, codec)    # learned residual layer (optional); an ROI GOP
                                                        # that would cost viewers quality goes out plain
+    coded  = features_encode_stage(coded, features)    # split-DNN feature layer (optional)
     coded  = write_stage(coded, writer)                # one record per GOP, flushed
+
+With ``features.pixels: false`` the base and enhancement stages are left out (a feature-only stream).
 """
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ from svc.bitstream import ContainerWriter, Header
 from svc.buffer import GopBuffer
 from svc.config import SvcConfig
 from svc.metrics.quality import Psnr, PsnrAccumulator
-from svc.pipeline.stages import analysis_stage, base_encode_stage, enhancement_encode_stage, write_stage
+from svc.pipeline.stages import (analysis_stage, base_encode_stage, enhancement_encode_stage, features_encode_stage,
+                                 write_stage)
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,11 @@ class EncodeSummary:
     roi_dropped_gops: int | None
     timings: dict
     wall: float
+    feat_bytes: int = 0
+
+    @property
+    def feat_kbps(self) -> float:
+        return self.kbps(self.feat_bytes)
 
     def kbps(self, nbytes: int) -> float:
         """``nbytes`` over the sequence's duration, in kbit/s."""
@@ -79,7 +88,7 @@ class EncodeStats:
 
     def __init__(self, fmt, with_full: bool, with_reference: bool):
         self.fps = float(fmt.fps)
-        self.frames = self.gops = self.base_bytes = self.enh_bytes = self.total_bytes = 0
+        self.frames = self.gops = self.base_bytes = self.enh_bytes = self.total_bytes = self.feat_bytes = 0
         self.psnr_base = PsnrAccumulator(fmt.max_value)
         self.psnr_full = PsnrAccumulator(fmt.max_value) if with_full else None
         self.psnr_reference = PsnrAccumulator(fmt.max_value) if with_reference else None
@@ -93,6 +102,7 @@ class EncodeStats:
         self.frames += len(c.gop)
         self.base_bytes += len(c.base_payload)
         self.enh_bytes += c.enh_bytes
+        self.feat_bytes += len(c.feat_payload) if c.feat_payload is not None else 0
         for orig, rec in zip(c.gop.frames, c.base_recon):
             self.psnr_base.add(orig, rec)
         if c.full_recon is not None:
@@ -110,28 +120,37 @@ class EncodeStats:
         ref = self.psnr_reference is not None and self.psnr_reference.count
         return EncodeSummary(self.frames, self.gops, self.fps, self.base_bytes, self.enh_bytes, self.total_bytes,
                              self.psnr_base.mean(), full, self.psnr_reference.mean() if ref else None,
-                             self.roi_dropped_gops if ref else None, dict(self.timings), self.wall)
+                             self.roi_dropped_gops if ref else None, dict(self.timings), self.wall, self.feat_bytes)
 
 
-def make_header(fmt, cfg: SvcConfig, codec=None) -> Header:
-    return Header(fmt, cfg.base.gop, cfg.base.to_header(), codec.header_info() if codec is not None else None)
+def make_header(fmt, cfg: SvcConfig, codec=None, features=None, pixels: bool = True) -> Header:
+    return Header(fmt, cfg.base.gop, cfg.base.to_header() if pixels else None,
+                  codec.header_info() if codec is not None else None,
+                  features.header_info() if features is not None else None)
 
 
-def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter=None, progress=None) -> EncodeSummary:
+def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter=None, progress=None,
+           features=None) -> EncodeSummary:
     """Codes every frame of ``source`` into ``out_fh`` (a binary file object); returns the summary.
 
     ``codec`` is an enhancement codec (or None for base only); ``analyzer``/``roi_filter`` make the
     base layer detector-aware (with ``roi.method: qoffset`` the base is coded in CRF, see
     :func:`svc.analytics.roi.with_roi_rate_control`); ``progress`` is called with the frame count of
-    each finished GOP.
+    each finished GOP; ``features`` is a :class:`svc.features.layer.FeatureLayer` (or None). With
+    ``cfg.features.pixels`` false (and ``features`` given) only the feature layer is coded.
     """
+    from svc.errors import InputError
     from svc.analytics.roi import with_roi_rate_control
 
     fmt = source.format
     if analyzer is not None:
         cfg = with_roi_rate_control(cfg)
     gop_size, roi = cfg.base.gop, cfg.roi
-    writer = ContainerWriter(out_fh, make_header(fmt, cfg, codec))
+    pixels = features is None or cfg.features.pixels
+    if not pixels and (codec is not None or analyzer is not None):
+        raise InputError("a feature-only stream (features.pixels: false) has no base layer for the enhancement "
+                         "layer or ROI: add --no-enhancement, leave --roi off")
+    writer = ContainerWriter(out_fh, make_header(fmt, cfg, codec, features, pixels))
     # ROI + enhancement with roi.viewer_quality: match: also code the GOPs without ROI (the viewer reference)
     reference = codec is not None and analyzer is not None and roi.viewer_quality == "match"
     stats = EncodeStats(fmt, codec is not None, reference)
@@ -141,10 +160,13 @@ def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter
     coded = analysis_stage(gops, analyzer)
     if reference:
         coded = base_encode_stage(coded, BaseEncoder(fmt, cfg.base), None, gop_size, reference=True)
-    coded = base_encode_stage(coded, BaseEncoder(fmt, cfg.base), roi_filter, gop_size)
+    if pixels:
+        coded = base_encode_stage(coded, BaseEncoder(fmt, cfg.base), roi_filter, gop_size)
     if codec is not None:
         coded = enhancement_encode_stage(coded, codec, roi.max_full_rate_ratio)
-    coded = write_stage(coded, writer)
+    if features is not None:
+        coded = features_encode_stage(coded, features)
+    coded = write_stage(coded, writer, pixels)
 
     for c in coded:
         stats.add(c)

@@ -4,7 +4,10 @@
            -> analytics_gops (base decode -> detect -> track)   -> hypothesis rows
            -> evaluate(ground truth, hypothesis, detections)     -> MOTA, IDF1, HOTA, mAP@0.5 ...
 
-The ``uncompressed`` configuration runs detect -> track on the original frames (the upper bound).
+The ``uncompressed`` configuration runs detect -> track on the original frames (the upper bound). The
+``features`` configuration codes the split-DNN feature layer alone at quantiser ``qp`` (the point's
+``qp`` is the quantiser id there) and analyses it as ``svc-analyze --from features`` does; its
+``base_kbps`` is the feature layer's rate (what the machine consumer receives).
 Analytics track the configuration's ``analytics.classes`` (as ``svc-analyze`` does); the scored
 classes are the point's ``object_classes`` (default: every class in the sequence's ground truth),
 each class on its own and pooled.
@@ -25,7 +28,7 @@ from svc.evaluation.rows import EvaluationRow
 
 from svc.pipeline.stages import DecodedGop, detect_stage, track_stage
 
-CONFIGURATIONS = ("roi", "plain", "uncompressed")
+CONFIGURATIONS = ("roi", "plain", "uncompressed", "features")
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,8 @@ class PointSpec:
     height: int
     fps: float
     frames: int
-    configuration: str     # roi | plain | uncompressed
-    qp: int | None = None
+    configuration: str     # roi | plain | uncompressed | features
+    qp: int | None = None  # base QP; features: the feature quantiser id
     enh_quality: float | None = None
     detector: str | None = None  # None: the configuration's analytics.detector
     object_classes: tuple | None = None  # COCO ids to score; None: every class in the ground truth
@@ -61,7 +64,11 @@ def point_config(spec: PointSpec) -> SvcConfig:
     cfg = load_config(overrides=[f"{k}={v}" for k, v in spec.overrides])
     over = {"roi.mode": "auto" if spec.configuration == "roi" else "off",
             "enhancement.enabled": spec.enh_quality is not None}
-    if spec.qp is not None:
+    if spec.configuration == "features":
+        over.update({"features.enabled": True, "features.pixels": False, "enhancement.enabled": False})
+        if spec.qp is not None:
+            over["features.quantiser"] = spec.qp
+    elif spec.qp is not None:
         over["base.qp"] = spec.qp
     if spec.enh_quality is not None:
         over["enhancement.quality"] = spec.enh_quality
@@ -122,9 +129,20 @@ def analyse_point(spec: PointSpec) -> PointOutput:
                                         interval), tracker, coast)
         hyp, dets = _rows(gops)
         return PointOutput(hyp, dets, source.num_frames, {}, tracked, time.perf_counter() - t0)
-    from svc.pipeline.analyze import analytics_gops
+    from svc.pipeline.analyze import analytics_gops, feature_gops
     from svc.pipeline.decode import open_reader
     from svc.pipeline.encode import encode
+
+    if spec.configuration == "features":
+        from svc.features.layer import load_features_for_encoding
+
+        layer = load_features_for_encoding(cfg)
+        buf = io.BytesIO()
+        s = encode(source, buf, cfg, features=layer)
+        reader = open_reader(io.BytesIO(buf.getvalue()), "features")
+        hyp, dets = _rows(feature_gops(reader, lambda header: layer, tracker, tracked))
+        coded = dict(base_kbps=s.feat_kbps, full_kbps=s.feat_kbps, psnr_y_base=float("nan"), psnr_y_full=float("nan"))
+        return PointOutput(hyp, dets, s.frames, coded, tracked, time.perf_counter() - t0)
 
     codec = analyzer = roi_filter = None
     if spec.enh_quality is not None:

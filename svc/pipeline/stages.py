@@ -29,6 +29,7 @@ class CodedGop:
     reference_full: list[YuvFrame] | None = None    # ... and its full layer, whose quality ROI must not lower
     roi_dropped: bool = False                       # the GOP went out without ROI (see enhancement_encode_stage)
     timings: dict = field(default_factory=dict)
+    feat_payload: bytes | None = None               # the feature layer (split-DNN tensors), when coded
     record_bytes: int = 0
     enh_bytes: int = 0
 
@@ -128,12 +129,24 @@ def enhancement_encode_stage(coded_gops: Iterable[CodedGop], codec, max_rate_rat
         yield coded
 
 
-def write_stage(coded_gops: Iterable[CodedGop], writer: ContainerWriter) -> Iterator[CodedGop]:
-    """Appends one container record per GOP as soon as the GOP is coded."""
+def features_encode_stage(coded_gops: Iterable[CodedGop], layer) -> Iterator[CodedGop]:
+    """Runs the detector's front on each GOP's original frames and codes the tensors
+    (:class:`svc.features.layer.FeatureLayer`)."""
+    for coded in coded_gops:
+        t0 = time.perf_counter()
+        coded.feat_payload = layer.encode_gop(coded.gop.frames)
+        _timed(coded.timings, "features", t0)
+        yield coded
+
+
+def write_stage(coded_gops: Iterable[CodedGop], writer: ContainerWriter, pixels: bool = True) -> Iterator[CodedGop]:
+    """Appends one container record per GOP as soon as the GOP is coded (``pixels=False``: a
+    feature-only record, no base or enhancement layer)."""
     for coded in coded_gops:
         enh = coded.enh_payload
         coded.enh_bytes = len(enh) if enh is not None else 0
-        coded.record_bytes = writer.write_gop(len(coded.gop), {"base": coded.base_payload, "enhancement": enh})
+        coded.record_bytes = writer.write_gop(len(coded.gop), {
+            "base": coded.base_payload if pixels else None, "enhancement": enh, "features": coded.feat_payload})
         yield coded
 
 
@@ -175,6 +188,34 @@ def frames_stage(gops: Iterable[DecodedGop]) -> Iterator[YuvFrame]:
     """Flattens GOPs into frames in display order."""
     for dec in gops:
         yield from dec.frames
+
+
+def features_detect_stage(records: Iterable[GopRecord], layer, class_ids=None, fmt=None, on_error: str = "fail",
+                          report=None) -> Iterator[DecodedGop]:
+    """Cloud side of the feature layer: each record's feature payload through the rest of the detector.
+    The GOPs carry no pixels (``frames`` holds None per frame), detections on every frame. A damaged
+    or missing feature payload raises, or with ``on_error="skip"`` drops the GOP and is ``report``ed."""
+    from svc.analytics.detectors import filter_classes
+    from svc.errors import BitstreamError
+
+    for rec in records:
+        t0 = time.perf_counter()
+        try:
+            if "features" in rec.errors:
+                raise BitstreamError(rec.errors["features"], rec.index)
+            if rec.payloads.get("features") is None:
+                raise BitstreamError("record carries no feature layer", rec.index)
+            found = layer.detect_gop(rec.payloads["features"], fmt, rec.frame_count, rec.index)
+        except BitstreamError as e:
+            if on_error == "fail":
+                raise
+            if report is not None:
+                report(f"GOP {rec.index}: feature layer damaged, its {rec.frame_count} frames skipped ({e})")
+            continue
+        dec = DecodedGop(rec, [None] * rec.frame_count, layer="features")
+        dec.detections = [filter_classes(d, class_ids) if class_ids else d for d in found]
+        _timed(dec.timings, "detect", t0)
+        yield dec
 
 
 # -- analytics ------------------------------------------------------------------------------------

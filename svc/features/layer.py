@@ -1,0 +1,115 @@
+"""The feature layer of a stream: NanoDet's front (up to the model's split point) runs on the original
+frames at the encoder (the edge), its tensors are coded per GOP (:class:`~svc.features.codec.FeatureCodec`);
+a cloud reader decodes a record's feature payload and runs the rest of the detector, without pixels.
+
+Header entry (``Header.features``)::
+
+    {"codec": "svc-features-v1", "split": "stage2", "quantiser": 3, "temporal": true,
+     "input_size": 416, "model": {"id": "nanodet-g-stage2", "sha256": "..."}}
+
+The letterbox of each frame (and so every tensor shape) follows from the stream's frame size and the
+detector input size, so the payload carries only the coded tensors.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from svc.errors import ModelError
+from svc.features.codec import WEIGHTS_DIR, FeatureCodec, FeatureModel
+
+CODEC_ID = "svc-features-v1"
+EDGE_BATCH = 4  # frames per edge network call
+
+
+class FeatureLayer:
+    """Edge encoder and cloud decoder of one stream's feature layer.
+
+    ``model_path``: a :class:`FeatureModel` file; ``quantiser``: its id (0 finest); ``temporal``:
+    conditional coding on the previous frame; ``threads``: torch threads (None: torch's default);
+    ``detector_options``: NanoDet options of the cloud side (scores, NMS, input size)."""
+
+    def __init__(self, model_path, quantiser: int = 3, temporal: bool = True, threads: int | None = None,
+                 detector_options: dict | None = None):
+        from svc.enhancement.zoo import sha256_file
+        from svc.features.split import SplitDetector
+
+        path = Path(model_path)
+        self.model = FeatureModel.load(path)
+        if not 0 <= quantiser < len(self.model.quantisers):
+            raise ModelError(f"feature quantiser {quantiser} not in 0..{len(self.model.quantisers) - 1} of {path}")
+        self.codec = FeatureCodec(self.model, quantiser, temporal)
+        self.model_id = {"id": path.stem, "sha256": sha256_file(path)}
+        self.split = SplitDetector(self.model.split, threads=threads, **dict(detector_options or {}))
+
+    @property
+    def detector(self):
+        """The NanoDet detector whose front and back this layer splits."""
+        return self.split.detector
+
+    def header_info(self) -> dict:
+        return {"codec": CODEC_ID, "split": self.model.split, "quantiser": self.codec.quantiser,
+                "temporal": self.codec.temporal, "input_size": int(self.detector.input_size), "model": self.model_id}
+
+    # -- edge ---------------------------------------------------------------------------------------
+    def features(self, frames) -> list[list]:
+        """The split tensors of each frame (float32 (C, H, W) arrays), batched."""
+        out = []
+        for i in range(0, len(frames), EDGE_BATCH):
+            out += self.split.edge(frames[i:i + EDGE_BATCH])[0]
+        return out
+
+    def encode_gop(self, frames) -> bytes:
+        """The feature payload of one GOP of original frames."""
+        return self.codec.encode_gop(self.features(frames))[0]
+
+    # -- cloud --------------------------------------------------------------------------------------
+    def shapes(self, fmt) -> tuple[list, object]:
+        """((C, H, W) of each tensor, Letterbox) of a frame of ``fmt``."""
+        lb = self.detector.letterbox(fmt.width, fmt.height)
+        return self.split.split.shapes(lb.input_w, lb.input_h), lb
+
+    def detect_gop(self, payload: bytes, fmt, frame_count: int, gop_index: int | None = None) -> list:
+        """Detections (frame pixels) of each frame of a GOP from its feature payload."""
+        from svc.errors import BitstreamError
+
+        shapes, lb = self.shapes(fmt)
+        feats = self.codec.decode_gop(payload, shapes, gop_index)
+        if len(feats) != frame_count:
+            raise BitstreamError(f"feature payload holds {len(feats)} frames, the record {frame_count}", gop_index)
+        out = []
+        for i in range(0, len(feats), EDGE_BATCH):
+            chunk = feats[i:i + EDGE_BATCH]
+            out += self.split.cloud(chunk, [lb] * len(chunk))
+        return out
+
+
+def load_features_for_encoding(config, threads: int | None = None) -> FeatureLayer:
+    """The feature layer of a stream coded with ``config`` (:class:`svc.config.SvcConfig`)."""
+    from svc.config import resolve_path
+
+    f = config.features
+    opts = {k: v for k, v in dict(config.analytics.detector_options).items() if k != "runtime"}
+    return FeatureLayer(resolve_path(f.model), f.quantiser, f.temporal, threads, opts)
+
+
+def load_features_for_decoding(header, threads: int | None = None, detector_options: dict | None = None
+                               ) -> FeatureLayer:
+    """The feature layer matching a stream's header; refuses a model whose SHA-256 differs."""
+    from svc.enhancement.zoo import sha256_file
+
+    info = header.features
+    if not isinstance(info, dict):
+        raise ModelError("the stream has no feature layer (code it with svc-encode --features)")
+    if info.get("codec") != CODEC_ID:
+        raise ModelError(f"the stream's feature layer is {info.get('codec')!r}; this reader reads {CODEC_ID!r}")
+    entry = info.get("model") or {}
+    path = WEIGHTS_DIR / f"{entry.get('id')}.npz"
+    if not path.is_file():
+        raise ModelError(f"the stream needs feature model {entry.get('id')!r}, which this installation does not have")
+    if sha256_file(path) != entry.get("sha256"):
+        raise ModelError(f"the stream was coded with another feature model {entry.get('id')!r} (SHA-256 differs)")
+    opts = dict(detector_options or {})
+    opts.pop("runtime", None)
+    if info.get("input_size"):
+        opts["input_size"] = int(info["input_size"])
+    return FeatureLayer(path, int(info.get("quantiser", 0)), bool(info.get("temporal", True)), threads, opts)
