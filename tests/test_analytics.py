@@ -41,7 +41,10 @@ def test_analyze_carphone_finds_one_long_track(tmp_path, carphone_svc, carphone_
     cx, cy = t[:, 2] + t[:, 4] / 2, t[:, 3] + t[:, 5] / 2
     assert 40 < np.median(cx) < 136 and 30 < np.median(cy) < 114 and np.median(t[:, 4] * t[:, 5]) > 2000
     d = parse_mot(dets.read_text())
-    assert np.all(d[:, 1] == -1) and len(np.unique(d[:, 0])) >= 100
+    k = load_config().analytics.detect_interval  # detections are written for the frames the detector ran on
+    ran = set(range(1, 121, k))
+    assert np.all(d[:, 1] == -1) and set(np.unique(d[:, 0]).astype(int)) <= ran
+    assert len(np.unique(d[:, 0])) >= 0.9 * len(ran)
     with av.open(str(show)) as c:
         assert sum(1 for _ in c.decode(video=0)) == 120
     assert "tracks" in p.stderr.decode()

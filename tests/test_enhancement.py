@@ -168,3 +168,59 @@ def test_any_even_geometry_codes_and_decodes_exactly(width, height):
     p, report, frames = _decoded_psnr(clip, data)
     assert report.complete and [f.y.shape for f in frames] == [(height, width)] * 4
     assert p.y == pytest.approx(s.psnr_full.y, abs=1e-9) and s.psnr_full.y > s.psnr_base.y + 1.0
+
+
+# -- ROI-selective enhancement --------------------------------------------------------------------------------
+def test_roi_enhancement_codes_nothing_outside_the_regions(carphone16):
+    """Units outside the regions are exactly the prediction (the restored base) and carry no symbol:
+    the payload shrinks with the region while the region's own quality is the full-frame coding's."""
+    from svc.enhancement import load_codec_for_encoding
+    from svc.enhancement.blockcodec import PU
+
+    frames = carphone16.frames[:8]
+    cfg = _cfg(quality=0.6)
+    from svc.base import BaseEncoder
+    bases = BaseEncoder(carphone16.format, cfg.base).encode_gop(frames).recon
+    codec = load_codec_for_encoding(cfg, carphone16.format)
+    whole, full_frames = codec.encode_gop(frames, bases)
+    box = np.array([[48, 32, 64, 64]])                       # 4 x 4 units of the 11 x 9 grid
+    part, roi_frames = codec.encode_gop(frames, bases, regions=[box] * 8)
+    assert len(part) < 0.5 * len(whole)
+    pred = codec.restored(bases)
+    inside = np.zeros((144, 176), bool)
+    inside[32:96, 48:112] = True
+    for o, p, f_roi, f_all in zip(frames, pred, roi_frames, full_frames):
+        assert np.array_equal(f_roi.y[~inside], p.y[~inside])                # nothing coded outside
+        err = lambda a: np.mean((o.y[inside].astype(float) - a.y[inside]) ** 2)  # noqa: E731
+        assert err(f_roi) < err(p) and err(f_roi) <= 1.25 * err(f_all)
+    # no region in any frame: the payload is the zero-bit one
+    empty, _ = codec.encode_gop(frames, bases, regions=[np.zeros((0, 4))] * 8)
+    assert len(empty) == 3
+    # the decoder follows the region table; a table that leaves the frame is refused
+    from svc.enhancement import load_codec_for_decoding
+    from svc.bitstream import Header
+    from svc.errors import BitstreamError
+    dec = load_codec_for_decoding(Header(carphone16.format, 8, {"qp": 37}, codec.header_info()))
+    assert all(np.array_equal(a.y, b.y) for a, b in zip(dec.decode_gop(bases, part), roi_frames))
+    bad = bytearray(part)
+    bad[3 + 1 + 4] = 200                                     # first frame's first rectangle: x1 = 200 units
+    with pytest.raises(BitstreamError):
+        dec.decode_gop(bases, bytes(bad))
+    assert PU == 16
+
+
+def test_roi_enhancement_from_the_command_line(tmp_path, carphone_yuv):
+    """--enh-roi FILE: svc-info names it, another process decodes it; a malformed file is a one-line error."""
+    regions = tmp_path / "regions.txt"
+    regions.write_text("".join(f"{i},-1,40,30,60,60,1,0,-1,-1\n" for i in range(1, 9)))
+    out = tmp_path / "r.svc"
+    run_cli("svc-encode", carphone_yuv, "-o", out, "--frames", "8", "--gop", "8", "--enh-roi", regions, "-q")
+    assert "'roi': 'file regions.txt'" in run_cli("svc-info", out).stdout.decode()
+    full = tmp_path / "full.yuv"
+    run_cli("svc-decode", out, "--layer", "full", "-o", full, "-q")
+    assert full.stat().st_size == 8 * FRAME
+    regions.write_text("1,2,3\n")
+    p = run_cli("svc-encode", carphone_yuv, "-o", tmp_path / "x.svc", "--frames", "8", "--enh-roi", regions,
+                check=False)
+    assert p.returncode == 1 and b"malformed MOT row" in p.stderr and len(p.stderr.splitlines()) == 1
+    assert not (tmp_path / "x.svc").exists()

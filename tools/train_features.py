@@ -5,7 +5,7 @@
 
 Training frames: svc.datasets.clips' training clips (bbb_train: bigbuckbunny frames 66.., and pans
 over scikit-image's photographs); carphone, bikes and RaceHorses are left for evaluation (tools/bench_features.py).
-The shipped file was made by: python tools/train_features.py --split stage2 --frames 48
+The shipped file was made by: python tools/train_features.py --split stage2 --frames 48 --levels 128
 """
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", default="stage2")
     ap.add_argument("--frames", type=int, default=48, help="frames of bigbuckbunny (pans get a quarter)")
-    ap.add_argument("--levels", type=int, default=32, help="levels of the range optimisation and the ECSQ design")
+    ap.add_argument("--levels", type=int, default=128,
+                    help="levels of the range optimisation and the ECSQ design (128 clips less than 32: measured "
+                         "better mAP at fewer bits per element)")
     ap.add_argument("--samples", type=int, default=400_000, help="values the quantisers are designed on")
     ap.add_argument("--out", help="output file (default svc/features/weights/nanodet-g-<split>.npz)")
     args = ap.parse_args(argv)

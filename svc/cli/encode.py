@@ -34,6 +34,11 @@ def build_parser():
                         "bit. With the enhancement layer on, each full frame is still coded to the quality it "
                         "would have without ROI (roi.viewer_quality=match), which costs enhancement bits and "
                         "encode time, so ROI suits --no-enhancement streams best (README: 'Where it stands')")
+    p.add_argument("--enh-roi", metavar="auto|FILE",
+                   help="ROI-selective enhancement: spend enhancement bits only inside regions, elsewhere the full "
+                        "layer is the restored base (no bits): 'auto' = the detector's boxes of analytics.classes "
+                        "on the original frames, grown by roi.margin; or a MOT file of boxes (frames from 1) "
+                        "(config enhancement.roi, default off)")
     p.add_argument("--features", action="store_true",
                    help="also code the split-DNN feature layer: NanoDet's front on the original frames, its tensors "
                         "quantised and entropy-coded for a cloud detector (svc-analyze --from features); "
@@ -107,6 +112,7 @@ def command(argv) -> int:
                                  "enhancement.quality": ("--enh-quality", args.enh_quality),
                                  "enhancement.enabled": ("--no-enhancement", False if args.no_enhancement else None),
                                  "roi.mode": ("--roi", args.roi),
+                                 "enhancement.roi": ("--enh-roi", args.enh_roi),
                                  "features.enabled": ("--features", True if args.features or args.features_only
                                                       else None),
                                  "features.pixels": ("--features-only", False if args.features_only else None)})
@@ -122,13 +128,19 @@ def command(argv) -> int:
     if cfg.enhancement.enabled and (features is None or cfg.features.pixels):
         from svc.enhancement import load_codec_for_encoding  # imports torch lazily
         codec = load_codec_for_encoding(cfg, source.format)
+    regions = None
+    if codec is not None and cfg.enhancement.roi != "off":
+        from svc.analytics.regions import make_regions
+        regions = make_regions(cfg, source.format)
+    elif cfg.enhancement.roi != "off":
+        raise InputError("--enh-roi needs the enhancement layer (drop --no-enhancement / --features-only)")
     analyzer = roi_filter = None
     if cfg.roi.mode == "auto":
         from svc.analytics.roi import make_roi
         analyzer, roi_filter = make_roi(cfg, source.format)
     with progress_bar(source.num_frames, "encode", quiet=args.quiet) as bar, output_file(out) as fh:
         summary = encode(source, fh, cfg, codec=codec, analyzer=analyzer, roi_filter=roi_filter,
-                         progress=bar.update, features=features)
+                         progress=bar.update, features=features, regions=regions)
         if summary.frames == 0:
             raise InputError(f"{args.input} holds no frames")
     if not args.quiet:

@@ -171,6 +171,9 @@ class EnhancementConfig(Section):
                                     "restoration weights; a relative path is taken from the project root")
     tables: str = option("svc/enhancement/weights/blockcoder-tables.npz",
                          "the block coder's context tables; a relative path is taken from the project root")
+    roi: str = option("off", "ROI-selective enhancement: off | auto (enhance only inside the encoder-side "
+                             "detector's boxes of analytics.classes, grown by roi.margin) | a MOT file of regions "
+                             "(frames from 1); elsewhere the full layer is the restored base, at no bits")
     temporal: bool = option(True, "predict from the previous full frame moved by decoder-side motion")
     blend: bool = option(True, "also predict from the blend of the restored base and the moved previous frame")
     mv_refine: bool = option(True, "also predict from the previous frame at a coded quarter-pel refinement")
@@ -233,7 +236,9 @@ class AnalyticsConfig(Section):
     classes: tuple = option(SFU_TRACK_CLASSES, "COCO class names to detect and track, each class on its own "
                                                "(empty: all 80); default: the moving-object classes of "
                                                "SFU-HW-Tracks-v1")
-    detect_interval: int = option(1, "run the detector on every k-th frame; tracks coast in between", lo=1, hi=1000)
+    detect_interval: int = option(3, "run the detector on every k-th frame; tracks coast in between (default 3: "
+                                     "measured as accurate as every frame, about 2x faster; tools/bench_analytics.py)",
+                                  lo=1, hi=1000)
     coast: str = option("flow", "between detector runs boxes move by optical flow (flow) or the Kalman "
                                 "prediction (kalman)", choices=("flow", "kalman"))
     tracker: TrackerConfig = section(TrackerConfig, "tracker")

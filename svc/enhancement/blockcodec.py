@@ -178,8 +178,10 @@ class BlockCoder:
         return tuple((a + b + 1) >> 1 for a, b in zip(r, f))
 
     # -- encoder ----------------------------------------------------------------------------------
-    def encode_gop(self, originals, bases, restored):
-        """(payload, full frames) of one GOP. ``restored``: the restored base frames (prediction R)."""
+    def encode_gop(self, originals, bases, restored, inside=None):
+        """(payload, full frames) of one GOP. ``restored``: the restored base frames (prediction R);
+        ``inside``: per frame a (By, Bx) bool map of the 16x16 units that may be enhanced (None: all);
+        the others are R with no residual and carry no symbol (the decoder is given the same maps)."""
         if not (len(originals) == len(bases) == len(restored)) or not 1 <= len(originals) <= 255:
             raise ValueError("encode_gop needs 1..255 originals, bases and restored frames of one GOP")
         writer = SymbolWriter(self.model, self.config.counts)
@@ -188,14 +190,24 @@ class BlockCoder:
         flags = syntax.FLAG_CASCADE if self.config.cascade else 0
         for t, (o, b, r) in enumerate(zip(originals, bases, restored)):
             stepq = syntax.frame_stepq(t, self.stepq_i, self.stepq, flags)
-            full, prev = self._encode_frame(writer, o, b, r, prev, self._steps(stepq, self.chroma))
+            full, prev = self._encode_frame(writer, o, b, r, prev, self._steps(stepq, self.chroma),
+                                            self._inside(inside, t))
             fulls.append(self._frame(full))
         t0 = time.perf_counter()
         body = writer.encode()
         self._tick("entropy", t0)
         return syntax.pack_gop(self.stepq_i, self.stepq, self.chroma, len(originals), body, flags), fulls
 
-    def _encode_frame(self, writer, original, base, restored, prev, steps):
+    def _inside(self, inside, t):
+        """The flat (nb,) unit map of frame ``t`` (None: every unit)."""
+        if inside is None:
+            return None
+        m = np.asarray(inside[t], bool)
+        if m.shape != (self.by, self.bx):
+            raise ValueError(f"unit map of shape {m.shape}, expected {(self.by, self.bx)}")
+        return m.ravel()
+
+    def _encode_frame(self, writer, original, base, restored, prev, steps, inside=None):
         cfg, m = self.config, self.model
         hp, wp = self.hp, self.wp
         o = _planes(original, hp, wp)
@@ -262,11 +274,13 @@ class BlockCoder:
             j[:, 1] = np.where(dy_coded[0] > limit, np.inf, j[:, 1]) if cfg.guard else j[:, 1]
             if not cfg.skip:
                 j[:, 0] = np.inf
+            if inside is not None:
+                j[~inside, 0], j[~inside, 1] = 0.0, np.inf     # outside the regions: R, no residual
             choice = np.argmin(j, -1)
             pmode = np.zeros(nb, np.int64)
             coded = choice.astype(bool)
             sym = coded.astype(np.int32)
-            writer.put("blk_i", blk_ctx, sym)
+            writer.put("blk_i", blk_ctx if inside is None else blk_ctx[inside], sym if inside is None else sym[inside])
             prev_sym = 8 + sym
         else:
             blk_ctx = (prev["sym"] * N_CUE + cue_pu) * 4 + sadb
@@ -285,10 +299,13 @@ class BlockCoder:
                 j[:, 6:8] = np.inf
             if not cfg.skip:
                 j[:, 0::2] = np.inf
+            if inside is not None:
+                j[~inside] = np.inf
+                j[~inside, 0] = 0.0                              # outside the regions: R skip
             choice = np.argmin(j, -1)
             pmode, coded = choice // 2, (choice % 2).astype(bool)
             sym = choice.astype(np.int32)
-            writer.put("blk_p", blk_ctx, sym)
+            writer.put("blk_p", blk_ctx if inside is None else blk_ctx[inside], sym if inside is None else sym[inside])
             writer.put("mvd", 0, delta[pmode == 3])
             prev_sym = sym
         ar = np.arange(nb)
@@ -443,9 +460,19 @@ class BlockCoder:
         return np.clip(out, 0, self.maxv)
 
     # -- decoder ----------------------------------------------------------------------------------
-    def decode_gop(self, bases, restored, payload: bytes, gop_index=None, info: list | None = None):
+    @staticmethod
+    def _get_units(reader, name, ctx, inside):
+        """Block symbols of every unit: read for the units ``inside`` (all when None), 0 (R skip) elsewhere."""
+        if inside is None:
+            return reader.get(name, ctx)
+        sym = np.zeros(ctx.shape[0], np.int32)
+        sym[inside] = reader.get(name, ctx[inside])
+        return sym
+
+    def decode_gop(self, bases, restored, payload: bytes, gop_index=None, info: list | None = None, inside=None):
         """Full frames of one GOP from its base frames, restored base frames and payload. ``info``
-        (a list) receives per frame the block symbols, transform flags, predicted and full units."""
+        (a list) receives per frame the block symbols, transform flags, predicted and full units;
+        ``inside``: the unit maps the encoder was given (see :meth:`encode_gop`)."""
         n = len(bases)
         if len(restored) != n or n < 1:
             raise BitstreamError("block enhancement: frame count mismatch", gop_index)
@@ -454,11 +481,12 @@ class BlockCoder:
         fulls, prev = [], None
         for b, r in zip(bases, restored):
             stepq, stepq_c = self._steps(syntax.frame_stepq(len(fulls), stepq_i, stepq_p, flags), chroma)
-            full, prev = self._decode_frame(reader, b, r, prev, stepq, stepq_c, gop_index, info)
+            full, prev = self._decode_frame(reader, b, r, prev, stepq, stepq_c, gop_index, info,
+                                            self._inside(inside, len(fulls)))
             fulls.append(self._frame(full))
         return fulls
 
-    def _decode_frame(self, reader, base, restored, prev, stepq, stepq_c, gop_index, info=None):
+    def _decode_frame(self, reader, base, restored, prev, stepq, stepq_c, gop_index, info=None, inside=None):
         hp, wp, nb = self.hp, self.wp, self.nb
         r = _planes(restored, hp, wp)
         by_ = _planes(base, hp, wp)[0]
@@ -472,7 +500,7 @@ class BlockCoder:
 
         if intra:
             cue_tu, cue_pu = self._cues(r_t, None, stepq, stepq_c)
-            sym = reader.get("blk_i", cue_pu)
+            sym = self._get_units(reader, "blk_i", cue_pu, inside)
             if sym.min() < 0 or sym.max() > 1:
                 raise bad("block symbol")
             pmode = np.zeros(nb, np.int64)
@@ -485,7 +513,7 @@ class BlockCoder:
             f = self._mc(prev["full"], mv)
             f_t = self._tus(f)
             cue_tu, cue_pu = self._cues(r_t, f_t, stepq, stepq_c)
-            sym = reader.get("blk_p", (prev["sym"] * N_CUE + cue_pu) * 4 + sadb)
+            sym = self._get_units(reader, "blk_p", (prev["sym"] * N_CUE + cue_pu) * 4 + sadb, inside)
             if sym.min() < 0 or sym.max() > 7:
                 raise bad("block symbol")
             pmode, coded = sym // 2, (sym % 2).astype(bool)

@@ -11,11 +11,17 @@ Per GOP:
    vector, with skip, and a transform-coded residual. Quality 0 codes no residual: the full layer is
    ``R`` (a few bytes per GOP).
 
+ROI-selective enhancement (``regions``, e.g. ``--enh-roi auto``): per frame a set of rectangles in
+16x16 units; units outside them are the restored base with no symbol coded at all.
+
 Enhancement payload of a GOP (the record's enhancement layer)::
 
     u8  version (2)
-    u8  flags            bit 0: a block-coder payload follows
+    u8  flags            bit 0: a block-coder payload follows; bit 1: region table present
     u8[ceil(n / 8)]      restoration flags, bit t % 8 of byte t // 8: frame t uses the restored base
+    region table         when flagged: per frame u8 count, then count x (u16 x0, y0, x1, y1): unit
+                         rectangles [x0, x1) x [y0, y1) that may be enhanced; count 255: the
+                         previous frame's rectangles again
     ...                  block-coder payload (:mod:`svc.enhancement.syntax`), when flagged
 
 The header records the codec id, the quality, and the id and SHA-256 of the restoration weights and
@@ -24,8 +30,11 @@ of the block coder's context tables; a decoder refuses other weights (:mod:`svc.
 from __future__ import annotations
 
 import math
+import struct
 
-from svc.enhancement.blockcodec import BlockCoder, BlockCoderConfig
+import numpy as np
+
+from svc.enhancement.blockcodec import PU, BlockCoder, BlockCoderConfig
 from svc.errors import BitstreamError, InputError
 from svc.io.frames import VideoFormat, YuvFrame
 from svc.metrics.quality import frame_mse, weighted_yuv
@@ -33,6 +42,9 @@ from svc.metrics.quality import frame_mse, weighted_yuv
 CODEC_ID = "svc-enh-v2"
 VERSION = 2
 FLAG_CODED = 1
+FLAG_REGIONS = 2
+MAX_RECTS = 254  # rectangles per frame (more boxes: their bounding rectangle)
+REPEAT_RECTS = 255  # a frame's count byte: the same rectangles as the previous frame
 MAX_TRIALS = 5  # codings of a GOP when a target quality must be reached (ROI streams)
 
 
@@ -89,44 +101,113 @@ class EnhancementCodec:
                 out[t // 8] |= 1 << (t % 8)
         return bytes(out)
 
+    # -- regions ----------------------------------------------------------------------------------------
+    def unit_grid(self) -> tuple[int, int]:
+        """(By, Bx): rows and columns of 16x16 units."""
+        return -(-self.format.height // PU), -(-self.format.width // PU)
+
+    def unit_rects(self, boxes) -> np.ndarray:
+        """(N, 4) int unit rectangles x0, y0, x1, y1 (exclusive ends) covering ``boxes`` (x, y, w, h
+        pixels), clipped to the frame; empty boxes dropped, more than :data:`MAX_RECTS` merged."""
+        by, bx = self.unit_grid()
+        b = np.asarray(boxes, np.float64).reshape(-1, 4)
+        r = np.stack([np.floor(b[:, 0] / PU), np.floor(b[:, 1] / PU), np.ceil((b[:, 0] + b[:, 2]) / PU),
+                      np.ceil((b[:, 1] + b[:, 3]) / PU)], 1) if len(b) else np.zeros((0, 4))
+        r = np.clip(r, 0, [bx, by, bx, by]).astype(np.int64)
+        r = np.unique(r[(r[:, 2] > r[:, 0]) & (r[:, 3] > r[:, 1])], axis=0)
+        inside_other = [any(j != i and (r[j, :2] <= r[i, :2]).all() and (r[j, 2:] >= r[i, 2:]).all()
+                            for j in range(len(r))) for i in range(len(r))]
+        r = r[~np.array(inside_other, bool)] if len(r) else r   # (unique: no two are equal)
+        if len(r) > MAX_RECTS:
+            r = np.array([[r[:, 0].min(), r[:, 1].min(), r[:, 2].max(), r[:, 3].max()]])
+        return r
+
+    def unit_map(self, rects) -> np.ndarray:
+        """(By, Bx) bool: the units inside any of ``rects``."""
+        m = np.zeros(self.unit_grid(), bool)
+        for x0, y0, x1, y1 in rects:
+            m[y0:y1, x0:x1] = True
+        return m
+
+    @staticmethod
+    def _rect_bytes(rects_per_frame) -> bytes:
+        out, prev = bytearray(), None
+        for rects in rects_per_frame:
+            rects = np.asarray(rects, np.int64).reshape(-1, 4)
+            if prev is not None and np.array_equal(rects, prev):
+                out.append(REPEAT_RECTS)
+            else:
+                out.append(len(rects))
+                out += b"".join(struct.pack("<4H", *map(int, r)) for r in rects)
+            prev = rects
+        return bytes(out)
+
+    def _read_rects(self, payload: bytes, pos: int, n: int, gop_index):
+        by, bx = self.unit_grid()
+        out = []
+        for _ in range(n):
+            if pos >= len(payload):
+                raise BitstreamError("enhancement region table truncated", gop_index)
+            cnt = payload[pos]
+            pos += 1
+            if cnt == REPEAT_RECTS:
+                if not out:
+                    raise BitstreamError("enhancement region table repeats before its first frame", gop_index)
+                out.append(out[-1])
+                continue
+            if pos + 8 * cnt > len(payload):
+                raise BitstreamError("enhancement region table truncated", gop_index)
+            rects = [struct.unpack_from("<4H", payload, pos + 8 * i) for i in range(cnt)]
+            pos += 8 * cnt
+            if any(not (x0 < x1 <= bx and y0 < y1 <= by) for x0, y0, x1, y1 in rects):
+                raise BitstreamError("enhancement region outside the frame", gop_index)
+            out.append(rects)
+        return out, pos
+
     # -- encoder ----------------------------------------------------------------------------------------
-    def encode_gop(self, originals: list[YuvFrame], bases: list[YuvFrame], targets: list | None = None
-                   ) -> tuple[bytes, list[YuvFrame]]:
+    def encode_gop(self, originals: list[YuvFrame], bases: list[YuvFrame], targets: list | None = None,
+                   regions: list | None = None) -> tuple[bytes, list[YuvFrame]]:
         """(payload, decoder-exact full frames) of one GOP. ``targets``: per frame a
         :meth:`quality_target` the full frame must reach; the GOP is then coded at the lowest quality
-        in [stream quality, 1] found to reach every one (or 1), signalled in its payload."""
+        in [stream quality, 1] found to reach every one (or 1), signalled in its payload.
+        ``regions``: per frame boxes (x, y, w, h pixels) outside which nothing is coded (None: the
+        whole frame)."""
         restored = self.restored(bases)
         mask = [self.distortion(o, r) < self.distortion(o, b) for o, r, b in zip(originals, restored, bases)]
         pred = [r if m else b for r, m, b in zip(restored, mask, bases)]
-        head = bytes([VERSION, 0]) + self._mask_bytes(mask)
+        rects = None if regions is None else [self.unit_rects(b) for b in regions]
         if self.quality == 0.0 and targets is None:
-            return head, pred
-        if targets is None:
-            return self._code(originals, bases, pred, mask, self.quality)
-        return self._reach(originals, bases, pred, mask, targets)
-
-    def _code(self, originals, bases, pred, mask, quality):
-        if quality == 0.0:
             return bytes([VERSION, 0]) + self._mask_bytes(mask), pred
-        payload, fulls = self.coder(quality).encode_gop(originals, bases, pred)
-        return bytes([VERSION, FLAG_CODED]) + self._mask_bytes(mask) + payload, fulls
+        if targets is None:
+            return self._code(originals, bases, pred, mask, self.quality, rects)
+        return self._reach(originals, bases, pred, mask, targets, rects)
 
-    def _reach(self, originals, bases, pred, mask, targets):
+    def _code(self, originals, bases, pred, mask, quality, rects=None):
+        if quality == 0.0 or (rects is not None and not any(len(r) for r in rects)):  # nothing to enhance
+            return bytes([VERSION, 0]) + self._mask_bytes(mask), pred
+        inside = None if rects is None else [self.unit_map(r) for r in rects]
+        payload, fulls = self.coder(quality).encode_gop(originals, bases, pred, inside)
+        if rects is None:
+            return bytes([VERSION, FLAG_CODED]) + self._mask_bytes(mask) + payload, fulls
+        return (bytes([VERSION, FLAG_CODED | FLAG_REGIONS]) + self._mask_bytes(mask) + self._rect_bytes(rects)
+                + payload, fulls)
+
+    def _reach(self, originals, bases, pred, mask, targets, rects=None):
         """Bisection on the quality (step is log-linear in it) over at most :data:`MAX_TRIALS` codings."""
         def worst(fulls):
             return max(self.target_ratio(o, f, t) for o, f, t in zip(originals, fulls, targets))
 
         lo, hi = self.quality, 1.0
-        best = self._code(originals, bases, pred, mask, lo)
+        best = self._code(originals, bases, pred, mask, lo, rects)
         if worst(best[1]) <= 1.0:
             return best
-        top = self._code(originals, bases, pred, mask, hi)
+        top = self._code(originals, bases, pred, mask, hi, rects)
         if worst(top[1]) > 1.0:
             return top
         best = top
         for _ in range(MAX_TRIALS - 2):
             mid = round((lo + hi) / 2, 4)
-            cand = self._code(originals, bases, pred, mask, mid)
+            cand = self._code(originals, bases, pred, mask, mid, rects)
             if worst(cand[1]) <= 1.0:
                 hi, best = mid, cand
             else:
@@ -140,7 +221,8 @@ class EnhancementCodec:
         receives the block coder's per-frame symbols (see :meth:`BlockCoder.decode_gop`)."""
         n = len(bases)
         nmask = math.ceil(n / 8)
-        if len(payload) < 2 + nmask or payload[0] != VERSION or payload[1] & ~FLAG_CODED:
+        if len(payload) < 2 + nmask or payload[0] != VERSION or payload[1] & ~(FLAG_CODED | FLAG_REGIONS) \
+                or payload[1] == FLAG_REGIONS:
             raise BitstreamError("enhancement payload header is damaged or of another version", gop_index)
         flags, mask_bytes = payload[1], payload[2:2 + nmask]
         mask = [bool(mask_bytes[t // 8] >> (t % 8) & 1) for t in range(n)]
@@ -148,9 +230,13 @@ class EnhancementCodec:
             raise BitstreamError("enhancement payload flags frames the GOP does not have", gop_index)
         restored = self.restored(bases) if any(mask) else bases
         pred = [r if m else b for r, m, b in zip(restored, mask, bases)]
-        body = payload[2 + nmask:]
+        pos, inside = 2 + nmask, None
+        if flags & FLAG_REGIONS:
+            rects, pos = self._read_rects(payload, pos, n, gop_index)
+            inside = [self.unit_map(r) for r in rects]
+        body = payload[pos:]
         if not flags & FLAG_CODED:
             if body:
                 raise BitstreamError("enhancement payload has trailing bytes", gop_index)
             return pred
-        return self.coder().decode_gop(bases, pred, body, gop_index, info)
+        return self.coder().decode_gop(bases, pred, body, gop_index, info, inside)

@@ -190,7 +190,7 @@ def _classes_of(rows: np.ndarray) -> np.ndarray:
     return np.full(len(rows), PERSON, dtype=np.int64)
 
 
-def evaluate(gt_rows, hyp_rows, det_rows=None, classes=None, iou_threshold: float = 0.5) -> dict:
+def evaluate(gt_rows, hyp_rows, det_rows=None, classes=None, iou_threshold: float = 0.5, det_frames=None) -> dict:
     """All metrics per class id and over all classes.
 
     Returns ``{class_id: {...}, 'all': {...}}`` where each entry holds the keys of
@@ -199,7 +199,8 @@ def evaluate(gt_rows, hyp_rows, det_rows=None, classes=None, iou_threshold: floa
     are summed (motmetrics' overall row), HOTA is TrackEval's detection-weighted class
     combination, and ``mAP50`` is the mean of the per-class APs that are defined.
     Classes default to the union of those in gt and hyp (and det); class ids come from
-    column 7 (negative or missing = person, 0).
+    column 7 (negative or missing = person, 0). ``det_frames``: the frames the detector ran on
+    (with a detector interval); mAP@0.5 is scored on those frames only (None: every frame).
     """
     gt, hyp = _rows(gt_rows, "gt_rows"), _rows(hyp_rows, "hyp_rows")
     det = _rows(det_rows, "det_rows") if det_rows is not None else None
@@ -227,8 +228,9 @@ def evaluate(gt_rows, hyp_rows, det_rows=None, classes=None, iou_threshold: floa
         out["all"]["HOTA"] = out[classes[0]]["HOTA"]
     if det is not None:
         aps = []
+        on = np.ones(len(gt), bool) if det_frames is None else np.isin(gt[:, 0], np.asarray(list(det_frames)))
         for c in classes:
-            out[c]["mAP50"] = detection_map50(gt[gc == c], det[dc == c], iou_threshold)
+            out[c]["mAP50"] = detection_map50(gt[(gc == c) & on], det[dc == c], iou_threshold)
             if not np.isnan(out[c]["mAP50"]):
                 aps.append(out[c]["mAP50"])
         out["all"]["mAP50"] = float(np.mean(aps)) if aps else float("nan")

@@ -5,7 +5,8 @@
     coded  = base_encode_stage(coded, plain, reference=True)  # ROI + enhancement: the base without ROI
                                                        # (not sent), the viewer-quality reference
     coded  = base_encode_stage(coded, base_encoder)    # HEVC payload + exact reconstruction (one x265)
-    coded  = enhancement_encode_stage(coded, codec)    # learned residual layer (optional); an ROI GOP
+    coded  = enhancement_region_stage(coded, regions)  # ROI-selective enhancement: regions per frame (optional)
+    coded  = enhancement_encode_stage(coded, codec)    # restoration + block coder (optional); an ROI GOP
                                                        # that would cost viewers quality goes out plain
     coded  = features_encode_stage(coded, features)    # split-DNN feature layer (optional)
     coded  = write_stage(coded, writer)                # one record per GOP, flushed
@@ -22,8 +23,8 @@ from svc.bitstream import ContainerWriter, Header
 from svc.buffer import GopBuffer
 from svc.config import SvcConfig
 from svc.metrics.quality import Psnr, PsnrAccumulator
-from svc.pipeline.stages import (analysis_stage, base_encode_stage, enhancement_encode_stage, features_encode_stage,
-                                 write_stage)
+from svc.pipeline.stages import (analysis_stage, base_encode_stage, enhancement_encode_stage,
+                                 enhancement_region_stage, features_encode_stage, write_stage)
 
 
 @dataclass(frozen=True)
@@ -123,20 +124,25 @@ class EncodeStats:
                              self.roi_dropped_gops if ref else None, dict(self.timings), self.wall, self.feat_bytes)
 
 
-def make_header(fmt, cfg: SvcConfig, codec=None, features=None, pixels: bool = True) -> Header:
-    return Header(fmt, cfg.base.gop, cfg.base.to_header() if pixels else None,
-                  codec.header_info() if codec is not None else None,
+def make_header(fmt, cfg: SvcConfig, codec=None, features=None, pixels: bool = True, regions=None) -> Header:
+    enh = None
+    if codec is not None:
+        enh = codec.header_info()
+        if regions is not None:  # the stream says it is ROI-enhanced (svc-info shows it)
+            enh["roi"] = getattr(regions, "label", "regions")
+    return Header(fmt, cfg.base.gop, cfg.base.to_header() if pixels else None, enh,
                   features.header_info() if features is not None else None)
 
 
 def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter=None, progress=None,
-           features=None) -> EncodeSummary:
+           features=None, regions=None) -> EncodeSummary:
     """Codes every frame of ``source`` into ``out_fh`` (a binary file object); returns the summary.
 
     ``codec`` is an enhancement codec (or None for base only); ``analyzer``/``roi_filter`` make the
     base layer detector-aware (with ``roi.method: qoffset`` the base is coded in CRF, see
     :func:`svc.analytics.roi.with_roi_rate_control`); ``progress`` is called with the frame count of
-    each finished GOP; ``features`` is a :class:`svc.features.layer.FeatureLayer` (or None). With
+    each finished GOP; ``regions`` (a source of :mod:`svc.analytics.regions`, with ``codec``) limits the
+    enhancement to regions; ``features`` is a :class:`svc.features.layer.FeatureLayer` (or None). With
     ``cfg.features.pixels`` false (and ``features`` given) only the feature layer is coded.
     """
     from svc.errors import InputError
@@ -150,7 +156,7 @@ def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter
     if not pixels and (codec is not None or analyzer is not None):
         raise InputError("a feature-only stream (features.pixels: false) has no base layer for the enhancement "
                          "layer or ROI: add --no-enhancement, leave --roi off")
-    writer = ContainerWriter(out_fh, make_header(fmt, cfg, codec, features, pixels))
+    writer = ContainerWriter(out_fh, make_header(fmt, cfg, codec, features, pixels, regions))
     # ROI + enhancement with roi.viewer_quality: match: also code the GOPs without ROI (the viewer reference)
     reference = codec is not None and analyzer is not None and roi.viewer_quality == "match"
     stats = EncodeStats(fmt, codec is not None, reference)
@@ -162,6 +168,8 @@ def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter
         coded = base_encode_stage(coded, BaseEncoder(fmt, cfg.base), None, gop_size, reference=True)
     if pixels:
         coded = base_encode_stage(coded, BaseEncoder(fmt, cfg.base), roi_filter, gop_size)
+    if codec is not None and regions is not None:
+        coded = enhancement_region_stage(coded, regions)
     if codec is not None:
         coded = enhancement_encode_stage(coded, codec, roi.max_full_rate_ratio)
     if features is not None:

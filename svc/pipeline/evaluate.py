@@ -174,7 +174,11 @@ def score_point(spec: PointSpec, gt: np.ndarray, out: PointOutput) -> Evaluation
         scored = sorted({int(c) for c in gt[:, 7]}) or sorted({int(c) for c in out.hyp[:, 7]}) or [0]
     else:
         scored = [int(c) for c in spec.object_classes]
-    m = evaluate(gt[np.isin(gt[:, 7], scored)], out.hyp, out.dets, classes=scored)
+    # mAP@0.5 scores the detector where it ran (every analytics.detect_interval-th frame; every frame of
+    # the feature layer)
+    k = 1 if spec.configuration == "features" else point_config(spec).analytics.detect_interval
+    m = evaluate(gt[np.isin(gt[:, 7], scored)], out.hyp, out.dets, classes=scored,
+                 det_frames=range(1, out.frames + 1, k))
     metrics = {k: m["all"][k] for k in ("MOTA", "MOTP", "IDF1", "IDs", "FP", "FN", "HOTA", "mAP50")}
     per_class = {COCO_NAMES[c]: dict({k: m[c][k] for k in PER_CLASS_KEYS},
                                      tracked=out.tracked is None or c in out.tracked) for c in scored}

@@ -30,6 +30,7 @@ class CodedGop:
     roi_dropped: bool = False                       # the GOP went out without ROI (see enhancement_encode_stage)
     timings: dict = field(default_factory=dict)
     feat_payload: bytes | None = None               # the feature layer (split-DNN tensors), when coded
+    enh_regions: list | None = None                 # per frame boxes the enhancement is limited to (ROI)
     record_bytes: int = 0
     enh_bytes: int = 0
 
@@ -99,6 +100,16 @@ def base_encode_stage(coded_gops: Iterable[CodedGop], encoder: BaseEncoder, roi_
         yield from attach(done)
 
 
+def enhancement_region_stage(coded_gops: Iterable[CodedGop], source) -> Iterator[CodedGop]:
+    """Attaches the regions the enhancement layer is limited to (``source.regions(gop)``,
+    :mod:`svc.analytics.regions`) to each GOP."""
+    for coded in coded_gops:
+        t0 = time.perf_counter()
+        coded.enh_regions = source.regions(coded.gop)
+        _timed(coded.timings, "analysis", t0)
+        yield coded
+
+
 def enhancement_encode_stage(coded_gops: Iterable[CodedGop], codec, max_rate_ratio: float | None = None
                              ) -> Iterator[CodedGop]:
     """Codes each GOP's enhancement layer against its base reconstruction (:mod:`svc.enhancement.codec`).
@@ -112,11 +123,13 @@ def enhancement_encode_stage(coded_gops: Iterable[CodedGop], codec, max_rate_rat
         targets = None
         if coded.reference_recon is not None:
             t0 = time.perf_counter()
-            ref_payload, coded.reference_full = codec.encode_gop(coded.gop.frames, coded.reference_recon)
+            ref_payload, coded.reference_full = codec.encode_gop(coded.gop.frames, coded.reference_recon,
+                                                                 regions=coded.enh_regions)
             targets = [codec.quality_target(o, f) for o, f in zip(coded.gop.frames, coded.reference_full)]
             _timed(coded.timings, "reference", t0)
         t0 = time.perf_counter()
-        coded.enh_payload, coded.full_recon = codec.encode_gop(coded.gop.frames, coded.base_recon, targets)
+        coded.enh_payload, coded.full_recon = codec.encode_gop(coded.gop.frames, coded.base_recon, targets,
+                                                               coded.enh_regions)
         if targets is not None and (not all(
                 codec.target_ratio(o, f, target) <= 1.0
                 for o, f, target in zip(coded.gop.frames, coded.full_recon, targets)) or (

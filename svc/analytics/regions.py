@@ -1,0 +1,71 @@
+"""Regions of interest for ROI-selective enhancement: per GOP, per frame boxes (x, y, w, h pixels)
+inside which the enhancement layer may spend bits (``enhancement.roi``).
+
+- :class:`DetectorRegions` (``auto``): the encoder-side detector on the original frames, boxes of
+  ``analytics.classes`` grown by ``roi.margin`` and smoothed over ``roi.temporal`` frames (the same
+  analysis as the ROI base layer, :class:`svc.analytics.roi.RoiAnalyzer`);
+- :class:`MotRegions` (a MOT file): the rows of each frame (frames from 1, x, y, w, h in columns 3-6),
+  grown by ``roi.margin``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from svc.analytics.roi import grow_boxes
+from svc.errors import InputError
+
+
+class DetectorRegions:
+    """Regions from the detector's boxes on a GOP's original frames."""
+
+    label = "auto"
+
+    def __init__(self, analyzer):
+        self.analyzer = analyzer
+
+    def regions(self, gop) -> list[np.ndarray]:
+        return self.analyzer.analyze(gop.frames)
+
+
+class MotRegions:
+    """Regions from a MOTChallenge text file (tracks or detections; the id and class are ignored)."""
+
+    def __init__(self, path, fmt, margin: float = 0.15):
+        from svc.analytics.mot_io import read_mot
+
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"region file {path} not found (enhancement.roi takes off, auto or a MOT file)")
+        try:
+            rows = read_mot(path)
+        except ValueError as e:
+            raise InputError(f"region file: {e}") from None
+        if len(rows) and (rows[:, 0].min() < 1 or np.any(rows[:, 4:6] <= 0)):
+            raise InputError(f"region file {path}: frames count from 1 and boxes need a positive width and height")
+        self.format, self.margin = fmt, float(margin)
+        self.label = f"file {path.name}"
+        self.by_frame: dict[int, np.ndarray] = {}
+        for f in np.unique(rows[:, 0]).astype(int):
+            self.by_frame[f] = rows[rows[:, 0] == f, 2:6]
+
+    def regions(self, gop) -> list[np.ndarray]:
+        out = []
+        for i in range(len(gop)):
+            boxes = self.by_frame.get(gop.first_frame + i + 1, np.zeros((0, 4)))
+            out.append(grow_boxes(boxes, self.margin, self.format.width, self.format.height))
+        return out
+
+
+def make_regions(cfg, fmt, detector=None):
+    """The region source of ``cfg.enhancement.roi`` (None when off)."""
+    mode = cfg.enhancement.roi
+    if mode == "off":
+        return None
+    if mode == "auto":
+        from svc.analytics.roi import make_roi
+
+        analyzer, _ = make_roi(cfg, fmt, detector)
+        return DetectorRegions(analyzer)
+    return MotRegions(mode, fmt, cfg.roi.margin)
