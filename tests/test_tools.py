@@ -23,6 +23,7 @@ SMOKE = {
     "train_restoration.py": ["--out", "{tmp}/r.pt", "--clips", "skimage:astronaut:4", "--qps", "37", "--val-clips",
                              "--batch", "2", "--crop", "32", "--channels", "8", "--depth", "2", "--steps", "2",
                              "--cache-dir", "{tmp}/cache"],
+    "bench_denoise.py": ["--frames", "4", "--noise", "15", "--qps", "37", "--no-detection", "--out", "{tmp}"],
     "bench_features.py": ["--clips", "carphone", "--frames", "4", "--qps", "42", "--quantisers", "0", "--out", "{tmp}"],
     "train_features.py": ["--frames", "4", "--levels", "8", "--samples", "20000", "--out", "{tmp}/f.npz"],
 }

@@ -142,6 +142,9 @@ class BaseConfig(Section):
     preset: str = option("fast", "x265 preset", choices=X265_PRESETS)
     gop: int = option(16, "frames per GOP; each GOP is a closed, independently decodable HEVC GOP", lo=1, hi=1024)
     threads: int = option(0, "x265/FFmpeg threads, 0 = let them decide", lo=0, hi=256)
+    denoise: float = option(0.0, "joint denoising: the base layer codes the video denoised by non-local means of "
+                                 "this strength (about the noise sigma; 0 = off), the enhancement layer "
+                                 "reconstructs the noisy original", lo=0.0, hi=100.0)
     x265_params: dict = option({}, "extra x265 parameters, e.g. {bframes: 4, aq-mode: 2}")
 
     def __post_init__(self):
@@ -153,8 +156,11 @@ class BaseConfig(Section):
 
     def to_header(self) -> dict:
         """What the container header records about the base layer."""
-        return {"codec": "hevc", "encoder": "libx265", "qp": self.qp, "preset": self.preset,
-                "rate_control": self.rate_control, "x265_params": dict(self.x265_params), "gop": self.gop}
+        out = {"codec": "hevc", "encoder": "libx265", "qp": self.qp, "preset": self.preset,
+               "rate_control": self.rate_control, "x265_params": dict(self.x265_params), "gop": self.gop}
+        if self.denoise > 0:  # the stream says its base is denoised (svc-info shows it)
+            out["denoise"] = {"method": "nlmeans", "strength": self.denoise}
+        return out
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
     gops   = GopBuffer(source, gop_size)
     coded  = analysis_stage(gops, analyzer)            # ROI per frame (or None)
+    coded  = denoise_stage(coded, denoiser)            # joint denoising: the base codes clean frames (optional)
     coded  = base_encode_stage(coded, plain, reference=True)  # ROI + enhancement: the base without ROI
                                                        # (not sent), the viewer-quality reference
     coded  = base_encode_stage(coded, base_encoder)    # HEVC payload + exact reconstruction (one x265)
@@ -23,7 +24,7 @@ from svc.bitstream import ContainerWriter, Header
 from svc.buffer import GopBuffer
 from svc.config import SvcConfig
 from svc.metrics.quality import Psnr, PsnrAccumulator
-from svc.pipeline.stages import (analysis_stage, base_encode_stage, enhancement_encode_stage,
+from svc.pipeline.stages import (analysis_stage, base_encode_stage, denoise_stage, enhancement_encode_stage,
                                  enhancement_region_stage, features_encode_stage, write_stage)
 
 
@@ -164,6 +165,9 @@ def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter
 
     gops = GopBuffer(source, gop_size)
     coded = analysis_stage(gops, analyzer)
+    if cfg.base.denoise > 0 and pixels:
+        from svc.base.denoise import Denoiser
+        coded = denoise_stage(coded, Denoiser(cfg.base.denoise))
     if reference:
         coded = base_encode_stage(coded, BaseEncoder(fmt, cfg.base), None, gop_size, reference=True)
     if pixels:

@@ -31,6 +31,7 @@ class CodedGop:
     timings: dict = field(default_factory=dict)
     feat_payload: bytes | None = None               # the feature layer (split-DNN tensors), when coded
     enh_regions: list | None = None                 # per frame boxes the enhancement is limited to (ROI)
+    base_input: list[YuvFrame] | None = None        # what the base layer codes when not the originals (denoised)
     record_bytes: int = 0
     enh_bytes: int = 0
 
@@ -62,6 +63,16 @@ def analysis_stage(gops: Iterable[Gop], analyzer) -> Iterator[CodedGop]:
         yield coded
 
 
+def denoise_stage(coded_gops: Iterable[CodedGop], denoiser) -> Iterator[CodedGop]:
+    """Joint denoising: the base layer will code each GOP's frames denoised (``denoiser.gop``); the
+    originals stay what the enhancement layer reconstructs."""
+    for coded in coded_gops:
+        t0 = time.perf_counter()
+        coded.base_input = denoiser.gop(coded.gop.frames)
+        _timed(coded.timings, "denoise", t0)
+        yield coded
+
+
 def base_encode_stage(coded_gops: Iterable[CodedGop], encoder: BaseEncoder, roi_filter=None,
                       gop_size: int | None = None, reference: bool = False) -> Iterator[CodedGop]:
     """Codes the GOPs as closed HEVC GOPs with one long-lived encoder and attaches each GOP's exact
@@ -89,7 +100,7 @@ def base_encode_stage(coded_gops: Iterable[CodedGop], encoder: BaseEncoder, roi_
             stream = encoder.stream(gop_size or len(coded.gop))
         hook = roi_filter.hook(coded.roi) if (roi_filter is not None and coded.roi is not None) else None
         pending.append(coded)
-        done = stream.feed(coded.gop.frames, roi=None if reference else hook)
+        done = stream.feed(coded.base_input or coded.gop.frames, roi=None if reference else hook)
         _timed(coded.timings, key, t0)
         yield from attach(done)
     if stream is not None:
