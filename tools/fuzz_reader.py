@@ -31,8 +31,8 @@ def make_corpus(folder: str):
     os.makedirs(folder, exist_ok=True)
     clip = ROOT.parent / "shared" / "data" / "carphone_176x144_30.mp4"
     # (frames, GOP, QP, enhancement quality or None, with the feature layer)
-    for frames, gop, qp, enh, feat in ((6, 3, 40, None, False), (12, 4, 45, None, False), (4, 2, 30, 0.5, False),
-                                       (4, 2, 42, 0.0, False), (2, 2, 40, None, True)):
+    for frames, gop, qp, enh, feat in ((6, 3, 40, None, False), (8, 4, 45, None, False), (2, 2, 30, 0.5, False),
+                                       (2, 1, 42, 0.0, False), (1, 1, 40, None, True)):
         cfg = load_config(overrides=[{"base": {"qp": qp, "gop": gop, "preset": "ultrafast"},
                                       "enhancement": {"enabled": enh is not None, "quality": enh or 0.0}}])
         src = open_source(clip, max_frames=frames)
