@@ -17,15 +17,52 @@ PRECISION = 16          # bits of the quantised CDFs
 ESCAPE_FLOOR = 1e-5     # probability kept for the escape symbol of every table
 
 
-def _compressai():
-    """CompressAI's C++ extension modules (imported once; its torch.jit deprecation warning, which
-    says nothing to a user of svc, is silenced)."""
-    import warnings
+_EXT: tuple | None = None
 
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated", category=FutureWarning)
-        from compressai import _CXX, ans
-    return _CXX, ans
+
+def _load_extension(package_dir: str, name: str):
+    """CompressAI's compiled module ``name`` loaded from its file, without importing the compressai
+    package (whose __init__ imports its models, datasets and torchvision: seconds per process)."""
+    import importlib.machinery
+    import importlib.util
+    from pathlib import Path
+
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = Path(package_dir) / f"{name}{suffix}"
+        if path.is_file():
+            spec = importlib.util.spec_from_file_location(f"compressai.{name}", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module
+    return None
+
+
+def _compressai():
+    """CompressAI's C++ extension modules (_CXX: CDF quantisation, ans: the rANS coder), loaded once.
+    Their files are loaded directly when found (fast); otherwise through the package (its torch.jit
+    deprecation warning, which says nothing to a user of svc, is silenced)."""
+    global _EXT
+    if _EXT is None:
+        import importlib.util
+        import sys
+
+        spec = importlib.util.find_spec("compressai")
+        mods = None
+        if "compressai" not in sys.modules and spec is not None and spec.submodule_search_locations:
+            where = list(spec.submodule_search_locations)[0]
+            try:
+                mods = (_load_extension(where, "_CXX"), _load_extension(where, "ans"))
+            except ImportError:
+                mods = None
+        if mods is None or None in mods:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated", category=FutureWarning)
+                from compressai import _CXX, ans
+            mods = (_CXX, ans)
+        _EXT = mods
+    return _EXT
 
 
 def rans_encoder():
