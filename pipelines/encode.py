@@ -1,7 +1,9 @@
 #!/usr/bin/env python
-"""Encode: raw YUV -> GOPs -> HEVC base layer -> enhancement layer -> one svc record per GOP.
+"""Encode: raw YUV -> GOPs -> [denoise] -> HEVC base layer -> enhancement layer -> [feature layer]
+-> one svc record per GOP.
 
     python pipelines/encode.py IN_WxH_FPS.yuv OUT.svc [--set section.key=value ...]
+    (e.g. --set base.denoise=15, --set features.enabled=true)
 """
 import argparse
 
@@ -11,7 +13,8 @@ from svc.buffer import GopBuffer
 from svc.config import load_config
 from svc.io import open_source
 from svc.pipeline.encode import make_header
-from svc.pipeline.stages import analysis_stage, base_encode_stage, enhancement_encode_stage, write_stage
+from svc.pipeline.stages import (analysis_stage, base_encode_stage, denoise_stage, enhancement_encode_stage,
+                                 features_encode_stage, write_stage)
 
 ap = argparse.ArgumentParser(description=__doc__)
 ap.add_argument("input")
@@ -25,14 +28,23 @@ codec = None
 if cfg.enhancement.enabled:
     from svc.enhancement import load_codec_for_encoding
     codec = load_codec_for_encoding(cfg, source.format)
+features = None
+if cfg.features.enabled:
+    from svc.features.layer import load_features_for_encoding
+    features = load_features_for_encoding(cfg)
 
 with open(args.output, "wb") as fh:
-    writer = ContainerWriter(fh, make_header(source.format, cfg, codec))
+    writer = ContainerWriter(fh, make_header(source.format, cfg, codec, features))
     gops = GopBuffer(source, cfg.base.gop)                                          # frames -> closed GOPs
     coded = analysis_stage(gops, None)                                              # (no ROI analysis)
+    if cfg.base.denoise > 0:
+        from svc.base.denoise import Denoiser
+        coded = denoise_stage(coded, Denoiser(cfg.base.denoise))                    # the base codes clean frames
     coded = base_encode_stage(coded, BaseEncoder(source.format, cfg.base), None, cfg.base.gop)  # HEVC + recon
     if codec is not None:
         coded = enhancement_encode_stage(coded, codec)                              # what the base lost
+    if features is not None:
+        coded = features_encode_stage(coded, features)                              # split NanoDet tensors
     for c in write_stage(coded, writer):                                            # one record per GOP
         print(f"GOP {c.gop.index}: {len(c.gop)} frames, {c.record_bytes} bytes")
     writer.close()                                                                  # end marker: counts

@@ -171,14 +171,14 @@ def test_feature_layer_in_the_stream(carphone_yuv, tmp_path):
     from conftest import run_cli
 
     out = tmp_path / "f.svc"
-    run_cli("svc-encode", carphone_yuv, "--frames", "24", "--gop", "8", "--features-only", "-o", out, "-q")
+    run_cli("svc-encode", carphone_yuv, "--frames", "16", "--gop", "8", "--features-only", "-o", out, "-q")
     info = run_cli("svc-info", out).stdout.decode()
     assert "svc-features-v1" in info and "integrity: whole" in info
     tracks = tmp_path / "t.txt"
     run_cli("svc-analyze", out, "--from", "features", "-o", tracks, "-q")
     rows = np.loadtxt(tracks, delimiter=",", ndmin=2)
     person = rows[rows[:, 7] == 0]
-    assert len(np.unique(person[:, 0])) >= 22  # the person in nearly every one of 24 frames
+    assert len(np.unique(person[:, 0])) >= 15  # the person in nearly every one of 16 frames
     p = run_cli("svc-decode", out, "-o", tmp_path / "x.yuv", check=False)
     assert p.returncode == 1 and b"svc-analyze --from features" in p.stderr
     # damage one byte of the second GOP's feature payload
@@ -193,4 +193,4 @@ def test_feature_layer_in_the_stream(carphone_yuv, tmp_path):
                 check=False)
     assert p.returncode == 3 and b"GOP 1" in p.stderr
     rows2 = np.loadtxt(tmp_path / "t2.txt", delimiter=",", ndmin=2)
-    assert set(np.unique(rows2[:, 0])) & set(range(9, 17)) == set() and len(np.unique(rows2[:, 0])) >= 14
+    assert set(np.unique(rows2[:, 0])) & set(range(9, 17)) == set() and len(np.unique(rows2[:, 0])) >= 7
