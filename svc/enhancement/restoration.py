@@ -53,18 +53,24 @@ DEFAULT_WEIGHTS = WEIGHTS_DIR / "svc-restore-v1.pt"
 # ------------------------------------------------------------------------------------------------
 # inputs
 
+ALIGN_WORKERS = 2  # threads aligning a GOP's frame pairs (numpy and OpenCV release the GIL; same results)
+
+
 def aligned_neighbours(lumas: list[np.ndarray], span: int = 1) -> list[list[np.ndarray]]:
     """For each frame t of a GOP (luma planes), the neighbours t-span .. t-1, t+1 .. t+span aligned to
-    frame t (a frame outside the GOP is replaced by frame t itself)."""
-    out = []
+    frame t (a frame outside the GOP is replaced by frame t itself). The pairs are aligned by
+    :data:`ALIGN_WORKERS` threads; each pair's result does not depend on which thread ran it."""
+    from concurrent.futures import ThreadPoolExecutor
+
     n = len(lumas)
-    for t, cur in enumerate(lumas):
-        row = []
-        for d in [*range(-span, 0), *range(1, span + 1)]:
-            s = t + d
-            row.append(align_to(cur, lumas[s]) if 0 <= s < n else cur)
-        out.append(row)
-    return out
+    pairs = [(t, t + d) for t in range(n) for d in [*range(-span, 0), *range(1, span + 1)]]
+    jobs = [(t, s) for t, s in pairs if 0 <= s < n]
+    if ALIGN_WORKERS > 1 and len(jobs) > 1:
+        with ThreadPoolExecutor(ALIGN_WORKERS) as pool:
+            done = dict(zip(jobs, pool.map(lambda ts: align_to(lumas[ts[0]], lumas[ts[1]]), jobs)))
+    else:
+        done = {(t, s): align_to(lumas[t], lumas[s]) for t, s in jobs}
+    return [[done[(t, s)] if 0 <= s < n else lumas[t] for tt, s in pairs if tt == t] for t in range(n)]
 
 
 def _to8(plane: np.ndarray) -> np.ndarray:
