@@ -97,13 +97,20 @@ class RansTables:
         return len(self.cdfs)
 
     def cost(self, table: int, values) -> np.ndarray:
-        """Bits of each of ``values`` in table ``table`` (escapes counted roughly: 4 bits per nibble + 4)."""
+        """Bits of each of ``values`` in table ``table``, escapes included (:func:`escape_bits`)."""
         v = np.asarray(values) - self.offsets[table]
         n = self.lengths[table] - 2
         inside = (v >= 0) & (v < n)
         b = self.bits[table][np.where(inside, v, n)]
-        raw = np.where(v < 0, -2 * v - 1, 2 * (v - n))
-        return b + np.where(inside, 0.0, 4.0 + 4.0 * np.ceil(np.log2(np.maximum(raw, 1) + 1) / 4))
+        return b + np.where(inside, 0.0, escape_bits(v, n))
+
+
+def escape_bits(v, n: int) -> np.ndarray:
+    """Approximate bypass bits of escaped symbols ``v`` (relative to a table of ``n`` in-range values):
+    the coder writes the magnitude beyond the table in 4-bit chunks, counted as 4 per chunk + 4."""
+    v = np.asarray(v)
+    raw = np.where(v < 0, -2 * v - 1, 2 * (v - n))
+    return 4.0 + 4.0 * np.ceil(np.log2(np.maximum(raw, 1) + 1) / 4)
 
 
 def encode(values, tables_ids, tables: RansTables) -> bytes:
@@ -119,10 +126,11 @@ def encode(values, tables_ids, tables: RansTables) -> bytes:
 
 class RansReader:
     """Decodes passes of symbols from one rANS string, in the order they were encoded. At most
-    ``max_symbols`` are read (a damaged string cannot make the reader run away)."""
+    ``max_symbols`` are read (a damaged string cannot make the reader run away); ``what`` names the
+    payload in that error. ``tables``: anything with ``cdfs``, ``lengths`` and ``offsets`` lists."""
 
-    def __init__(self, data: bytes, tables: RansTables, max_symbols: int):
-        self.tables, self.left = tables, int(max_symbols)
+    def __init__(self, data: bytes, tables: RansTables, max_symbols: int, what: str = "the payload"):
+        self.tables, self.left, self.what = tables, int(max_symbols), what
         self._dec = rans_decoder()
         # zero padding: a damaged string can make the decoder read past its end (one 32-bit word per
         # symbol at most); zeros also end any run of escape chunks
@@ -135,7 +143,11 @@ class RansReader:
             return np.zeros(0, np.int32)
         self.left -= ids.size
         if self.left < 0:
-            raise BitstreamError("the payload asks for more symbols than it can hold")
+            raise BitstreamError(f"{self.what} asks for more symbols than it can hold")
         t = self.tables
-        out = self._dec.decode_stream(ids.tolist(), t.cdfs, t.lengths, t.offsets)
+        # hand the coder only the tables this pass uses (pybind11 converts every table passed, each call)
+        used, local = np.unique(ids, return_inverse=True)
+        u = used.tolist()
+        out = self._dec.decode_stream(local.astype(np.int32).tolist(), [t.cdfs[i] for i in u],
+                                      [t.lengths[i] for i in u], [t.offsets[i] for i in u])
         return np.frombuffer(array.array("i", out), np.int32).copy()

@@ -13,7 +13,8 @@ sigma^2 = 0.4 x + 9 on 8-bit values), with the clean clip as the truth:
 * **cascade**: single-layer x265 of the noisy video at QPs 22..47, denoised after decoding with the same
   denoiser: its PSNR-Y against the clean clip, interpolated at the joint base's rate (log rate);
 * **simulcast**: the joint base (a clean stream) plus a single-layer x265 stream of the noisy video at
-  the full layer's PSNR-Y against the noisy input (interpolated on the noisy single-layer curve);
+  the full layer's PSNR-Y against the noisy input (svc.metrics.bdrate.simulcast on the noisy
+  single-layer curve, as tools/rd_curves.py computes simulcast);
 * **detection**: NanoDet on the clean clip gives the reference; mAP@0.5 of the joint base, and of the
   noisy single layer at the QP whose rate is nearest the joint base's.
 
@@ -76,13 +77,6 @@ def interp_log_rate(rates, values, at):
     return float(np.interp(np.log(at), r, v, left=np.nan, right=np.nan))
 
 
-def rate_at(rates, values, target):
-    """The rate at which a rising ``values`` curve reaches ``target`` (log-rate interpolation)."""
-    order = np.argsort(values)
-    v, r = np.asarray(values)[order], np.log(np.asarray(rates)[order])
-    return float(np.exp(np.interp(target, v, r, left=np.nan, right=np.nan)))
-
-
 def map50(detector, ref, frames) -> float:
     """mAP@0.5 of the detector on ``frames`` against its detections ``ref`` on the clean frames."""
     from svc.metrics.mot import detection_map50
@@ -104,6 +98,7 @@ def main(argv=None):
     from svc.config import load_config
     from svc.datasets.clips import clip
     from svc.enhancement import load_codec_for_encoding
+    from svc.metrics.bdrate import simulcast
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clip", default="carphone", help="a named clip of svc.datasets.clips")
@@ -140,7 +135,7 @@ def main(argv=None):
                 full += f
             total = base_kbps + enh_bytes * 8 / 1000 / (len(noisy) / float(fmt.fps))
             full_psnr = psnr_y(noisy, full)
-            sim = base_kbps + rate_at(s_rates, noisy_psnr, full_psnr)
+            sim = float(simulcast(base_kbps, s_rates, noisy_psnr, [full_psnr])[0])
             row = {"noise": kind, "qp": qp, "base_kbps": base_kbps, "base_psnr_clean": psnr_y(clean, base),
                    "cascade_psnr_clean_at_base_rate": interp_log_rate(s_rates, cascade_clean, base_kbps),
                    "total_kbps": total, "full_psnr_noisy": full_psnr, "simulcast_kbps": sim}

@@ -14,14 +14,11 @@ coefficient levels use.
 """
 from __future__ import annotations
 
-import array
-import math
 from pathlib import Path
 
 import numpy as np
 
-from svc.entropy import PRECISION, quantised_cdf, rans_decoder, rans_encoder
-from svc.errors import BitstreamError
+from svc.entropy import PRECISION, RansReader, encode, escape_bits, quantised_cdf
 
 COEF_K = 16        # coefficient levels -16..16 are modelled, larger ones escape
 
@@ -52,10 +49,6 @@ def _prior(name: str) -> np.ndarray:
     return p / p.sum(1, keepdims=True)
 
 
-def _quantised_cdf(pmf: np.ndarray) -> list[int]:
-    return quantised_cdf(pmf)
-
-
 class EntropyModel:
     """Quantised CDFs of every (family, context) and their bit costs (for the encoder's decisions)."""
 
@@ -70,7 +63,7 @@ class EntropyModel:
             self.base[name] = len(self.cdfs)
             bits = np.empty((n, a + 1))
             for c in range(n):
-                cdf = _quantised_cdf(p[c])
+                cdf = quantised_cdf(p[c])
                 self.cdfs.append(cdf)
                 self.lengths.append(len(cdf))
                 self.offsets.append(off)
@@ -109,9 +102,7 @@ class EntropyModel:
         b = self.bits[name][ctx, np.where(inside, v, a)]
         if name != "coef":
             return b
-        raw = np.where(v < 0, -2 * v - 1, 2 * (v - a))
-        nb = np.ceil(np.log2(np.maximum(raw, 1) + 1) / 4)
-        return b + np.where(inside, 0.0, 4.0 + 4.0 * nb)
+        return b + np.where(inside, 0.0, escape_bits(v, a))
 
 
 # context layouts (outer .. inner), and which axes are decoder-side cues
@@ -181,42 +172,22 @@ class SymbolWriter:
     def encode(self) -> bytes:
         if not self.values:
             return b""
-        v = np.concatenate(self.values)
-        i = np.concatenate(self.indexes)
-        m = self.model
-        return rans_encoder().encode_with_indexes(v.tolist(), i.tolist(), m.cdfs, m.lengths, m.offsets)
+        return encode(np.concatenate(self.values), np.concatenate(self.indexes), self.model)
 
 
 class SymbolReader:
-    """Decodes passes of symbols from one rANS string, in the order they were put."""
+    """Decodes passes of symbols from one rANS string, in the order they were put (a
+    :class:`svc.entropy.RansReader` over the model's tables, addressed by family and context)."""
 
     def __init__(self, model: EntropyModel, data: bytes, max_symbols: int):
         self.model = model
-        self.dec = rans_decoder()
-        self.left = max_symbols
-        # zero padding: a damaged string can make the decoder read past its end (one 32-bit word per
-        # symbol at most); zeros also end any run of escape chunks
-        self.dec.set_stream(bytes(data) + bytes(4 * max_symbols + 64))
+        self._rans = RansReader(data, model, max_symbols, "enhancement payload")
 
     def get(self, name: str, ctx, count: int | None = None) -> np.ndarray:
         ctx = np.asarray(ctx, np.int32).ravel() if count is None else np.full(count, int(ctx), np.int32)
-        if ctx.size == 0:
-            return np.zeros(0, np.int32)
-        self.left -= ctx.size
-        if self.left < 0:
-            raise BitstreamError("enhancement payload asks for more symbols than a GOP can hold")
-        m = self.model
-        # hand the coder only the tables this pass uses (pybind11 converts every table passed, each call)
-        used, local = np.unique(ctx + m.base[name], return_inverse=True)
-        u = used.tolist()
-        out = self.dec.decode_stream(local.astype(np.int32).tolist(), [m.cdfs[i] for i in u],
-                                     [m.lengths[i] for i in u], [m.offsets[i] for i in u])
-        return np.frombuffer(array.array("i", out), np.int32).copy()
+        return self._rans.get(ctx + self.model.base[name])
 
 
 def empty_counts() -> dict[str, np.ndarray]:
     return {n: np.zeros((FAMILIES[n][0], FAMILIES[n][1] + 1), np.int64) for n in NAMES}
 
-
-def bypass_bits_estimate(raw: int) -> float:
-    return 4.0 + 4.0 * math.ceil(math.log2(raw + 1) / 4) if raw else 4.0

@@ -2,27 +2,19 @@
 each identified by an id (the file's stem) and its SHA-256; matching them to streams."""
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from svc.config import resolve_path
 from svc.errors import ModelError
+from svc.shipped import find_shipped, identify
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-
-
-def sha256_file(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _identify(path: Path, what: str) -> dict:
     if not path.is_file():
         raise ModelError(f"{what} {path} not found (see README: Enhancement layer), or pass --no-enhancement")
-    return {"id": path.stem, "sha256": sha256_file(path)}
+    return identify(path)
 
 
 def _load_tables(path: Path):
@@ -61,17 +53,8 @@ def load_codec_for_encoding(config, fmt):
 
 def _find(entry: dict | None, what: str) -> Path:
     """The shipped file of ``entry`` ({"id", "sha256"}), checked against the stream's hash."""
-    if not isinstance(entry, dict) or "id" not in entry or "sha256" not in entry:
-        raise ModelError(f"the stream's header does not name its {what}")
-    path = WEIGHTS_DIR / f"{entry['id']}{'.npz' if what == 'block coder tables' else '.pt'}"
-    if not path.is_file():
-        raise ModelError(f"the stream needs {what} {entry['id']!r}, which this installation does not have; "
-                         "decode --layer base")
-    sha = sha256_file(path)
-    if sha != entry["sha256"]:
-        raise ModelError(f"the stream was coded with other {what} ({entry['id']!r} sha256 {entry['sha256'][:12]}..., "
-                         f"this installation has {sha[:12]}...); decode --layer base")
-    return path
+    return find_shipped(entry, what, WEIGHTS_DIR, ".npz" if what == "block coder tables" else ".pt",
+                        "; decode --layer base")
 
 
 def load_codec_for_decoding(header):

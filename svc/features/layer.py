@@ -30,15 +30,15 @@ class FeatureLayer:
 
     def __init__(self, model_path, quantiser: int = 3, temporal: bool = True, threads: int | None = None,
                  detector_options: dict | None = None):
-        from svc.enhancement.zoo import sha256_file
         from svc.features.split import SplitDetector
+        from svc.shipped import identify
 
         path = Path(model_path)
         self.model = FeatureModel.load(path)
         if not 0 <= quantiser < len(self.model.quantisers):
             raise ModelError(f"feature quantiser {quantiser} not in 0..{len(self.model.quantisers) - 1} of {path}")
         self.codec = FeatureCodec(self.model, quantiser, temporal)
-        self.model_id = {"id": path.stem, "sha256": sha256_file(path)}
+        self.model_id = identify(path)
         self.split = SplitDetector(self.model.split, threads=threads, **dict(detector_options or {}))
 
     @property
@@ -95,19 +95,14 @@ def load_features_for_encoding(config, threads: int | None = None) -> FeatureLay
 def load_features_for_decoding(header, threads: int | None = None, detector_options: dict | None = None
                                ) -> FeatureLayer:
     """The feature layer matching a stream's header; refuses a model whose SHA-256 differs."""
-    from svc.enhancement.zoo import sha256_file
+    from svc.shipped import find_shipped
 
     info = header.features
     if not isinstance(info, dict):
         raise ModelError("the stream has no feature layer (code it with svc-encode --features)")
     if info.get("codec") != CODEC_ID:
         raise ModelError(f"the stream's feature layer is {info.get('codec')!r}; this reader reads {CODEC_ID!r}")
-    entry = info.get("model") or {}
-    path = WEIGHTS_DIR / f"{entry.get('id')}.npz"
-    if not path.is_file():
-        raise ModelError(f"the stream needs feature model {entry.get('id')!r}, which this installation does not have")
-    if sha256_file(path) != entry.get("sha256"):
-        raise ModelError(f"the stream was coded with another feature model {entry.get('id')!r} (SHA-256 differs)")
+    path = find_shipped(info.get("model"), "feature codec model", WEIGHTS_DIR, ".npz")
     opts = dict(detector_options or {})
     opts.pop("runtime", None)
     if info.get("input_size"):
