@@ -48,8 +48,11 @@ class BaseEncoder:
 
     def _params(self, gop_len: int) -> str:
         s = self.settings
+        # frame-threads=1: x265 picks more frame threads on machines with more cores, and they change
+        # (and make run-to-run variable) the coded stream; one frame thread keeps the base layer the
+        # same bytes on every machine (WPP rows still run in parallel)
         params = {"keyint": gop_len, "min-keyint": gop_len, "scenecut": 0, "open-gop": 0,
-                  "repeat-headers": 1, "log-level": "error", "info": 0,
+                  "repeat-headers": 1, "log-level": "error", "info": 0, "frame-threads": 1,
                   s.rate_control: s.qp}
         params.update(s.x265_params)
         return ":".join(f"{k}={v}" for k, v in params.items())

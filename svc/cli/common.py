@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -31,21 +32,31 @@ def error_line(msg: str):
 
 def run_main(main, argv=None) -> int:
     """Runs ``main(argv)`` and returns its exit status, turning library errors into one-line
-    messages (tracebacks with ``--debug``)."""
+    messages (tracebacks with ``--debug``). Ctrl-C is exit status 130 wherever it lands, also inside
+    FFmpeg, which turns it into an error of its own (PyAV raises it as an ``OSError``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    interrupted = []
+
+    def on_sigint(signum, frame):
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    old = None
+    with contextlib.suppress(ValueError):          # not the main thread: keep Python's handler
+        old = signal.signal(signal.SIGINT, on_sigint)
     try:
         return main(argv) or EXIT_OK
-    except SvcError as e:
-        if debug:
-            raise
-        error_line(str(e))
-        return EXIT_ERROR
     except KeyboardInterrupt:
         if debug:
             raise
         error_line("interrupted")
         return EXIT_INTERRUPTED
+    except SvcError as e:
+        if debug:
+            raise
+        error_line("interrupted" if interrupted else str(e))
+        return EXIT_INTERRUPTED if interrupted else EXIT_ERROR
     except BrokenPipeError:
         with contextlib.suppress(OSError):
             sys.stdout = None  # the reader went away: nothing more to say
@@ -53,8 +64,14 @@ def run_main(main, argv=None) -> int:
     except OSError as e:
         if debug:
             raise
+        if interrupted:
+            error_line("interrupted")
+            return EXIT_INTERRUPTED
         error_line(f"{e.filename}: {e.strerror or e}" if e.filename else str(e))
         return EXIT_ERROR
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
 
 
 def parser(prog_name: str, description: str, examples: str = "") -> argparse.ArgumentParser:

@@ -123,6 +123,17 @@ class BlockCoder:
         v = tf.plane_to_tus(planes[2], PU // 2)
         return np.concatenate([y, u, v], axis=1)
 
+    def _visible_sse(self, tus: np.ndarray, o_tus: np.ndarray) -> np.ndarray:
+        """(NB,) squared luma error of unit TUs ``tus`` (NB, 6, 8, 8) against ``o_tus``, over the
+        pixels inside the frame (not the edge padding)."""
+        vis = getattr(self, "_vis", None)
+        if vis is None:
+            m = np.zeros((self.hp, self.wp), np.int64)
+            m[:self.format.height, :self.format.width] = 1
+            vis = self._vis = tf.plane_to_tus(m, PU)                    # (NB, 4, 8, 8)
+        d = tus[:, :4].astype(np.int64) - o_tus[:, :4]
+        return (d * d * vis).sum(axis=(1, 2, 3))
+
     def _untus(self, tus: np.ndarray):
         y = tf.tus_to_plane(tus[:, :4], self.by, self.bx)
         u = tf.tus_to_plane(tus[:, 4:5], self.by, self.bx)
@@ -277,11 +288,6 @@ class BlockCoder:
             if inside is not None:
                 j[~inside, 0], j[~inside, 1] = 0.0, np.inf     # outside the regions: R, no residual
             choice = np.argmin(j, -1)
-            pmode = np.zeros(nb, np.int64)
-            coded = choice.astype(bool)
-            sym = coded.astype(np.int32)
-            writer.put("blk_i", blk_ctx if inside is None else blk_ctx[inside], sym if inside is None else sym[inside])
-            prev_sym = 8 + sym
         else:
             blk_ctx = (prev["sym"] * N_CUE + cue_pu) * 4 + sadb
             b_blk = m.bits["blk_p"][blk_ctx]                                 # (NB, 8)
@@ -303,23 +309,36 @@ class BlockCoder:
                 j[~inside] = np.inf
                 j[~inside, 0] = 0.0                              # outside the regions: R skip
             choice = np.argmin(j, -1)
-            pmode, coded = choice // 2, (choice % 2).astype(bool)
-            sym = choice.astype(np.int32)
+        # intra: choice 0/1 = R skip/coded; inter: 2 * prediction + coded (0 = R skip)
+        pmode = np.zeros(nb, np.int64) if intra else choice // 2
+        coded = (choice if intra else choice % 2).astype(bool)
+        ar = np.arange(nb)
+        tu_cbf = cbf[pmode, ar] & coded[:, None]                             # (NB, 6)
+        lv = levels[pmode, ar]                                               # (NB, 6, 64)
+        # reconstruction (exactly what the decoder computes)
+        full_t = self._reconstruct(c_t[pmode, ar], lv, tu_cbf, stepq, stepq_c)
+        if cfg.guard:
+            # the decisions above estimate errors in the transform domain over the padded unit; the
+            # reconstruction is rounded and clipped and only the visible pixels count: a unit whose
+            # visible luma error ends above R's falls back to R skip (exactly R, no residual)
+            worse = self._visible_sse(full_t, o_t) > self._visible_sse(c_t[0], o_t)
+            if worse.any():
+                choice[worse], pmode[worse], coded[worse], tu_cbf[worse] = 0, 0, False, False
+                full_t[worse] = c_t[0, worse]
+        sym = choice.astype(np.int32)
+        if intra:
+            writer.put("blk_i", blk_ctx if inside is None else blk_ctx[inside], sym if inside is None else sym[inside])
+            prev_sym = 8 + sym
+        else:
             writer.put("blk_p", blk_ctx if inside is None else blk_ctx[inside], sym if inside is None else sym[inside])
             writer.put("mvd", 0, delta[pmode == 3])
             prev_sym = sym
-        ar = np.arange(nb)
-        tu_cbf = cbf[pmode, ar] & coded[:, None]                             # (NB, 6)
         mode_tu = mode_ids[pmode][:, None]
         writer.put("cbf", self._tu_ctx(mode_tu, cue_tu)[coded], tu_cbf[coded].astype(np.int32))
-        lv = levels[pmode, ar]                                               # (NB, 6, 64)
         ls = last[pmode, ar]
         self._put_levels(writer, lv[tu_cbf], ls[tu_cbf], np.broadcast_to(mode_tu, tu_cbf.shape)[tu_cbf],
                          cue_tu[tu_cbf], np.nonzero(tu_cbf)[1], intra)
         t0 = self._tick("decide", t0)
-        # reconstruction (exactly what the decoder computes)
-        pred = c_t[pmode, ar]                                                # (NB, 6, 8, 8)
-        full_t = self._reconstruct(pred, lv, tu_cbf, stepq, stepq_c)
         full = self._untus(full_t)
         self.stats.append({"modes": np.bincount(choice, minlength=8 if not intra else 2),
                            "coded_tus": int(tu_cbf.sum()), "bits": dict(writer.bits)})
