@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Decode: svc records -> base frames -> (enhancement) -> raw YUV, one GOP at a time.
 
-    python pipelines/decode.py IN.svc OUT.yuv [--layer base|full]
+    python pipelines/decode.py IN.svc OUT.yuv [--layer base|full] [--roi X,Y,W,H]
 """
 import argparse
 
@@ -14,6 +14,7 @@ ap = argparse.ArgumentParser(description=__doc__)
 ap.add_argument("input")
 ap.add_argument("output")
 ap.add_argument("--layer", choices=("base", "full"), default="full")
+ap.add_argument("--roi", help="decode the enhancement only there (x,y,w,h pixels or a MOT file)")
 args = ap.parse_args()
 
 with open(args.input, "rb") as fh:
@@ -22,8 +23,10 @@ with open(args.input, "rb") as fh:
     fmt = records.header.format
     gops = base_decode_stage(records, BaseDecoder(fmt))                            # HEVC -> frames
     if args.layer == "full" and records.header.enhancement is not None:
+        from svc.analytics.regions import decode_region
         from svc.enhancement import load_codec_for_decoding
-        gops = enhancement_decode_stage(gops, load_codec_for_decoding(records.header))  # + enhancement
+        region = decode_region(args.roi, fmt) if args.roi else None                 # tiles to decode
+        gops = enhancement_decode_stage(gops, load_codec_for_decoding(records.header), region=region)  # + enhancement
     with YuvWriter(args.output, fmt) as sink:
         for frame in frames_stage(gops):                                           # display order
             sink.write(frame)

@@ -226,6 +226,78 @@ def test_roi_enhancement_from_the_command_line(tmp_path, carphone_yuv):
     assert not (tmp_path / "x.svc").exists()
 
 
+# -- region decoding (svc-decode --roi) --------------------------------------------------------------------------
+def _fix_crc(payload: bytes, prefix: int) -> bytes:
+    """The GOP payload with the block coder's CRC recomputed (block payload from ``prefix``)."""
+    import struct
+    import zlib
+    from svc.enhancement import syntax
+
+    head = payload[prefix:prefix + syntax.HEADER_BYTES - 4]
+    body = payload[prefix + syntax.HEADER_BYTES:]
+    return payload[:prefix] + head + struct.pack("<I", zlib.crc32(body, zlib.crc32(head))) + body
+
+
+def test_region_decoding_is_bit_exact_and_reads_only_its_tiles(carphone16):
+    """A tiled GOP (2 x 2 units): decoding a region gives, inside the tiles it touches, exactly the whole
+    decode (restoration, motion and prediction included), the base elsewhere; the other tiles' strings
+    are never read (garbage there, checksum fixed, changes nothing), while a whole decode reads them."""
+    from svc.base import BaseEncoder
+    from svc.bitstream import Header
+    from svc.enhancement import load_codec_for_decoding, load_codec_for_encoding, syntax
+    from svc.errors import BitstreamError
+
+    frames = carphone16.frames[:8]
+    cfg = _cfg(quality=0.6, tiles=2)
+    bases = BaseEncoder(carphone16.format, cfg.base).encode_gop(frames).recon
+    codec = load_codec_for_encoding(cfg, carphone16.format)
+    payload, fulls = codec.encode_gop(frames, bases)
+    dec = load_codec_for_decoding(Header(carphone16.format, 8, {"qp": 37}, codec.header_info()))
+    assert codec.header_info()["tiles"] == 2
+    assert all(np.array_equal(a.y, b.y) for a, b in zip(dec.decode_gop(bases, payload), fulls))
+    want = dec.region_units(np.array([[70, 40, 30, 20]]))   # units x 4..6, y 2..3: tiles (x 2, y 1), (3, 1)
+    area = np.zeros((144, 176), bool)
+    area[32:64, 64:128] = True
+    region = dec.decode_gop(bases, payload, want=want)
+    for f, r, b in zip(fulls, region, bases):
+        assert np.array_equal(r.y[area], f.y[area]) and np.array_equal(r.y[~area], b.y[~area])
+        assert np.array_equal(r.u[area[::2, ::2]], f.u[area[::2, ::2]])
+    # garbage in tile 0's string (the first after the tile table), checksum fixed
+    prefix = 2 + 1                                           # codec version, flags, restoration mask (8 frames)
+    body = payload[prefix + syntax.HEADER_BYTES:]
+    tile, strings = syntax.unpack_tiles(body, 9, 11)
+    assert tile == 2 and len(strings) == 5 * 6
+    junk = bytes(np.random.default_rng(0).integers(0, 256, len(strings[0]), dtype=np.uint8))
+    bad = _fix_crc(payload[:prefix + syntax.HEADER_BYTES] + syntax.pack_tiles(2, [junk] + strings[1:]), prefix)
+    again = dec.decode_gop(bases, bad, want=want)
+    assert all(np.array_equal(a.y, b.y) for a, b in zip(again, region))
+    try:
+        whole = dec.decode_gop(bases, bad)
+        assert not all(np.array_equal(a.y, b.y) for a, b in zip(whole, fulls))
+    except BitstreamError:
+        pass
+
+
+def test_region_decoding_from_the_command_line(tmp_path, carphone_yuv):
+    """svc-encode --enh-tiles, svc-decode --roi x,y,w,h in another process: the region is the whole
+    decode's, svc-info names the tiles; a malformed or outside region is a one-line error."""
+    out = tmp_path / "t.svc"
+    run_cli("svc-encode", carphone_yuv, "-o", out, "--frames", "8", "--gop", "8", "--enh-tiles", "4", "-q")
+    assert "'tiles': 4" in run_cli("svc-info", out).stdout.decode()
+    run_cli("svc-decode", out, "-o", tmp_path / "full.yuv", "-q")
+    run_cli("svc-decode", out, "-o", tmp_path / "roi.yuv", "--roi", "20,20,40,30", "-q")
+    full = np.fromfile(tmp_path / "full.yuv", np.uint8).reshape(8, FRAME)[:, :176 * 144].reshape(8, 144, 176)
+    roi = np.fromfile(tmp_path / "roi.yuv", np.uint8).reshape(8, FRAME)[:, :176 * 144].reshape(8, 144, 176)
+    assert np.array_equal(full[:, :64, :64], roi[:, :64, :64]) and not np.array_equal(full, roi)
+    for bad, msg in (("0,0,500,20", b"not a rectangle inside"), ("1,2,3", b"neither x,y,w,h"),
+                     ("a,b,c,d", b"must be integers")):
+        p = run_cli("svc-decode", out, "-o", tmp_path / "x.yuv", "--roi", bad, check=False)
+        assert p.returncode == 1 and msg in p.stderr and len(p.stderr.splitlines()) == 1, p.stderr
+        assert not (tmp_path / "x.yuv").exists()
+    p = run_cli("svc-decode", out, "-o", tmp_path / "x.yuv", "--layer", "base", "--roi", "0,0,8,8", check=False)
+    assert p.returncode == 2 and b"needs --layer full" in p.stderr
+
+
 # -- joint denoising --------------------------------------------------------------------------------------------
 def test_joint_denoising_clean_base_noisy_full(tmp_path, carphone_yuv):
     """--denoise: the base is closer to the clean source than the noisy input is, the full layer

@@ -123,6 +123,25 @@ def test_restore_is_bit_exact_across_processes_and_kernels(carphone_qp37, tmp_pa
 
 
 @needs_weights
+@pytest.mark.parametrize("window", [(32, 96, 48, 112), (0, 32, 144, 176), (100, 144, 0, 40), (0, 144, 0, 176)])
+def test_restoring_a_window_gives_the_whole_frames_samples_there(carphone_qp37, window):
+    """Region decoding restores only a window (network and alignment on crops grown by their reach):
+    inside it every sample equals the whole-frame restoration, outside it is the base."""
+    _, bases = carphone_qp37
+    restorer = Restorer.load()
+    whole = restorer.restore_gop(bases[:6], 37)
+    part = restorer.restore_gop(bases[:6], 37, window)
+    y0, y1, x0, x1 = window
+    inside = np.zeros((144, 176), bool)
+    inside[y0:y1, x0:x1] = True
+    for w, p, b in zip(whole, part, bases):
+        assert np.array_equal(p.y[inside], w.y[inside]) and np.array_equal(p.y[~inside], b.y[~inside])
+        assert np.array_equal(p.v[inside[::2, ::2]], w.v[inside[::2, ::2]])
+    with pytest.raises(ValueError):
+        restorer.restore_gop(bases[:2], 37, (1, 20, 0, 20))
+
+
+@needs_weights
 def test_restored_carphone_beats_the_base_at_qp37(carphone_qp37):
     """Carphone is held out of training. Measured with svc-restore-v1: see MIN_GAIN_DB."""
     from svc.metrics.quality import psnr

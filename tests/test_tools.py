@@ -9,7 +9,7 @@ from conftest import CARPHONE_MP4, ROOT
 #: script -> arguments of a quick run ({tmp}: a fresh folder). A new tool must be added here.
 SMOKE = {
     "bench_base.py": ["--frames", "4", "--repeat", "1"],
-    "bench_enhancement.py": ["--frames", "3", "--region", "0.25"],
+    "bench_enhancement.py": ["--frames", "3", "--region", "0.25", "--region-decode", "0.1"],
     "bench_analytics.py": ["--frames", "8", "--interval-frames", "8", "--qps", "34", "44", "--methods", "blur",
                            "--intervals", "1", "2", "--rounds", "1", "--composite", "d", "--out", "{tmp}"],
     "rd_curves.py": ["--clips", str(CARPHONE_MP4), "--frames", "3", "--qps", "32", "42", "--enh-qps", "37",

@@ -2,7 +2,7 @@
 """Benchmark: enhancement-layer encode / decode speed at 416x240 beside the base layer, in the same run.
 
     python tools/bench_enhancement.py [--frames 32] [--quality 0.5] [--clip bbb] [--threads 2]
-                                      [--region 0.25]
+                                      [--region 0.25] [--region-decode 0.1 [--tiles 4]]
 
 Frames: a named clip (svc.datasets.clips; default bbb, 416x240), base QP 37. Prints fps of the base
 encode, the enhancement encode, the base decode and the full decode (base + restoration + block
@@ -50,6 +50,10 @@ def main(argv=None):
     ap.add_argument("--set", action="append", default=[], help="config override, e.g. enhancement.restoration=false")
     ap.add_argument("--region", type=float, help="also measure ROI-selective enhancement with a centred region "
                                                  "covering this fraction of the frame")
+    ap.add_argument("--region-decode", type=float, metavar="F",
+                    help="also measure decoder-side region decoding (svc-decode --roi) of a centred region covering "
+                         "this fraction of the frame, on streams coded with --tiles and without")
+    ap.add_argument("--tiles", type=int, default=4, help="tile side in 16x16 units for --region-decode (default 4)")
     args = ap.parse_args(argv)
     if args.threads:
         import torch
@@ -92,7 +96,49 @@ def main(argv=None):
                                                          for k, v in sorted(symbols.items())))
     if args.region:
         region_bench(codec, dec, fmt, frames, args.qp, args.region)
+    if args.region_decode:
+        region_decode_bench(fmt, frames, args, args.region_decode)
     return 0
+
+
+def _centred(fmt, fraction):
+    """(x, y, w, h) even pixels: a centred rectangle covering ``fraction`` of the frame."""
+    f = fraction ** 0.5
+    w, h = int(fmt.width * f) // 2 * 2, int(fmt.height * f) // 2 * 2
+    return (fmt.width - w) // 2 // 2 * 2, (fmt.height - h) // 2 // 2 * 2, w, h
+
+
+def region_decode_bench(fmt, frames, args, fraction):
+    """Decoder-side region decoding: the same clip coded with tiles and without; the tiles' rate cost,
+    and the enhancement decode time of the whole frame against a centred region (see the docstring)."""
+    x, y, w, h = _centred(fmt, fraction)
+    res = {}
+    for tiles in (0, args.tiles):
+        cfg = load_config(overrides=[{"base": {"qp": args.qp}, "enhancement": {"quality": args.quality,
+                                                                               "tiles": tiles}}, *args.set])
+        buf = io.BytesIO()
+        s = encode(FrameList(fmt, frames), buf, cfg, codec=load_codec_for_encoding(cfg, fmt))
+        reader = ContainerReader(io.BytesIO(buf.getvalue()))
+        dec, bd = load_codec_for_decoding(reader.header), BaseDecoder(reader.header.format)
+        want = dec.region_units(np.array([[x, y, w, h]]))
+        recs = [(bd.decode(rec.base), rec) for rec in reader]
+        times = {}
+        outs = {}
+        for label, wnt in (("whole", None), ("region", want)):
+            t0 = time.perf_counter()
+            outs[label] = [f for bases, rec in recs for f in dec.decode_gop(bases, rec.enhancement, rec.index, want=wnt)]
+            times[label] = time.perf_counter() - t0
+        exact = all(np.array_equal(a.y[y:y + h, x:x + w], b.y[y:y + h, x:x + w])
+                    for a, b in zip(outs["whole"], outs["region"]))
+        res[tiles] = (s.enh_kbps, s.psnr_full.y, times, exact)
+        n = len(frames)
+        print(f"  tiles {tiles}: enhancement {s.enh_kbps:7.1f} kbps, full PSNR-Y {s.psnr_full.y:.2f} dB; enhancement "
+              f"decode whole {n / times['whole']:6.1f} fps, region {x},{y},{w},{h} ({100 * w * h / (fmt.width * fmt.height):.0f}%) "
+              f"{n / times['region']:6.1f} fps ({times['whole'] / times['region']:.2f}x), region bit-exact: {exact}")
+    r0, r1 = res[0], res[args.tiles]
+    print(f"  tiles of {args.tiles}x{args.tiles} units: {100 * (r1[0] / r0[0] - 1):+.1f}% enhancement rate, "
+          f"{r1[1] - r0[1]:+.3f} dB full PSNR-Y; region decode {r0[2]['whole'] / r1[2]['region']:.2f}x faster than a "
+          "whole decode of the untiled stream")
 
 
 def region_bench(codec, dec, fmt, frames, qp, fraction):

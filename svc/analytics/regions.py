@@ -6,6 +6,9 @@ inside which the enhancement layer may spend bits (``enhancement.roi``).
   analysis as the ROI base layer, :class:`svc.analytics.roi.RoiAnalyzer`);
 - :class:`MotRegions` (a MOT file): the rows of each frame (frames from 1, x, y, w, h in columns 3-6),
   grown by ``roi.margin``.
+
+Decoder side (``svc-decode --roi``, :func:`decode_region`): a :class:`FixedRegion` or a MOT file whose
+boxes say which part of the frame to decode (a tiled stream decodes only the tiles they touch).
 """
 from __future__ import annotations
 
@@ -51,11 +54,43 @@ class MotRegions:
             self.by_frame[f] = rows[rows[:, 0] == f, 2:6]
 
     def regions(self, gop) -> list[np.ndarray]:
+        return self.boxes(gop.first_frame, len(gop))
+
+    def boxes(self, first_frame: int, count: int) -> list[np.ndarray]:
+        """Per frame ``first_frame`` .. + count - 1 (from 0) its (N, 4) boxes."""
         out = []
-        for i in range(len(gop)):
-            boxes = self.by_frame.get(gop.first_frame + i + 1, np.zeros((0, 4)))
+        for i in range(count):
+            boxes = self.by_frame.get(first_frame + i + 1, np.zeros((0, 4)))
             out.append(grow_boxes(boxes, self.margin, self.format.width, self.format.height))
         return out
+
+
+class FixedRegion:
+    """One rectangle (x, y, w, h pixels, inside the frame) for every frame."""
+
+    def __init__(self, box, fmt):
+        x, y, w, h = (int(v) for v in box)
+        if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > fmt.width or y + h > fmt.height:
+            raise InputError(f"region {x},{y},{w},{h} is not a rectangle inside the {fmt.width}x{fmt.height} frame")
+        self.box = np.array([[x, y, w, h]], np.float64)
+        self.label = f"{x},{y},{w},{h}"
+
+    def boxes(self, first_frame: int, count: int) -> list[np.ndarray]:
+        return [self.box] * count
+
+
+def decode_region(text: str, fmt):
+    """The region of ``svc-decode --roi``: ``x,y,w,h`` (pixels) or a MOT file of boxes (frames from 1,
+    taken as they are)."""
+    parts = text.split(",")
+    if len(parts) == 4:
+        try:
+            return FixedRegion([int(p) for p in parts], fmt)
+        except ValueError:
+            raise InputError(f"region {text!r}: x,y,w,h must be integers (pixels)") from None
+    if not Path(text).is_file():
+        raise InputError(f"region {text!r} is neither x,y,w,h (pixels) nor a MOT file")
+    return MotRegions(text, fmt, margin=0.0)
 
 
 def make_regions(cfg, fmt, detector=None):

@@ -43,6 +43,10 @@ def build_parser():
                         "layer is the restored base (no bits): 'auto' = the detector's boxes of analytics.classes "
                         "on the original frames, grown by roi.margin; or a MOT file of boxes (frames from 1) "
                         "(config enhancement.roi, default off)")
+    p.add_argument("--enh-tiles", type=int, metavar="N",
+                   help="code the enhancement in independent tiles of N x N 16x16 blocks (4: 64x64 pixels), so "
+                        "svc-decode --roi decodes a region alone, faster; costs about 3%% enhancement rate at N=4 "
+                        "(config enhancement.tiles, default 0: no tiles)")
     p.add_argument("--features", action="store_true",
                    help="also code the split-DNN feature layer: NanoDet's front on the original frames, its tensors "
                         "quantised and entropy-coded for a cloud detector (svc-analyze --from features); "
@@ -120,6 +124,7 @@ def command(argv) -> int:
                                  "enhancement.enabled": ("--no-enhancement", False if args.no_enhancement else None),
                                  "roi.mode": ("--roi", args.roi),
                                  "enhancement.roi": ("--enh-roi", args.enh_roi),
+                                 "enhancement.tiles": ("--enh-tiles", args.enh_tiles),
                                  "base.denoise": ("--denoise", args.denoise),
                                  "features.enabled": ("--features", True if args.features or args.features_only
                                                       else None),

@@ -46,6 +46,7 @@ N_BAND = 9
 LAST_BUCKET = np.digitize(np.arange(64), [3, 10, 25])
 DELTAS = np.array([(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if (dy, dx) != (0, 0)], np.int32)
 SYMS_PER_UNIT = 2 + NT * 66              # bound on symbols per unit (reader padding / sanity)
+MOTION_MARGIN = 48                       # luma samples beyond its block that dmotion.estimate reads (<= 34)
 SAD_THR = np.array([1, 128, 512])        # base change along the decoder-side vector (16x16 luma SAD; 0: identical)
 
 # coefficient context = sum of these strides (see entropy.FAMILIES["coef"])
@@ -71,6 +72,7 @@ class BlockCoderConfig:
     chroma_step: float = 1.5     # chroma step / luma step (in 1/16)
     intra_step: float = 0.6      # step of a GOP's first frame / step of the others
     cascade: bool = True         # HM low-delay-like step offsets by frame position (syntax.CASCADE)
+    tile: int = 0                # independent tiles of tile x tile units (0: none; syntax FLAG_TILES)
     counts: dict | None = field(default=None, repr=False)   # accumulate symbol statistics (training)
 
 
@@ -122,6 +124,18 @@ class BlockCoder:
         u = tf.plane_to_tus(planes[1], PU // 2)
         v = tf.plane_to_tus(planes[2], PU // 2)
         return np.concatenate([y, u, v], axis=1)
+
+    def _tiles(self, tile: int):
+        """(tile id of every unit (NB,), tile count, per-unit tile rectangles (By, Bx, 4) = y0, y1, x0,
+        x1 padded luma pixels, or None) for tiles of ``tile`` x ``tile`` units (0: one tile, no bounds)."""
+        if not tile:
+            return np.zeros(self.nb, np.int64), 1, None
+        uy, ux = np.divmod(np.arange(self.nb), self.bx)
+        ty, tx = syntax.tile_grid(self.by, self.bx, tile)
+        ids = (uy // tile) * tx + ux // tile
+        y0, x0 = (uy // tile) * tile * PU, (ux // tile) * tile * PU
+        rect = np.stack([y0, np.minimum(y0 + tile * PU, self.hp), x0, np.minimum(x0 + tile * PU, self.wp)], -1)
+        return ids, ty * tx, rect.reshape(self.by, self.bx, 4)
 
     def _visible_sse(self, tus: np.ndarray, o_tus: np.ndarray) -> np.ndarray:
         """(NB,) squared luma error of unit TUs ``tus`` (NB, 6, 8, 8) against ``o_tus``, over the
@@ -175,14 +189,46 @@ class BlockCoder:
         return PLANE_OF_TU * _S_PLANE + int(intra) * _S_INTRA + cue_tu
 
     # -- prediction ------------------------------------------------------------------------------
-    def _motion(self, base_y, prev_base_y):
-        """Decoder-side vectors and the base's change along them, bucketed (a context cue)."""
-        mv, sad = dmotion.estimate(base_y, prev_base_y)
-        return mv, np.searchsorted(SAD_THR, sad.ravel(), side="right").astype(np.int32)
+    def _motion(self, base_y, prev_base_y, rect=None):
+        """Decoder-side vectors (By, Bx, 2) and the base's change along them, bucketed (a context cue,
+        (NB,)). ``rect`` (units y0, y1, x0, x1): only the units inside are needed; the search runs on a
+        crop grown by its reach (:data:`MOTION_MARGIN`), which gives them the whole frame's vectors (a
+        block's search reads no farther); the other units get zeros."""
+        if rect is None:
+            mv, sad = dmotion.estimate(base_y, prev_base_y)
+            return mv, np.searchsorted(SAD_THR, sad.ravel(), side="right").astype(np.int32)
+        m = MOTION_MARGIN // PU
+        y0, y1, x0, x1 = max(0, rect[0] - m), min(self.by, rect[1] + m), max(0, rect[2] - m), min(self.bx, rect[3] + m)
+        crop = np.s_[y0 * PU:y1 * PU, x0 * PU:x1 * PU]
+        mv_c, sad_c = dmotion.estimate(base_y[crop], prev_base_y[crop])
+        mv = np.zeros((self.by, self.bx, 2), np.int32)
+        sadb = np.zeros((self.by, self.bx), np.int32)
+        mv[y0:y1, x0:x1] = mv_c
+        sadb[y0:y1, x0:x1] = np.searchsorted(SAD_THR, sad_c, side="right")
+        return mv, sadb.ravel()
 
-    def _mc(self, full, mv):
-        return (dmotion.luma_mc(full[0], mv, self.maxv), dmotion.chroma_mc(full[1], mv),
-                dmotion.chroma_mc(full[2], mv))
+    def _unit_rect(self, units) -> tuple[int, int, int, int]:
+        """(y0, y1, x0, x1): the bounding rectangle, in units, of the (NB,) bool ``units``."""
+        ys, xs = np.nonzero(units.reshape(self.by, self.bx))
+        return int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+
+    def _mc(self, full, mv, bounds=None, rect=None):
+        """Motion-compensated planes (padded size); ``rect`` (units y0, y1, x0, x1): only those units
+        are predicted (the others are zero)."""
+        if rect is None:
+            return (dmotion.luma_mc(full[0], mv, self.maxv, bounds), dmotion.chroma_mc(full[1], mv, bounds),
+                    dmotion.chroma_mc(full[2], mv, bounds))
+        y0, y1, x0, x1 = rect
+        sub = np.s_[y0:y1, x0:x1]
+        b = None if bounds is None else bounds[sub]
+        out = []
+        for k, plane in enumerate(full):
+            s = PU if k == 0 else PU // 2
+            o = np.zeros(plane.shape, np.int32)
+            o[y0 * s:y1 * s, x0 * s:x1 * s] = (dmotion.luma_mc(plane, mv[sub], self.maxv, b, (y0, x0)) if k == 0
+                                               else dmotion.chroma_mc(plane, mv[sub], b, (y0, x0)))
+            out.append(o)
+        return tuple(out)
 
     @staticmethod
     def _blend(r, f):
@@ -195,17 +241,19 @@ class BlockCoder:
         the others are R with no residual and carry no symbol (the decoder is given the same maps)."""
         if not (len(originals) == len(bases) == len(restored)) or not 1 <= len(originals) <= 255:
             raise ValueError("encode_gop needs 1..255 originals, bases and restored frames of one GOP")
-        writer = SymbolWriter(self.model, self.config.counts)
+        tile = self.config.tile
+        layout = self._tiles(tile)
+        writers = [SymbolWriter(self.model, self.config.counts) for _ in range(layout[1])]
         fulls, prev = [], None
         self.stats = []
-        flags = syntax.FLAG_CASCADE if self.config.cascade else 0
+        flags = (syntax.FLAG_CASCADE if self.config.cascade else 0) | (syntax.FLAG_TILES if tile else 0)
         for t, (o, b, r) in enumerate(zip(originals, bases, restored)):
             stepq = syntax.frame_stepq(t, self.stepq_i, self.stepq, flags)
-            full, prev = self._encode_frame(writer, o, b, r, prev, self._steps(stepq, self.chroma),
+            full, prev = self._encode_frame(writers, layout, o, b, r, prev, self._steps(stepq, self.chroma),
                                             self._inside(inside, t))
             fulls.append(self._frame(full))
         t0 = time.perf_counter()
-        body = writer.encode()
+        body = syntax.pack_tiles(tile, [w.encode() for w in writers]) if tile else writers[0].encode()
         self._tick("entropy", t0)
         return syntax.pack_gop(self.stepq_i, self.stepq, self.chroma, len(originals), body, flags), fulls
 
@@ -218,9 +266,10 @@ class BlockCoder:
             raise ValueError(f"unit map of shape {m.shape}, expected {(self.by, self.bx)}")
         return m.ravel()
 
-    def _encode_frame(self, writer, original, base, restored, prev, steps, inside=None):
+    def _encode_frame(self, writers, layout, original, base, restored, prev, steps, inside=None):
         cfg, m = self.config, self.model
         hp, wp = self.hp, self.wp
+        ids, _, bounds = layout
         o = _planes(original, hp, wp)
         r = _planes(restored, hp, wp)
         by_ = _planes(base, hp, wp)[0]
@@ -240,7 +289,7 @@ class BlockCoder:
             t0 = time.perf_counter()
             mv, sadb = self._motion(by_, prev["base_y"])
             t0 = self._tick("motion", t0)
-            f = self._mc(prev["full"], mv)
+            f = self._mc(prev["full"], mv, bounds)
             f_t = self._tus(f)
             cands = [r, f, self._blend(r, f)]
             t0 = self._tick("mc", t0)
@@ -250,7 +299,7 @@ class BlockCoder:
                 delta = self._search_delta(o[0], prev["full"][0], mv)
                 t0 = self._tick("mv_refine", t0)
                 d = DELTAS[delta].reshape(self.by, self.bx, 2)
-                cands.append(self._mc(prev["full"], mv + d))
+                cands.append(self._mc(prev["full"], mv + d, bounds))
             else:
                 cands.append(f)
         cue_tu, cue_pu = self._cues(r_t, f_t, stepq, stepq_c)
@@ -326,22 +375,25 @@ class BlockCoder:
                 choice[worse], pmode[worse], coded[worse], tu_cbf[worse] = 0, 0, False, False
                 full_t[worse] = c_t[0, worse]
         sym = choice.astype(np.int32)
-        if intra:
-            writer.put("blk_i", blk_ctx if inside is None else blk_ctx[inside], sym if inside is None else sym[inside])
-            prev_sym = 8 + sym
-        else:
-            writer.put("blk_p", blk_ctx if inside is None else blk_ctx[inside], sym if inside is None else sym[inside])
-            writer.put("mvd", 0, delta[pmode == 3])
-            prev_sym = sym
+        prev_sym = 8 + sym if intra else sym
         mode_tu = mode_ids[pmode][:, None]
-        writer.put("cbf", self._tu_ctx(mode_tu, cue_tu)[coded], tu_cbf[coded].astype(np.int32))
+        cbf_ctx = self._tu_ctx(mode_tu, cue_tu)
         ls = last[pmode, ar]
-        self._put_levels(writer, lv[tu_cbf], ls[tu_cbf], np.broadcast_to(mode_tu, tu_cbf.shape)[tu_cbf],
-                         cue_tu[tu_cbf], np.nonzero(tu_cbf)[1], intra)
+        for k, w in enumerate(writers):            # per tile its own string, the passes in order
+            tm = np.ones(nb, bool) if len(writers) == 1 else ids == k
+            um = tm if inside is None else tm & inside
+            w.put("blk_i" if intra else "blk_p", blk_ctx[um], sym[um])
+            if not intra:
+                w.put("mvd", 0, delta[(pmode == 3) & tm])
+            w.put("cbf", cbf_ctx[coded & tm], tu_cbf[coded & tm].astype(np.int32))
+            sel = tu_cbf & tm[:, None]
+            self._put_levels(w, lv[sel], ls[sel], np.broadcast_to(mode_tu, sel.shape)[sel], cue_tu[sel],
+                             np.nonzero(sel)[1], intra)
         t0 = self._tick("decide", t0)
         full = self._untus(full_t)
         self.stats.append({"modes": np.bincount(choice, minlength=8 if not intra else 2),
-                           "coded_tus": int(tu_cbf.sum()), "bits": dict(writer.bits)})
+                           "coded_tus": int(tu_cbf.sum()),
+                           "bits": {n: sum(w.bits[n] for w in writers) for n in writers[0].bits}})
         return full, {"full": full, "base_y": by_, "sym": prev_sym.astype(np.int32)}
 
     def _search_delta(self, o_y, prev_full_y, mv):
@@ -479,47 +531,91 @@ class BlockCoder:
         return np.clip(out, 0, self.maxv)
 
     # -- decoder ----------------------------------------------------------------------------------
-    @staticmethod
-    def _get_units(reader, name, ctx, inside):
-        """Block symbols of every unit: read for the units ``inside`` (all when None), 0 (R skip) elsewhere."""
-        if inside is None:
-            return reader.get(name, ctx)
-        sym = np.zeros(ctx.shape[0], np.int32)
-        sym[inside] = reader.get(name, ctx[inside])
-        return sym
+    def decoded_units(self, payload: bytes, frames: int, want, gop_index=None) -> np.ndarray:
+        """(By, Bx) bool: the units :meth:`decode_gop` decodes for the units ``want``: those of the tiles
+        holding them (every unit of an untiled payload)."""
+        _, _, _, flags, body = syntax.unpack_gop(payload, frames, gop_index)
+        if not flags & syntax.FLAG_TILES:
+            return np.ones((self.by, self.bx), bool)
+        tile, _ = syntax.unpack_tiles(body, self.by, self.bx, gop_index)
+        ids = self._tiles(tile)[0]
+        return np.isin(ids, ids[np.asarray(want, bool).ravel()]).reshape(self.by, self.bx)
 
-    def decode_gop(self, bases, restored, payload: bytes, gop_index=None, info: list | None = None, inside=None):
+    def decode_gop(self, bases, restored, payload: bytes, gop_index=None, info: list | None = None, inside=None,
+                   want=None):
         """Full frames of one GOP from its base frames, restored base frames and payload. ``info``
         (a list) receives per frame the block symbols, transform flags, predicted and full units;
-        ``inside``: the unit maps the encoder was given (see :meth:`encode_gop`)."""
+        ``inside``: the unit maps the encoder was given (see :meth:`encode_gop`).
+
+        ``want`` ((By, Bx) bool units, optional): decode only the tiles holding these units (a tiled
+        payload; an untiled one is decoded whole). The other tiles' strings are not read and their
+        units are the restored base; inside the decoded tiles the frames equal a whole decode."""
         n = len(bases)
         if len(restored) != n or n < 1:
             raise BitstreamError("block enhancement: frame count mismatch", gop_index)
         stepq_i, stepq_p, chroma, flags, body = syntax.unpack_gop(payload, n, gop_index)
-        reader = SymbolReader(self.model, body, n * self.nb * SYMS_PER_UNIT) if body else None
+        if flags & syntax.FLAG_TILES:
+            tile, strings = syntax.unpack_tiles(body, self.by, self.bx, gop_index)
+        else:
+            tile, strings = 0, [body]
+        layout = self._tiles(tile)
+        ids, nt, _ = layout
+        tiles = range(nt)
+        if want is not None and tile:
+            w = np.asarray(want, bool)
+            if w.shape != (self.by, self.bx):
+                raise ValueError(f"unit map of shape {w.shape}, expected {(self.by, self.bx)}")
+            tiles = np.unique(ids[w.ravel()]).tolist()
+        units = np.bincount(ids, minlength=nt)
+        readers = {k: SymbolReader(self.model, strings[k], n * int(units[k]) * SYMS_PER_UNIT) if strings[k] else None
+                   for k in tiles}
         fulls, prev = [], None
         for b, r in zip(bases, restored):
             stepq, stepq_c = self._steps(syntax.frame_stepq(len(fulls), stepq_i, stepq_p, flags), chroma)
-            full, prev = self._decode_frame(reader, b, r, prev, stepq, stepq_c, gop_index, info,
+            full, prev = self._decode_frame(readers, layout, b, r, prev, stepq, stepq_c, gop_index, info,
                                             self._inside(inside, len(fulls)))
             fulls.append(self._frame(full))
         return fulls
 
-    def _decode_frame(self, reader, base, restored, prev, stepq, stepq_c, gop_index, info=None, inside=None):
+    def _decode_frame(self, readers, layout, base, restored, prev, stepq, stepq_c, gop_index, info=None, inside=None):
         hp, wp, nb = self.hp, self.wp, self.nb
+        ids, nt, bounds = layout
         r = _planes(restored, hp, wp)
         by_ = _planes(base, hp, wp)[0]
         intra = prev is None
         r_t = self._tus(r)
-        if reader is None:
-            raise BitstreamError("block enhancement payload has no symbols", gop_index)
 
         def bad(what):
             return BitstreamError(f"block enhancement payload does not decode ({what})", gop_index)
 
+        def get(name, ctx, item_tile):
+            """Values of a pass's items (contexts ``ctx``, tiles ``item_tile``), each from its tile's string."""
+            ctx = np.asarray(ctx, np.int32).ravel()
+            if nt == 1:
+                if not ctx.size:
+                    return np.zeros(0, np.int32)
+                if readers[0] is None:
+                    raise BitstreamError("block enhancement payload has no symbols", gop_index)
+                return readers[0].get(name, ctx)
+            out = np.zeros(ctx.size, np.int32)
+            order = np.argsort(item_tile, kind="stable")               # items grouped by tile, in order
+            ends = np.cumsum(np.bincount(item_tile, minlength=nt))
+            for k, rd in readers.items():
+                seg = order[(ends[k - 1] if k else 0):ends[k]]
+                if seg.size:
+                    if rd is None:
+                        raise BitstreamError(f"block enhancement tile {k} has no symbols", gop_index)
+                    out[seg] = rd.get(name, ctx[seg])
+            return out
+
+        units = np.isin(ids, list(readers)) if nt > 1 else np.ones(nb, bool)    # the units decoded
+        rect = None if units.all() else self._unit_rect(units)
+        if inside is not None:
+            units &= inside
+        sym = np.zeros(nb, np.int32)
         if intra:
             cue_tu, cue_pu = self._cues(r_t, None, stepq, stepq_c)
-            sym = self._get_units(reader, "blk_i", cue_pu, inside)
+            sym[units] = get("blk_i", cue_pu[units], ids[units])
             if sym.min() < 0 or sym.max() > 1:
                 raise bad("block symbol")
             pmode = np.zeros(nb, np.int64)
@@ -528,16 +624,17 @@ class BlockCoder:
             pred = r_t
             prev_sym = 8 + sym
         else:
-            mv, sadb = self._motion(by_, prev["base_y"])
-            f = self._mc(prev["full"], mv)
+            mv, sadb = self._motion(by_, prev["base_y"], rect)
+            f = self._mc(prev["full"], mv, bounds, rect)
             f_t = self._tus(f)
             cue_tu, cue_pu = self._cues(r_t, f_t, stepq, stepq_c)
-            sym = self._get_units(reader, "blk_p", (prev["sym"] * N_CUE + cue_pu) * 4 + sadb, inside)
+            ctx = (prev["sym"] * N_CUE + cue_pu) * 4 + sadb
+            sym[units] = get("blk_p", ctx[units], ids[units])
             if sym.min() < 0 or sym.max() > 7:
                 raise bad("block symbol")
             pmode, coded = sym // 2, (sym % 2).astype(bool)
             d_units = pmode == 3
-            delta = reader.get("mvd", 0, int(d_units.sum()))
+            delta = get("mvd", np.zeros(int(d_units.sum()), np.int32), ids[d_units])
             if delta.size and (delta.min() < 0 or delta.max() >= len(DELTAS)):
                 raise bad("vector refinement")
             mode_ids = np.array([MODE_R, MODE_F, MODE_B, MODE_D])
@@ -545,24 +642,24 @@ class BlockCoder:
             if d_units.any():
                 d = np.zeros((nb, 2), np.int32)
                 d[d_units] = DELTAS[delta]
-                cands.append(self._tus(self._mc(prev["full"], mv + d.reshape(self.by, self.bx, 2))))
+                cands.append(self._tus(self._mc(prev["full"], mv + d.reshape(self.by, self.bx, 2), bounds, rect)))
             else:
                 cands.append(f_t)
             pred = np.stack(cands)[pmode, np.arange(nb)]
             prev_sym = sym
         mode_tu = mode_ids[pmode][:, None]
-        cbf_vals = reader.get("cbf", self._tu_ctx(mode_tu, cue_tu)[coded])
+        cbf_vals = get("cbf", self._tu_ctx(mode_tu, cue_tu)[coded], np.repeat(ids[coded], NT))
         if cbf_vals.size and (cbf_vals.min() < 0 or cbf_vals.max() > 1):
             raise bad("transform flag")
         tu_cbf = np.zeros((nb, NT), bool)
         tu_cbf[coded] = cbf_vals.reshape(-1, NT).astype(bool)
         nb_i, tu_i = np.nonzero(tu_cbf)
         mt = np.broadcast_to(mode_tu, tu_cbf.shape)[tu_cbf]
-        last = reader.get("last", self._tu_ctx_flat(tu_i, mt, cue_tu[tu_cbf]))
+        last = get("last", self._tu_ctx_flat(tu_i, mt, cue_tu[tu_cbf]), ids[nb_i])
         if last.size and (last.min() < 0 or last.max() > 63):
             raise bad("last position")
         tu, pos, ctx = self._coef_positions(last, tu_i, cue_tu[tu_cbf], intra)
-        vals = reader.get("coef", ctx)
+        vals = get("coef", ctx, ids[nb_i[tu]])
         levels = np.zeros((nb, NT, 64), np.int32)
         levels[nb_i[tu], tu_i[tu], pos] = np.clip(vals, -tf.MAX_LEVEL, tf.MAX_LEVEL)
         full_t = self._reconstruct(pred, levels, tu_cbf, stepq, stepq_c)

@@ -14,6 +14,10 @@ Per GOP:
 ROI-selective enhancement (``regions``, e.g. ``--enh-roi auto``): per frame a set of rectangles in
 16x16 units; units outside them are the restored base with no symbol coded at all.
 
+Region decoding (``decode_gop(want=...)``, ``svc-decode --roi``): with tiles (``enhancement.tiles``,
+:mod:`svc.enhancement.syntax`) only the tiles holding the wanted units are decoded and only their
+bounding rectangle is restored; the output equals a whole decode there and is the base elsewhere.
+
 Enhancement payload of a GOP (the record's enhancement layer)::
 
     u8  version (2)
@@ -66,7 +70,8 @@ class EnhancementCodec:
         self._coders: dict[float, BlockCoder] = {}
 
     def header_info(self) -> dict:
-        return {"codec": CODEC_ID, "quality": self.quality, **self.ids}
+        tiles = {"tiles": self.coder_config.tile} if self.coder_config.tile else {}
+        return {"codec": CODEC_ID, "quality": self.quality, **tiles, **self.ids}
 
     def coder(self, quality: float | None = None) -> BlockCoder:
         q = self.quality if quality is None else float(quality)
@@ -89,9 +94,19 @@ class EnhancementCodec:
         return max(m / max(float(t), 1e-9) for m, t in zip(self.quality_target(original, candidate), target))
 
     # -- restoration ----------------------------------------------------------------------------------
-    def restored(self, bases: list[YuvFrame]) -> list[YuvFrame]:
-        """The restored base frames of a GOP (the bases themselves without a restorer)."""
-        return self.restorer.restore_gop(bases, self.base_qp) if self.restorer is not None else list(bases)
+    def restored(self, bases: list[YuvFrame], units=None) -> list[YuvFrame]:
+        """The restored base frames of a GOP (the bases themselves without a restorer); ``units``
+        ((By, Bx) bool, optional): only the bounding rectangle of these 16x16 units is restored."""
+        if self.restorer is None:
+            return list(bases)
+        window = None
+        if units is not None and not np.all(units):
+            if not np.any(units):
+                return list(bases)
+            ys, xs = np.nonzero(units)
+            h, w = self.format.height, self.format.width
+            window = (ys.min() * PU, min(h, (ys.max() + 1) * PU), xs.min() * PU, min(w, (xs.max() + 1) * PU))
+        return self.restorer.restore_gop(bases, self.base_qp, window)
 
     @staticmethod
     def _mask_bytes(mask) -> bytes:
@@ -216,9 +231,13 @@ class EnhancementCodec:
 
     # -- decoder ----------------------------------------------------------------------------------------
     def decode_gop(self, bases: list[YuvFrame], payload: bytes, gop_index: int | None = None,
-                   info: list | None = None) -> list[YuvFrame]:
+                   info: list | None = None, want=None) -> list[YuvFrame]:
         """The full frames of one GOP from its base frames and enhancement payload; ``info`` (a list)
-        receives the block coder's per-frame symbols (see :meth:`BlockCoder.decode_gop`)."""
+        receives the block coder's per-frame symbols (see :meth:`BlockCoder.decode_gop`).
+
+        ``want`` ((By, Bx) bool 16x16 units, see :meth:`region_units`): region decoding. Only the
+        units needed for them are decoded (a tiled stream: the tiles holding them; otherwise every
+        unit) and restored; those equal a whole decode bit for bit, every other sample is the base."""
         n = len(bases)
         nmask = math.ceil(n / 8)
         if len(payload) < 2 + nmask or payload[0] != VERSION or payload[1] & ~(FLAG_CODED | FLAG_REGIONS) \
@@ -228,15 +247,35 @@ class EnhancementCodec:
         mask = [bool(mask_bytes[t // 8] >> (t % 8) & 1) for t in range(n)]
         if any(mask_bytes[t // 8] >> (t % 8) & 1 for t in range(n, 8 * nmask)):
             raise BitstreamError("enhancement payload flags frames the GOP does not have", gop_index)
-        restored = self.restored(bases) if any(mask) else bases
-        pred = [r if m else b for r, m, b in zip(restored, mask, bases)]
         pos, inside = 2 + nmask, None
         if flags & FLAG_REGIONS:
             rects, pos = self._read_rects(payload, pos, n, gop_index)
             inside = [self.unit_map(r) for r in rects]
         body = payload[pos:]
+        if not flags & FLAG_CODED and body:
+            raise BitstreamError("enhancement payload has trailing bytes", gop_index)
+        area = None
+        if want is not None:
+            want = np.asarray(want, bool)
+            area = self.coder().decoded_units(body, n, want, gop_index) if flags & FLAG_CODED else want
+        restored = self.restored(bases, area) if any(mask) else bases
+        pred = [r if m else b for r, m, b in zip(restored, mask, bases)]
         if not flags & FLAG_CODED:
-            if body:
-                raise BitstreamError("enhancement payload has trailing bytes", gop_index)
             return pred
-        return self.coder().decode_gop(bases, pred, body, gop_index, info, inside)
+        fulls = self.coder().decode_gop(bases, pred, body, gop_index, info, inside, want)
+        if area is None or area.all():
+            return fulls
+        return [self._paste(b, f, area) for b, f in zip(bases, fulls)]
+
+    def _paste(self, base: YuvFrame, full: YuvFrame, units) -> YuvFrame:
+        """``base`` with ``full``'s samples in the 16x16 units ``units`` ((By, Bx) bool)."""
+        out = []
+        for k, (b, f) in enumerate(zip(base, full)):
+            s = PU if k == 0 else PU // 2
+            m = np.repeat(np.repeat(units, s, 0), s, 1)[:b.shape[0], :b.shape[1]]
+            out.append(np.where(m, f, b))
+        return YuvFrame(*out)
+
+    def region_units(self, boxes) -> np.ndarray:
+        """(By, Bx) bool: the 16x16 units touched by ``boxes`` (x, y, w, h pixels; clipped to the frame)."""
+        return self.unit_map(self.unit_rects(boxes))

@@ -167,9 +167,25 @@ class LumaMC:
         return out.transpose(0, 2, 1, 3).reshape(by * PU, bx * PU).astype(np.int32)
 
 
-def chroma_mc(ref: np.ndarray, mv: np.ndarray) -> np.ndarray:
+def _clamp(coords: np.ndarray, lo, hi) -> np.ndarray:
+    return coords if lo is None else np.clip(coords, lo, hi)
+
+
+def _bounds(bounds, pad: int, scale: int = 1):
+    """Per-block (y_lo, y_hi, x_lo, x_hi) inclusive padded-plane coordinates of ``bounds`` (By, Bx, 4)
+    = (y0, y1, x0, x1) luma pixels, exclusive ends, divided by ``scale``; (None,) * 4 without bounds."""
+    if bounds is None:
+        return None, None, None, None
+    b = np.asarray(bounds, np.int64)[:, :, :, None, None] // scale + pad
+    return b[:, :, 0], b[:, :, 1] - 1, b[:, :, 2], b[:, :, 3] - 1
+
+
+def chroma_mc(ref: np.ndarray, mv: np.ndarray, bounds=None, origin=(0, 0)) -> np.ndarray:
     """Eighth-pel bilinear prediction of a 4:2:0 chroma plane (H/2, W/2) by luma quarter-pel vectors
-    (By, Bx, 2) (= chroma eighth-pel), 8x8 chroma blocks -> (H/2, W/2) int32."""
+    (By, Bx, 2) (= chroma eighth-pel), 8x8 chroma blocks -> (H/2, W/2) int32. ``bounds`` (By, Bx, 4):
+    per block the luma rectangle (y0, y1, x0, x1) it may read, edges extended beyond it (motion-
+    constrained tiles); None: the whole plane. ``origin`` (row, column) in blocks: ``mv`` covers the
+    blocks from there (a part of the plane; the output is that part)."""
     bs = PU // 2
     pad = PAD // 2
     rp = np.pad(ref.astype(np.int32), pad, mode="edge")
@@ -180,20 +196,27 @@ def chroma_mc(ref: np.ndarray, mv: np.ndarray) -> np.ndarray:
     fy = (vy & 7)[:, :, None, None]
     fx = (vx & 7)[:, :, None, None]
     ys, xs = _grid(by, bx, bs)
+    ys, xs = ys + origin[0] * bs, xs + origin[1] * bs
+    ylo, yhi, xlo, xhi = _bounds(bounds, pad, 2)
     y0 = ys + iy + pad
     x0 = xs + ix + pad
+    y1, x1 = _clamp(y0 + 1, ylo, yhi), _clamp(x0 + 1, xlo, xhi)
+    y0, x0 = _clamp(y0, ylo, yhi), _clamp(x0, xlo, xhi)
     a = rp[y0, x0]
-    b = rp[y0, x0 + 1]
-    c = rp[y0 + 1, x0]
-    d = rp[y0 + 1, x0 + 1]
+    b = rp[y0, x1]
+    c = rp[y1, x0]
+    d = rp[y1, x1]
     out = ((8 - fy) * ((8 - fx) * a + fx * b) + fy * ((8 - fx) * c + fx * d) + 32) >> 6
     return out.transpose(0, 2, 1, 3).reshape(by * bs, bx * bs).astype(np.int32)
 
 
-def luma_mc(ref: np.ndarray, mv: np.ndarray, max_value: int = 255) -> np.ndarray:
+def luma_mc(ref: np.ndarray, mv: np.ndarray, max_value: int = 255, bounds=None, origin=(0, 0)) -> np.ndarray:
     """Quarter-pel luma prediction (HEVC 8-tap filters) of the 16x16 blocks at vectors ``mv``
     (By, Bx, 2) from ``ref`` (H, W): (H, W) int32. Per-block gather and filtering (cheap when each
-    block needs one vector); identical to :meth:`LumaMC.predict`."""
+    block needs one vector); identical to :meth:`LumaMC.predict` without ``bounds``. ``bounds``
+    (By, Bx, 4): per block the rectangle (y0, y1, x0, x1) it may read, its edges extended beyond
+    (motion-constrained tiles). ``origin`` (row, column) in blocks: ``mv`` covers the blocks from
+    there (a part of the plane; the output is that part)."""
     h, w = ref.shape
     by, bx = mv.shape[:2]
     rp = np.pad(ref.astype(np.int32), PAD, mode="edge")
@@ -204,9 +227,10 @@ def luma_mc(ref: np.ndarray, mv: np.ndarray, max_value: int = 255) -> np.ndarray
     ty = taps[vy & 3][:, :, :, None, None]          # (By,Bx,8,1,1)
     tx = taps[vx & 3][:, :, :, None, None]
     r = np.arange(PU + 7) - 3
-    ys = (np.arange(by) * PU)[:, None, None, None] + r[None, None, :, None] + iy + PAD
-    xs = (np.arange(bx) * PU)[None, :, None, None] + r[None, None, None, :] + ix + PAD
-    patch = rp[ys, xs]                               # (By,Bx,23,23)
+    ys = ((np.arange(by) + origin[0]) * PU)[:, None, None, None] + r[None, None, :, None] + iy + PAD
+    xs = ((np.arange(bx) + origin[1]) * PU)[None, :, None, None] + r[None, None, None, :] + ix + PAD
+    ylo, yhi, xlo, xhi = _bounds(bounds, PAD)
+    patch = rp[_clamp(ys, ylo, yhi), _clamp(xs, xlo, xhi)]                    # (By,Bx,23,23)
     hor = sum(tx[:, :, k] * patch[:, :, :, k:k + PU] for k in range(8))        # (By,Bx,23,16)
     ver = sum(ty[:, :, k] * hor[:, :, k:k + PU, :] for k in range(8))          # (By,Bx,16,16)
     out = np.clip((ver + 2048) >> 12, 0, max_value)

@@ -53,6 +53,7 @@ DEFAULT_WEIGHTS = WEIGHTS_DIR / "svc-restore-v1.pt"
 # ------------------------------------------------------------------------------------------------
 # inputs
 
+ALIGN_MARGIN = 80  # luma samples beyond which no aligned sample's vector search reads (motion.py: <= 48)
 ALIGN_WORKERS = 2  # threads aligning a GOP's frame pairs (numpy and OpenCV release the GIL; same results)
 
 
@@ -446,10 +447,41 @@ class Restorer:
             max_value = 255 if base.y.dtype == np.uint8 else 1023
         return restore_planes(self.net, base, neighbours, self.frame_qp(qp, intra), max_value)
 
-    def restore_gop(self, bases: list[YuvFrame], qp: float) -> list[YuvFrame]:
-        """Every frame of a closed GOP restored (the first is its intra frame)."""
+    def restore_gop(self, bases: list[YuvFrame], qp: float, window=None) -> list[YuvFrame]:
+        """Every frame of a closed GOP restored (the first is its intra frame). ``window`` (y0, y1,
+        x0, x1 luma pixels, even): restore only that rectangle, the same samples as a whole-frame
+        restoration there; the rest of each frame is its base (the network runs on the window grown by
+        its receptive field)."""
         if not bases:
             return []
         max_value = 255 if bases[0].y.dtype == np.uint8 else 1023
         qps = [self.frame_qp(qp, t == 0) for t in range(len(bases))]
-        return restore_batch(self.net, bases, self.neighbours(bases), qps, max_value)
+        if window is None:
+            return restore_batch(self.net, bases, self.neighbours(bases), qps, max_value)
+        h, w = bases[0].y.shape
+        y0, y1, x0, x1 = (int(v) for v in window)
+        if any(v % 2 for v in (y0, y1, x0, x1)) or not (0 <= y0 < y1 <= h and 0 <= x0 < x1 <= w):
+            raise ValueError(f"restoration window {window} is not an even rectangle inside {w}x{h}")
+        m = 2 * len(self.net.layers)      # each 3x3 layer at half resolution reaches 2 luma samples
+        cy0, cy1, cx0, cx1 = max(0, y0 - m), min(h, y1 + m), max(0, x0 - m), min(w, x1 + m)
+        # alignment on a crop grown by the motion search's reach, on its 16-sample grid: the same
+        # vectors as on the whole frame for the blocks of the network's crop
+        a = ALIGN_MARGIN
+        ay0, ax0 = max(0, cy0 - a) // 16 * 16, max(0, cx0 - a) // 16 * 16
+        ay1, ax1 = min(h, -(-(cy1 + a) // 16) * 16), min(w, -(-(cx1 + a) // 16) * 16)
+        near = self.neighbours([YuvFrame(b.y[ay0:ay1, ax0:ax1], b.u, b.v) for b in bases])
+        neighbours = [[n[cy0 - ay0:cy1 - ay0, cx0 - ax0:cx1 - ax0] for n in nb] for nb in near]
+
+        def crop(f: YuvFrame) -> YuvFrame:
+            return YuvFrame(f.y[cy0:cy1, cx0:cx1], f.u[cy0 // 2:cy1 // 2, cx0 // 2:cx1 // 2],
+                            f.v[cy0 // 2:cy1 // 2, cx0 // 2:cx1 // 2])
+
+        done = restore_batch(self.net, [crop(b) for b in bases], neighbours, qps, max_value)
+        out = []
+        for b, c in zip(bases, done):
+            planes = [p.copy() for p in b]
+            for k, (p, q) in enumerate(zip(planes, c)):
+                d = 1 if k == 0 else 2
+                p[y0 // d:y1 // d, x0 // d:x1 // d] = q[(y0 - cy0) // d:(y1 - cy0) // d, (x0 - cx0) // d:(x1 - cx0) // d]
+            out.append(YuvFrame(*planes))
+        return out

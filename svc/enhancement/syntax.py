@@ -7,13 +7,22 @@ prefix, :mod:`svc.enhancement.codec`)::
 
     u8   version (1)
     u8   flags        bit 0: step cascade (frame t >= 1 of the GOP uses stepq_p * CASCADE[t % 4] / 16,
-                      like HM's low-delay QP offsets); other bits reserved (0)
+                      like HM's low-delay QP offsets); bit 1: independent tiles; other bits reserved (0)
     u16  stepq_i      luma quantiser step of the GOP's first frame, 1/16 orthonormal-DCT units
     u16  stepq_p      luma step of the other frames (the quality knob sets both)
     u8   chroma       chroma step / luma step, in 1/16
     u8   frames       frames in the GOP (1..255)
     u32  crc32        of the bytes before it and the rANS string
-    ...  rANS string  (empty when the GOP codes no symbol)
+    ...  rANS string  (empty when the GOP codes no symbol), or with bit 1 the tile table:
+         u8 tile      tile side in 16x16 units (1..255); the frame's units form ceil(By / tile) x
+                      ceil(Bx / tile) tiles, in raster order
+         varint x (tiles - 1)  byte length of each tile's rANS string but the last (LEB128)
+         ...          the tiles' rANS strings, one after another
+
+Tiles (bit 1) make a region decodable on its own: each tile's symbols are a rANS string of their own
+(a decoder skips the strings of the tiles it does not need), and every prediction of a unit reads
+the previous full frame only inside the unit's tile (positions beyond its edges take the edge
+samples, as HEVC's motion-constrained tile sets), so a tile decodes from its own earlier pixels.
 
 Inside the string, per frame, the passes (each one vectorised call; the decoder derives every context
 from what it already has):
@@ -34,6 +43,7 @@ from svc.errors import BitstreamError
 
 VERSION = 1
 FLAG_CASCADE = 1
+FLAG_TILES = 2
 CASCADE = (16, 22, 20, 22)     # step factor in 1/16 by t % 4 (t >= 1): +1 / +3 / +2 / +3 "QP"
 _HEAD = struct.Struct("<BBHHBBI")
 HEADER_BYTES = _HEAD.size
@@ -65,6 +75,55 @@ def unpack_gop(payload: bytes, frames: int, gop_index=None):
     body = bytes(payload[_HEAD.size:])
     if zlib.crc32(body, zlib.crc32(bytes(payload[:_HEAD.size - 4]))) != crc:
         raise BitstreamError("block enhancement payload is damaged (checksum mismatch)", gop_index)
-    if flags & ~FLAG_CASCADE or n != frames or not (stepq_i >= 1 and stepq_p >= 1 and chroma >= 1):
+    if flags & ~(FLAG_CASCADE | FLAG_TILES) or n != frames or not (stepq_i >= 1 and stepq_p >= 1 and chroma >= 1):
         raise BitstreamError("block enhancement payload header is inconsistent with the GOP", gop_index)
     return stepq_i, stepq_p, chroma, flags, body
+
+
+def tile_grid(by: int, bx: int, tile: int) -> tuple[int, int]:
+    """(rows, columns) of tiles of ``tile`` x ``tile`` units over a (By, Bx) unit grid."""
+    return -(-by // tile), -(-bx // tile)
+
+
+def pack_tiles(tile: int, strings: list[bytes]) -> bytes:
+    """The tile table and strings (the body of a tiled GOP payload)."""
+    if not 1 <= tile <= 255:
+        raise ValueError(f"tile side must be 1..255 units, got {tile}")
+    out = bytearray([tile])
+    for s in strings[:-1]:
+        n = len(s)
+        while True:
+            out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+            n >>= 7
+            if not n:
+                break
+    return bytes(out) + b"".join(strings)
+
+
+def unpack_tiles(body: bytes, by: int, bx: int, gop_index=None) -> tuple[int, list[bytes]]:
+    """(tile side, per tile its rANS string) of a tiled GOP body; BitstreamError when it is damaged."""
+    if not body or body[0] == 0:
+        raise BitstreamError("block enhancement tile table is damaged", gop_index)
+    tile = body[0]
+    ty, tx = tile_grid(by, bx, tile)
+    pos, lengths = 1, []
+    for _ in range(ty * tx - 1):
+        n = shift = 0
+        while True:
+            if pos >= len(body) or shift > 28:
+                raise BitstreamError("block enhancement tile table is truncated or damaged", gop_index)
+            b = body[pos]
+            pos += 1
+            n |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        lengths.append(n)
+    if pos + sum(lengths) > len(body):
+        raise BitstreamError("block enhancement tile strings are truncated", gop_index)
+    strings = []
+    for n in lengths:
+        strings.append(bytes(body[pos:pos + n]))
+        pos += n
+    strings.append(bytes(body[pos:]))
+    return tile, strings

@@ -82,11 +82,12 @@ def open_reader(fh, layer: str = "base", follow: bool = False, on_error: str = "
 
 
 def decoded_gops(reader: ContainerReader, layer: str = "base", codec_loader=None, stats: DecodeReport = None,
-                 on_error: str = "fail"):
+                 on_error: str = "fail", region=None):
     """Iterator of :class:`DecodedGop` of the requested layer, one per record as it arrives.
 
     ``codec_loader(header)`` returns the enhancement codec for the full layer; it is only called
-    when the stream carries an enhancement layer.
+    when the stream carries an enhancement layer. ``region``: decode the enhancement only there (see
+    :func:`svc.pipeline.stages.enhancement_decode_stage`).
     """
     stats = stats if stats is not None else DecodeReport()
     stats.layer = layer
@@ -96,7 +97,8 @@ def decoded_gops(reader: ContainerReader, layer: str = "base", codec_loader=None
             stats.notes.append("stream has no enhancement layer: --layer full outputs the base frames")
             stats.layer = "base"
         else:
-            gops = enhancement_decode_stage(gops, codec_loader(reader.header), on_error, stats.base_only.append)
+            gops = enhancement_decode_stage(gops, codec_loader(reader.header), on_error, stats.base_only.append,
+                                            region)
     for dec in gops:
         stats.gops += 1
         stats.frames += len(dec.frames)

@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
+import numpy as np
+
 from svc.base import BaseDecoder, BaseEncoder
 from svc.bitstream import ContainerWriter, GopRecord
 from svc.buffer import Gop
@@ -186,8 +188,10 @@ def base_decode_stage(records: Iterable[GopRecord], decoder: BaseDecoder) -> Ite
 
 
 def enhancement_decode_stage(gops: Iterable[DecodedGop], codec, on_error: str = "fail",
-                             report=None) -> Iterator[DecodedGop]:
-    """Adds the decoded enhancement to each GOP's base frames (full layer)."""
+                             report=None, region=None) -> Iterator[DecodedGop]:
+    """Adds the decoded enhancement to each GOP's base frames (full layer). ``region`` (optional, e.g.
+    :class:`svc.analytics.regions.FixedRegion`; ``region.boxes(first_frame, count)``): decode the
+    enhancement only where the GOP's boxes are (all of them, over the GOP), the base elsewhere."""
     from svc.errors import BitstreamError
 
     for dec in gops:
@@ -197,7 +201,10 @@ def enhancement_decode_stage(gops: Iterable[DecodedGop], codec, on_error: str = 
             if "enhancement" in rec.errors:
                 raise BitstreamError(rec.errors["enhancement"])
             if rec.enhancement is not None:
-                dec.frames = codec.decode_gop(dec.frames, rec.enhancement, rec.index)
+                want = None
+                if region is not None:
+                    want = codec.region_units(np.concatenate(region.boxes(rec.first_frame, len(dec.frames))))
+                dec.frames = codec.decode_gop(dec.frames, rec.enhancement, rec.index, want=want)
                 dec.layer = "full"
         except BitstreamError as e:
             if on_error == "fail":
