@@ -148,6 +148,28 @@ def test_guard_holds_on_visible_pixels(carphone_gop, seed):
             assert psnr(o.y, f.y) >= psnr(o.y, b.y) - 1e-9
 
 
+def test_tiles_keep_prediction_inside_and_decode_alone(carphone_gop):
+    """Tiles of 2 x 2 units (88x64: 3 x 2 tiles): a whole decode reproduces the encoder; decoding one
+    tile gives its samples exactly; the MC of a tile's units never reads another tile (a reference
+    that differs only outside the tile predicts the same)."""
+    fmt, frames, bases = carphone_gop
+    coder = BlockCoder(fmt, 0.6, BlockCoderConfig(tile=2))
+    payload, fulls = coder.encode_gop(frames, bases, bases)
+    assert _same(coder.decode_gop(bases, bases, payload), fulls)
+    want = np.zeros((4, 6), bool)
+    want[2, 3] = True                                        # tile (row 1, column 1): rows 32..63, x 32..63
+    part = coder.decode_gop(bases, bases, payload, want=want)
+    assert all(np.array_equal(p.y[32:64, 32:64], f.y[32:64, 32:64]) for p, f in zip(part, fulls))
+    _, _, bounds = coder._tiles(2)
+    rng = np.random.default_rng(0)
+    ref = rng.integers(0, 256, (64, 96)).astype(np.int32)
+    other = rng.integers(0, 256, (64, 96)).astype(np.int32)
+    other[32:64, 32:64] = ref[32:64, 32:64]
+    mv = rng.integers(-40, 41, (4, 6, 2)).astype(np.int32)
+    a, b = dmotion.luma_mc(ref, mv, 255, bounds), dmotion.luma_mc(other, mv, 255, bounds)
+    assert np.array_equal(a[32:64, 32:64], b[32:64, 32:64]) and not np.array_equal(a, b)
+
+
 def test_damaged_payload_raises(carphone_gop):
     fmt, frames, bases = carphone_gop
     coder = BlockCoder(fmt, 0.5)

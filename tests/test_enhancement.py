@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from svc.config import load_config, resolve_path
-from svc.io import open_source
 from svc.io.memory import FrameCollector, FrameList
 from svc.metrics.quality import PsnrAccumulator, frame_psnr
 from svc.pipeline.decode import decode

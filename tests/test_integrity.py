@@ -1,7 +1,6 @@
 """Container integrity: a missing, repeated, reordered or truncated GOP is never silent."""
 import io
 
-import numpy as np
 import pytest
 
 from svc.bitstream import ContainerReader

@@ -341,7 +341,7 @@ def train(cfg: TrainConfig, command: str = "", log=print) -> RestoreNet:
     log(f"model: {cfg.frames} frame(s), {cfg.channels} channels x {cfg.depth} layers, "
         f"{'QP-aware' if cfg.qp_aware else 'QP-blind'}, {n_params} conv parameters; "
         f"quantisation-aware from step {quant_step}")
-    last = stop = cfg.steps if cfg.stop_after is None else min(cfg.steps, step + cfg.stop_after)
+    last = cfg.steps if cfg.stop_after is None else min(cfg.steps, step + cfg.stop_after)
     t0 = time.time()
     run_loss = run_base = run_n = 0.0
     while step < last:
