@@ -261,6 +261,7 @@ def test_region_decoding_is_bit_exact_and_reads_only_its_tiles(carphone16):
     for f, r, b in zip(fulls, region, bases):
         assert np.array_equal(r.y[area], f.y[area]) and np.array_equal(r.y[~area], b.y[~area])
         assert np.array_equal(r.u[area[::2, ::2]], f.u[area[::2, ::2]])
+    assert all(np.array_equal(a.y, b.y) for a, b in zip(dec.decode_gop(bases, payload, want=want & False), bases))
     # garbage in tile 0's string (the first after the tile table), checksum fixed
     prefix = 2 + 1                                           # codec version, flags, restoration mask (8 frames)
     body = payload[prefix + syntax.HEADER_BYTES:]
@@ -288,6 +289,11 @@ def test_region_decoding_from_the_command_line(tmp_path, carphone_yuv):
     full = np.fromfile(tmp_path / "full.yuv", np.uint8).reshape(8, FRAME)[:, :176 * 144].reshape(8, 144, 176)
     roi = np.fromfile(tmp_path / "roi.yuv", np.uint8).reshape(8, FRAME)[:, :176 * 144].reshape(8, 144, 176)
     assert np.array_equal(full[:, :64, :64], roi[:, :64, :64]) and not np.array_equal(full, roi)
+    boxes = tmp_path / "boxes.txt"                           # a MOT file: the region of the GOP's frames
+    boxes.write_text("3,-1,100,70,20,20,1,0,-1,-1\n")
+    run_cli("svc-decode", out, "-o", tmp_path / "mot.yuv", "--roi", boxes, "-q")
+    mot = np.fromfile(tmp_path / "mot.yuv", np.uint8).reshape(8, FRAME)[:, :176 * 144].reshape(8, 144, 176)
+    assert np.array_equal(full[:, 64:128, 64:128], mot[:, 64:128, 64:128])
     for bad, msg in (("0,0,500,20", b"not a rectangle inside"), ("1,2,3", b"neither x,y,w,h"),
                      ("a,b,c,d", b"must be integers")):
         p = run_cli("svc-decode", out, "-o", tmp_path / "x.yuv", "--roi", bad, check=False)

@@ -566,6 +566,8 @@ class BlockCoder:
             if w.shape != (self.by, self.bx):
                 raise ValueError(f"unit map of shape {w.shape}, expected {(self.by, self.bx)}")
             tiles = np.unique(ids[w.ravel()]).tolist()
+        if not len(tiles):                                          # nothing wanted: R everywhere
+            return list(restored)
         units = np.bincount(ids, minlength=nt)
         readers = {k: SymbolReader(self.model, strings[k], n * int(units[k]) * SYMS_PER_UNIT) if strings[k] else None
                    for k in tiles}

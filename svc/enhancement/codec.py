@@ -257,6 +257,8 @@ class EnhancementCodec:
         area = None
         if want is not None:
             want = np.asarray(want, bool)
+            if not want.any():                                      # no region in this GOP: the base
+                return list(bases)
             area = self.coder().decoded_units(body, n, want, gop_index) if flags & FLAG_CODED else want
         restored = self.restored(bases, area) if any(mask) else bases
         pred = [r if m else b for r, m, b in zip(restored, mask, bases)]

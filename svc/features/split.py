@@ -102,8 +102,9 @@ class SplitDetector:
             outs = run_edge(self.net, self.split, torch.from_numpy(np.concatenate([x for x, _ in prepared])))
         return [[o[i].numpy() for o in outs] for i in range(len(frames))], [lb for _, lb in prepared]
 
-    def cloud(self, feats: list[list[np.ndarray]], letterboxes) -> list:
-        """Detections (frame pixels) of each frame from its tensors."""
+    def cloud(self, feats: list[list[np.ndarray]], letterboxes, min_score: float | None = None) -> list:
+        """Detections (frame pixels) of each frame from its tensors, scoring at least ``min_score``
+        (default: the detector's threshold)."""
         import torch
 
         from svc.analytics.detectors.nanodet import decode
@@ -113,5 +114,6 @@ class SplitDetector:
             batch = [torch.from_numpy(np.stack([f[k] for f in feats]).astype(np.float32))
                      for k in range(len(feats[0]))]
             scores, dists = run_cloud(self.net, self.split, batch)
-        return [decode(scores[i].numpy(), dists[i].numpy(), lb, d.min_score, d.nms_iou, d.max_detections)
+        floor = d.min_score if min_score is None else float(min_score)
+        return [decode(scores[i].numpy(), dists[i].numpy(), lb, floor, d.nms_iou, d.max_detections)
                 for i, lb in enumerate(letterboxes)]
