@@ -107,6 +107,9 @@ def test_interrupted_commands_leave_nothing(small, tmp_path, cmd, outputs):
     time.sleep(1.0)  # now it waits in --follow for the end marker
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
-    assert p.returncode == 130 and b"interrupted" in err, err.decode(errors="replace")[-2000:]
+    # 130, or killed by the SIGINT itself (-2: CPython ends that way when the interrupt reaches it again
+    # while it exits; shells show both as 130), after the one-line message
+    assert p.returncode in (130, -signal.SIGINT) and b"interrupted" in err, \
+        (p.returncode, err.decode(errors="replace")[-2000:])
     assert not any((tmp_path / o).exists() for o in outputs)
     assert not list(tmp_path.glob(".*.partial"))
