@@ -294,11 +294,17 @@ def test_region_decoding_from_the_command_line(tmp_path, carphone_yuv):
     run_cli("svc-decode", out, "-o", tmp_path / "mot.yuv", "--roi", boxes, "-q")
     mot = np.fromfile(tmp_path / "mot.yuv", np.uint8).reshape(8, FRAME)[:, :176 * 144].reshape(8, 144, 176)
     assert np.array_equal(full[:, 64:128, 64:128], mot[:, 64:128, 64:128])
-    for bad, msg in (("0,0,500,20", b"not a rectangle inside"), ("1,2,3", b"neither x,y,w,h"),
-                     ("a,b,c,d", b"must be integers")):
-        p = run_cli("svc-decode", out, "-o", tmp_path / "x.yuv", "--roi", bad, check=False)
-        assert p.returncode == 1 and msg in p.stderr and len(p.stderr.splitlines()) == 1, p.stderr
-        assert not (tmp_path / "x.yuv").exists()
+    p = run_cli("svc-decode", out, "-o", tmp_path / "x.yuv", "--roi", "0,0,500,20", check=False)
+    assert p.returncode == 1 and b"not a rectangle inside" in p.stderr and len(p.stderr.splitlines()) == 1, p.stderr
+    assert not (tmp_path / "x.yuv").exists()
+    from svc.analytics.regions import decode_region
+    from svc.errors import InputError
+    from svc.io.frames import VideoFormat
+    fmt = VideoFormat(176, 144, 30)
+    for bad, msg in (("1,2,3", "neither x,y,w,h"), ("a,b,c,d", "must be integers"), ("-1,0,8,8", "inside"),
+                     ("0,0,0,8", "inside"), (str(tmp_path / "none.txt"), "neither")):
+        with pytest.raises(InputError, match=msg):
+            decode_region(bad, fmt)
     p = run_cli("svc-decode", out, "-o", tmp_path / "x.yuv", "--layer", "base", "--roi", "0,0,8,8", check=False)
     assert p.returncode == 2 and b"needs --layer full" in p.stderr
 
