@@ -208,16 +208,10 @@ def test_roi_enhancement_codes_nothing_outside_the_regions(carphone16):
     assert PU == 16
 
 
-def test_roi_enhancement_from_the_command_line(tmp_path, carphone_yuv):
-    """--enh-roi FILE: svc-info names it, another process decodes it; a malformed file is a one-line error."""
+def test_roi_enhancement_malformed_region_file(tmp_path, carphone_yuv):
+    """--enh-roi FILE with a malformed row is a one-line error and writes nothing (the working case is
+    in test_region_decoding_from_the_command_line)."""
     regions = tmp_path / "regions.txt"
-    regions.write_text("".join(f"{i},-1,40,30,60,60,1,0,-1,-1\n" for i in range(1, 9)))
-    out = tmp_path / "r.svc"
-    run_cli("svc-encode", carphone_yuv, "-o", out, "--frames", "8", "--gop", "8", "--enh-roi", regions, "-q")
-    assert "'roi': 'file regions.txt'" in run_cli("svc-info", out).stdout.decode()
-    full = tmp_path / "full.yuv"
-    run_cli("svc-decode", out, "--layer", "full", "-o", full, "-q")
-    assert full.stat().st_size == 8 * FRAME
     regions.write_text("1,2,3\n")
     p = run_cli("svc-encode", carphone_yuv, "-o", tmp_path / "x.svc", "--frames", "8", "--enh-roi", regions,
                 check=False)
@@ -279,12 +273,18 @@ def test_region_decoding_is_bit_exact_and_reads_only_its_tiles(carphone16):
 
 
 def test_region_decoding_from_the_command_line(tmp_path, carphone_yuv):
-    """svc-encode --enh-tiles, svc-decode --roi x,y,w,h in another process: the region is the whole
-    decode's, svc-info names the tiles; a malformed or outside region is a one-line error."""
+    """svc-encode --enh-roi FILE --enh-tiles 4 (ROI-selective and tiled), svc-decode --roi x,y,w,h or a
+    MOT file in other processes: the region is the whole decode's, svc-info names both; a malformed or
+    outside region is a one-line error."""
+    regions = tmp_path / "regions.txt"
+    regions.write_text("".join(f"{i},-1,40,30,60,60,1,0,-1,-1\n" for i in range(1, 9)))
     out = tmp_path / "t.svc"
-    run_cli("svc-encode", carphone_yuv, "-o", out, "--frames", "8", "--gop", "8", "--enh-tiles", "4", "-q")
-    assert "'tiles': 4" in run_cli("svc-info", out).stdout.decode()
+    run_cli("svc-encode", carphone_yuv, "-o", out, "--frames", "8", "--gop", "8", "--enh-roi", regions,
+            "--enh-tiles", "4", "-q")
+    info = run_cli("svc-info", out).stdout.decode()
+    assert "'tiles': 4" in info and "'roi': 'file regions.txt'" in info
     run_cli("svc-decode", out, "-o", tmp_path / "full.yuv", "-q")
+    assert (tmp_path / "full.yuv").stat().st_size == 8 * FRAME
     run_cli("svc-decode", out, "-o", tmp_path / "roi.yuv", "--roi", "20,20,40,30", "-q")
     full = np.fromfile(tmp_path / "full.yuv", np.uint8).reshape(8, FRAME)[:, :176 * 144].reshape(8, 144, 176)
     roi = np.fromfile(tmp_path / "roi.yuv", np.uint8).reshape(8, FRAME)[:, :176 * 144].reshape(8, 144, 176)
