@@ -23,7 +23,6 @@ Writes a CSV. Everything runs through svc's own base encoder and enhancement cod
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
@@ -31,6 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+
+from svc.evaluation.report import write_csv  # noqa: E402
 
 CASCADE_QPS = (22, 27, 32, 37, 42, 47)
 
@@ -151,10 +152,7 @@ def main(argv=None):
                      f"at {row['noisy_single_kbps']:.1f} kbps" if detector is not None else ""))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "denoise.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(table[0]))
-        w.writeheader()
-        w.writerows(table)
+    write_csv(out / "denoise.csv", table)
     print(f"\nwrote {out / 'denoise.csv'}")
     return 0
 

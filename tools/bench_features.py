@@ -22,7 +22,6 @@ a clip at frame ``first`` (e.g. bikes:100, where the riders and cars are).
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
@@ -30,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+
+from svc.evaluation.report import write_csv  # noqa: E402
 
 
 def rows(dets) -> np.ndarray:
@@ -142,10 +143,7 @@ def main(argv=None):
             table.append(row)
             print(f"  {row['layer']:>22}:                    {row['kbps']:9.1f} kbps  mAP@0.5 {m:.3f}  "
                   f"mAP@0.5 thr {m_thr:.3f}  MOTA {mota:.3f}")
-    with open(out / "features.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(table[0]))
-        w.writeheader()
-        w.writerows(table)
+    write_csv(out / "features.csv", table)
     _plot(table, out / "features.png")
     print(f"\nwrote {out / 'features.csv'} and {out / 'features.png'}")
     return 0

@@ -23,7 +23,6 @@ share of the gain is measured in the same run.
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import sys
 import time
@@ -37,6 +36,7 @@ import numpy as np  # noqa: E402
 from svc.base.reference import plain_x265  # noqa: E402
 from svc.config import load_config  # noqa: E402
 from svc.io.memory import FrameCollector, FrameList  # noqa: E402
+from svc.evaluation.report import write_csv  # noqa: E402
 from svc.metrics.bdrate import bd_rate, pareto_front, simulcast  # noqa: E402
 from svc.metrics.msssim import ms_ssim_y  # noqa: E402
 from svc.metrics.quality import PsnrAccumulator  # noqa: E402
@@ -200,16 +200,9 @@ def main(argv=None):
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "rd_curves.png", dpi=110)
-    keys = sorted({k for r in rows for k in r}, key=lambda k: list(rows[0]).index(k) if k in rows[0] else 99)
-    with open(out / "rd_points.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=keys)
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(out / "rd_points.csv", rows)
     if summary:
-        with open(out / "rd_bd.csv", "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(summary[0]))
-            w.writeheader()
-            w.writerows(summary)
+        write_csv(out / "rd_bd.csv", summary)
     print(f"\nwrote {out / 'rd_points.csv'}, {out / 'rd_bd.csv'} and {out / 'rd_curves.png'}")
     return 0
 

@@ -31,6 +31,20 @@ def class_rows(rows: list[EvaluationRow]) -> list[dict]:
     return out
 
 
+def write_csv(path, rows: list[dict], columns=None) -> Path:
+    """``rows`` as a CSV file at ``path``, written whole or not at all; ``columns``: the header (default:
+    every key of the rows, in the order first seen); keys beyond ``columns`` are left out."""
+    if columns is None:
+        columns = list(dict.fromkeys(k for r in rows for k in r))
+    text = io.StringIO()
+    w = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+    path = Path(path)
+    _write_atomic(path, text.getvalue())
+    return path
+
+
 def write_results(rows: list[EvaluationRow], out_dir):
     """``results.csv`` (the :data:`COLUMNS`, scored classes pooled), ``results_per_class.csv``
     (:data:`CLASS_COLUMNS`) and ``results.json`` (every field) in ``out_dir``; returns the first and last path."""
@@ -39,11 +53,7 @@ def write_results(rows: list[EvaluationRow], out_dir):
     dicts = [r.to_dict() for r in rows]
     for name, columns, items in (("results.csv", COLUMNS, dicts), ("results_per_class.csv", CLASS_COLUMNS,
                                                                     class_rows(rows))):
-        text = io.StringIO()
-        w = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(items)
-        _write_atomic(out / name, text.getvalue())
+        write_csv(out / name, items, columns)
     _write_atomic(out / "results.json", json.dumps(dicts, indent=1, default=float))
     return out / "results.csv", out / "results.json"
 
