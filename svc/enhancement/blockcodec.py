@@ -531,15 +531,31 @@ class BlockCoder:
         return np.clip(out, 0, self.maxv)
 
     # -- decoder ----------------------------------------------------------------------------------
+    def _parse(self, payload: bytes, frames: int, gop_index):
+        """(stepq_i, stepq_p, chroma, flags, tile side (0: untiled), per tile its rANS string)."""
+        stepq_i, stepq_p, chroma, flags, body = syntax.unpack_gop(payload, frames, gop_index)
+        if flags & syntax.FLAG_TILES:
+            tile, strings = syntax.unpack_tiles(body, self.by, self.bx, gop_index)
+        else:
+            tile, strings = 0, [body]
+        return stepq_i, stepq_p, chroma, flags, tile, strings
+
+    def _wanted_tiles(self, tile: int, ids, want) -> list[int]:
+        """The tiles holding the (By, Bx) bool units ``want`` (every tile when ``want`` is None or the
+        payload is untiled)."""
+        if want is None or not tile:
+            return list(range(int(ids.max()) + 1))
+        w = np.asarray(want, bool)
+        if w.shape != (self.by, self.bx):
+            raise ValueError(f"unit map of shape {w.shape}, expected {(self.by, self.bx)}")
+        return np.unique(ids[w.ravel()]).tolist()
+
     def decoded_units(self, payload: bytes, frames: int, want, gop_index=None) -> np.ndarray:
         """(By, Bx) bool: the units :meth:`decode_gop` decodes for the units ``want``: those of the tiles
         holding them (every unit of an untiled payload)."""
-        _, _, _, flags, body = syntax.unpack_gop(payload, frames, gop_index)
-        if not flags & syntax.FLAG_TILES:
-            return np.ones((self.by, self.bx), bool)
-        tile, _ = syntax.unpack_tiles(body, self.by, self.bx, gop_index)
+        tile = self._parse(payload, frames, gop_index)[4]
         ids = self._tiles(tile)[0]
-        return np.isin(ids, ids[np.asarray(want, bool).ravel()]).reshape(self.by, self.bx)
+        return np.isin(ids, self._wanted_tiles(tile, ids, want)).reshape(self.by, self.bx)
 
     def decode_gop(self, bases, restored, payload: bytes, gop_index=None, info: list | None = None, inside=None,
                    want=None):
@@ -553,20 +569,11 @@ class BlockCoder:
         n = len(bases)
         if len(restored) != n or n < 1:
             raise BitstreamError("block enhancement: frame count mismatch", gop_index)
-        stepq_i, stepq_p, chroma, flags, body = syntax.unpack_gop(payload, n, gop_index)
-        if flags & syntax.FLAG_TILES:
-            tile, strings = syntax.unpack_tiles(body, self.by, self.bx, gop_index)
-        else:
-            tile, strings = 0, [body]
+        stepq_i, stepq_p, chroma, flags, tile, strings = self._parse(payload, n, gop_index)
         layout = self._tiles(tile)
         ids, nt, _ = layout
-        tiles = range(nt)
-        if want is not None and tile:
-            w = np.asarray(want, bool)
-            if w.shape != (self.by, self.bx):
-                raise ValueError(f"unit map of shape {w.shape}, expected {(self.by, self.bx)}")
-            tiles = np.unique(ids[w.ravel()]).tolist()
-        if not len(tiles):                                          # nothing wanted: R everywhere
+        tiles = self._wanted_tiles(tile, ids, want)
+        if not tiles:                                               # nothing wanted: R everywhere
             return list(restored)
         units = np.bincount(ids, minlength=nt)
         readers = {k: SymbolReader(self.model, strings[k], n * int(units[k]) * SYMS_PER_UNIT) if strings[k] else None
