@@ -136,15 +136,16 @@ class RansReader:
         # symbol at most); zeros also end any run of escape chunks
         self._dec.set_stream(bytes(data) + bytes(4 * self.left + 64))
 
-    def get(self, table_ids) -> np.ndarray:
-        """The next ``len(table_ids)`` symbols, each decoded with its table (int32 array)."""
+    def get(self, table_ids, tables=None) -> np.ndarray:
+        """The next ``len(table_ids)`` symbols, each decoded with its table (int32 array) of ``tables``
+        (default: the reader's)."""
         ids = np.asarray(table_ids, np.int32).ravel()
         if ids.size == 0:
             return np.zeros(0, np.int32)
         self.left -= ids.size
         if self.left < 0:
             raise BitstreamError(f"{self.what} asks for more symbols than it can hold")
-        t = self.tables
+        t = self.tables if tables is None else tables
         # hand the coder only the tables this pass uses (pybind11 converts every table passed, each call)
         used, local = np.unique(ids, return_inverse=True)
         u = used.tolist()

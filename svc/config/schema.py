@@ -185,6 +185,8 @@ class EnhancementConfig(Section):
     mv_refine: bool = option(True, "also predict from the previous frame at a coded quarter-pel refinement")
     skip: bool = option(True, "blocks the prediction gets right carry no residual (else every block codes flags)")
     rdoq: bool = option(True, "rate-aware rounding of the residual levels")
+    adapt: bool = option(True, "context tables adapt within each GOP to the symbols already coded (noisy or "
+                               "unusual content costs what its own statistics say)")
     tiles: int = option(0, "independent tiles of N x N 16x16 blocks (e.g. 4: 64x64 pixels), so a decoder can "
                            "decode a region alone (svc-decode --roi); 0: none (slightly fewer bits)", lo=0, hi=255)
 

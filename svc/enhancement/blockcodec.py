@@ -72,6 +72,7 @@ class BlockCoderConfig:
     chroma_step: float = 1.5     # chroma step / luma step (in 1/16)
     intra_step: float = 0.6      # step of a GOP's first frame / step of the others
     cascade: bool = True         # HM low-delay-like step offsets by frame position (syntax.CASCADE)
+    adapt: bool = True           # context tables adapt within the GOP (syntax.FLAG_ADAPT)
     tile: int = 0                # independent tiles of tile x tile units (0: none; syntax FLAG_TILES)
     counts: dict | None = field(default=None, repr=False)   # accumulate symbol statistics (training)
 
@@ -243,15 +244,23 @@ class BlockCoder:
             raise ValueError("encode_gop needs 1..255 originals, bases and restored frames of one GOP")
         tile = self.config.tile
         layout = self._tiles(tile)
-        writers = [SymbolWriter(self.model, self.config.counts) for _ in range(layout[1])]
+        adapt = self.config.adapt
+        writers = [SymbolWriter(self.model, self.config.counts, adapt) for _ in range(layout[1])]
         fulls, prev = [], None
         self.stats = []
-        flags = (syntax.FLAG_CASCADE if self.config.cascade else 0) | (syntax.FLAG_TILES if tile else 0)
+        flags = ((syntax.FLAG_CASCADE if self.config.cascade else 0) | (syntax.FLAG_TILES if tile else 0)
+                 | (syntax.FLAG_ADAPT if adapt else 0))
+        model = self.model           # the decisions' rate model: the tables the next frame is coded with
         for t, (o, b, r) in enumerate(zip(originals, bases, restored)):
             stepq = syntax.frame_stepq(t, self.stepq_i, self.stepq, flags)
             full, prev = self._encode_frame(writers, layout, o, b, r, prev, self._steps(stepq, self.chroma),
-                                            self._inside(inside, t))
+                                            self._inside(inside, t), model)
             fulls.append(self._frame(full))
+            for w in writers:
+                w.frame_done()
+            if adapt:     # with tiles each string adapts on its own; the decisions use the pooled counts
+                model = writers[0].model if len(writers) == 1 else self.model.adapted(
+                    {n: sum(w.seen[n] for w in writers) for n in writers[0].seen})
         t0 = time.perf_counter()
         body = syntax.pack_tiles(tile, [w.encode() for w in writers]) if tile else writers[0].encode()
         self._tick("entropy", t0)
@@ -266,8 +275,8 @@ class BlockCoder:
             raise ValueError(f"unit map of shape {m.shape}, expected {(self.by, self.bx)}")
         return m.ravel()
 
-    def _encode_frame(self, writers, layout, original, base, restored, prev, steps, inside=None):
-        cfg, m = self.config, self.model
+    def _encode_frame(self, writers, layout, original, base, restored, prev, steps, inside=None, model=None):
+        cfg, m = self.config, model or self.model
         hp, wp = self.hp, self.wp
         ids, _, bounds = layout
         o = _planes(original, hp, wp)
@@ -308,7 +317,7 @@ class BlockCoder:
         coefs = tf.to_scan(tf.forward(o_t[None] - c_t))                      # (M, NB, 6, 64)
         nm = len(cands)
         t0 = self._tick("transform", t0)
-        levels, last, d_q, d_0, bits_q = self._quantise_rd(coefs, step_tu, lam, wt, intra, cue_tu)
+        levels, last, d_q, d_0, bits_q = self._quantise_rd(coefs, step_tu, lam, wt, intra, cue_tu, m)
         t0 = self._tick("rd", t0)
         cbf_ctx = self._tu_ctx(mode_ids[:nm, None, None], cue_tu[None])    # (M, NB, 6)
         b_cbf0 = m.bits["cbf"][cbf_ctx, 0]
@@ -415,26 +424,27 @@ class BlockCoder:
                 best_i = np.where(better, i, best_i)
         return best_i
 
-    def _zero_run_bits(self):
+    @staticmethod
+    def _zero_run_bits(model):
         """Z[(plane, intra, cue), last]: bits of the zero levels at scan positions 0..last-1 (their
         contexts depend on the last position's bucket), cached per entropy model."""
-        z = getattr(self.model, "_zero_run", None)
+        z = getattr(model, "_zero_run", None)
         if z is None:
-            b0 = self.model.bits["coef"][:, COEF_K]                        # bits of level 0 per context
+            b0 = model.bits["coef"][:, COEF_K]                        # bits of level 0 per context
             base = (np.arange(2)[:, None, None] * _S_PLANE + np.arange(2)[None, :, None] * _S_INTRA
                     + np.arange(N_CUE)[None, None, :]).reshape(-1)        # (2 * 2 * N_CUE,)
             z = np.zeros((base.size, 64))
             for last in range(1, 64):
                 ctx = base[:, None] + BAND[:last] * _S_BAND + LAST_BUCKET[last] * _S_LB
                 z[:, last] = b0[ctx].sum(-1)
-            self.model._zero_run = z
+            model._zero_run = z
         return z
 
-    def _quantise_rd(self, coefs, step_tu, lam, wt, intra, cue_tu):
+    def _quantise_rd(self, coefs, step_tu, lam, wt, intra, cue_tu, model):
         """Levels (dead zone + rate-aware rounding), last position, squared errors of the coded and
         zeroed unit, and bits of last + levels, for every candidate and transform unit. Dense work is
         a few passes over the coefficients; rates and errors are computed on the non-zero levels."""
-        cfg, m = self.config, self.model
+        cfg, m = self.config, model
         s = step_tu[:, None]                                                # (6, 1)
         a = np.abs(coefs) / s
         d_0 = np.einsum("...k,...k->...", a, a) * step_tu ** 2             # (M, NB, 6)
@@ -486,7 +496,7 @@ class BlockCoder:
         d_q = d_0 - gain
         # rates: zero run before last (table) + (level - zero) at non-last positions + the last level
         lc = np.maximum(last, 0)
-        z = self._zero_run_bits()
+        z = self._zero_run_bits(m)
         tu_base = ((PLANE_OF_TU * 2 + int(intra)) * N_CUE)[None, None, :] + cue_tu[None]   # (1, NB, 6)
         b = z[tu_base, lc]
         is_last = ki == lst
@@ -576,14 +586,18 @@ class BlockCoder:
         if not tiles:                                               # nothing wanted: R everywhere
             return list(restored)
         units = np.bincount(ids, minlength=nt)
-        readers = {k: SymbolReader(self.model, strings[k], n * int(units[k]) * SYMS_PER_UNIT) if strings[k] else None
-                   for k in tiles}
+        adapt = bool(flags & syntax.FLAG_ADAPT)
+        readers = {k: SymbolReader(self.model, strings[k], n * int(units[k]) * SYMS_PER_UNIT, adapt)
+                   if strings[k] else None for k in tiles}
         fulls, prev = [], None
         for b, r in zip(bases, restored):
             stepq, stepq_c = self._steps(syntax.frame_stepq(len(fulls), stepq_i, stepq_p, flags), chroma)
             full, prev = self._decode_frame(readers, layout, b, r, prev, stepq, stepq_c, gop_index, info,
                                             self._inside(inside, len(fulls)))
             fulls.append(self._frame(full))
+            for rd in readers.values():
+                if rd is not None:
+                    rd.frame_done()
         return fulls
 
     def _decode_frame(self, readers, layout, base, restored, prev, stepq, stepq_c, gop_index, info=None, inside=None):

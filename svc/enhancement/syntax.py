@@ -7,7 +7,10 @@ prefix, :mod:`svc.enhancement.codec`)::
 
     u8   version (1)
     u8   flags        bit 0: step cascade (frame t >= 1 of the GOP uses stepq_p * CASCADE[t % 4] / 16,
-                      like HM's low-delay QP offsets); bit 1: independent tiles; other bits reserved (0)
+                      like HM's low-delay QP offsets); bit 1: independent tiles; bit 2: tables adapt
+                      within the GOP (each frame's tables: the static ones updated by the counts of the
+                      string's earlier frames, svc.enhancement.entropy.EntropyModel.adapted); other
+                      bits reserved (0)
     u16  stepq_i      luma quantiser step of the GOP's first frame, 1/16 orthonormal-DCT units
     u16  stepq_p      luma step of the other frames (the quality knob sets both)
     u8   chroma       chroma step / luma step, in 1/16
@@ -44,6 +47,8 @@ from svc.errors import BitstreamError
 VERSION = 1
 FLAG_CASCADE = 1
 FLAG_TILES = 2
+FLAG_ADAPT = 4      # context tables adapt within the GOP (svc.enhancement.entropy.EntropyModel.adapted)
+FLAGS = FLAG_CASCADE | FLAG_TILES | FLAG_ADAPT
 CASCADE = (16, 22, 20, 22)     # step factor in 1/16 by t % 4 (t >= 1): +1 / +3 / +2 / +3 "QP"
 _HEAD = struct.Struct("<BBHHBBI")
 HEADER_BYTES = _HEAD.size
@@ -75,7 +80,7 @@ def unpack_gop(payload: bytes, frames: int, gop_index=None):
     body = bytes(payload[_HEAD.size:])
     if zlib.crc32(body, zlib.crc32(bytes(payload[:_HEAD.size - 4]))) != crc:
         raise BitstreamError("block enhancement payload is damaged (checksum mismatch)", gop_index)
-    if flags & ~(FLAG_CASCADE | FLAG_TILES) or n != frames or not (stepq_i >= 1 and stepq_p >= 1 and chroma >= 1):
+    if flags & ~FLAGS or n != frames or not (stepq_i >= 1 and stepq_p >= 1 and chroma >= 1):
         raise BitstreamError("block enhancement payload header is inconsistent with the GOP", gop_index)
     return stepq_i, stepq_p, chroma, flags, body
 

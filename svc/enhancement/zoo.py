@@ -47,7 +47,7 @@ def load_codec_for_encoding(config, fmt):
         ids["restoration"] = _identify(rpath, "restoration weights")
         restorer = _load_restorer(rpath)
     coder = BlockCoderConfig(temporal=cfg.temporal, blend=cfg.blend, mv_refine=cfg.mv_refine, skip=cfg.skip,
-                             rdoq=cfg.rdoq, tile=cfg.tiles)
+                             rdoq=cfg.rdoq, adapt=cfg.adapt, tile=cfg.tiles)
     return EnhancementCodec(fmt, cfg.quality, base_qp, restorer, _load_tables(tables_path), coder, ids)
 
 
