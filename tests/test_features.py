@@ -144,13 +144,43 @@ def test_rate_estimate_matches_the_coded_size_and_decoding_is_exact(carphone_fea
     _, _, feats, _ = carphone_features
     codec = _shipped_codec(q, temporal)
     payload, decoded = codec.encode_gop(feats)
-    idx = [[codec.quantise(x)[0] for x in f] for f in feats]
+    idx = [[i for i, _, _ in f] for f in codec.indices(feats)]
     side = 12 + 8 * len(feats) * len(feats[0])  # head, ranges, CRC
     est = codec.bits_estimate(idx) / 8
     assert abs((len(payload) - side) - est) <= 0.01 * est + 16, (len(payload), side, est)
     shapes = [t.shape for t in feats[0]]
     again = codec.decode_gop(payload, shapes)
     assert all(np.array_equal(a, b) for fa, fb in zip(again, decoded) for a, b in zip(fa, fb))
+
+
+def test_rate_distortion_index_choice_lowers_the_lagrangian_cost(carphone_features):
+    """The encoder's index choice (code lengths of the tables the indices are coded with) has a lower
+    D + lam * R than the nearest level, with fewer bits; the decoder reads either stream."""
+    _, _, feats, _ = carphone_features
+    feats = feats[:4]
+    shapes = [t.shape for t in feats[0]]
+    res = {}
+    for rdo in (False, True):
+        codec = _q2_codec(rdo)
+        q = codec.model.quantisers[codec.quantiser]
+        assert q.lam > 0
+        coded = codec.indices(feats)
+        payload, decoded = codec.encode_gop(feats)
+        assert all(np.array_equal(a, b) for fa, fb in zip(codec.decode_gop(payload, shapes), decoded)
+                   for a, b in zip(fa, fb))
+        lo, hi = coded[0][0][1:]
+        from svc.features.codec import compand
+        u = [(np.clip(compand(x, codec.model.compand), lo, hi) - lo) / (hi - lo) for f in feats for x in f]
+        d = sum(float(np.sum((uu - q.levels[i]) ** 2)) for uu, i in zip(u, (i for f in coded for i, _, _ in f)))
+        bits = codec.bits_estimate([[i for i, _, _ in f] for f in coded])
+        res[rdo] = (d + q.lam * bits, bits, len(payload))
+    assert res[True][0] < res[False][0] and res[True][2] < 0.9 * res[False][2], res
+
+
+def _q2_codec(rdo):
+    from svc.features.codec import WEIGHTS_DIR, FeatureCodec, FeatureModel
+
+    return FeatureCodec(FeatureModel.load(WEIGHTS_DIR / "nanodet-g-stage2.npz"), 2, True, rdo=rdo)
 
 
 def test_seed_result_under_a_bit_per_element_without_accuracy_loss(carphone_features):

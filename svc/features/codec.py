@@ -106,20 +106,28 @@ class FeatureModel:
 class FeatureCodec:
     """Codes the feature tensors of a GOP at quantiser ``quantiser`` (0 = finest) of ``model``."""
 
-    def __init__(self, model: FeatureModel, quantiser: int, temporal: bool = True):
+    def __init__(self, model: FeatureModel, quantiser: int, temporal: bool = True, rdo: bool = True):
         from svc.entropy import RansTables
 
         if not 0 <= quantiser < len(model.quantisers):
             raise ValueError(f"quantiser {quantiser} not in 0..{len(model.quantisers) - 1}")
-        self.model, self.quantiser, self.temporal = model, int(quantiser), bool(temporal)
+        self.model, self.quantiser, self.temporal, self.rdo = model, int(quantiser), bool(temporal), bool(rdo)
         self.split = SplitPoint(model.split)
         self._tables = {}
         for i, (q, cond) in enumerate(zip(model.quantisers, model.conditional)):
             self._tables[i] = RansTables([q.probs] + list(cond), [0] * (1 + len(cond)))
 
     # -- encoder ----------------------------------------------------------------------------------
-    def quantise(self, x: np.ndarray, quantiser: int | None = None):
-        """(indices int32 like ``x``, lo, hi) of one float tensor."""
+    def quantise(self, x: np.ndarray, quantiser: int | None = None, prev: np.ndarray | None = None):
+        """(indices int32 like ``x``, lo, hi) of one float tensor; ``prev``: the previous frame's indices
+        of the tensor (the coding context; None: intra).
+
+        Models with fixed ranges (uniform quantisers) choose each index by rate-distortion: the one
+        minimising ``(u - level)^2 + lam * bits``, ``bits`` its code length in the table it will be coded
+        with (intra: the marginal, temporal: the row of the previous index), ``lam`` the quantiser's
+        Lagrangian (0: the nearest level; also with ``rdo`` off). Where the scene is still, keeping the
+        previous index is cheap, so values that only flicker around a cell boundary stop costing bits.
+        Other models use their ECSQ's rule (marginal code lengths)."""
         qid = self.quantiser if quantiser is None else quantiser
         q, r = self.model.quantisers[qid], self.model.compand
         v = compand(x, r)
@@ -129,7 +137,33 @@ class FeatureCodec:
             lo, hi = optimal_range(fit_model(v, ALPHA * r), self.model.n_levels)
         lo, hi = np.float32(lo), np.float32(max(hi, lo + 1e-6))
         u = (np.clip(v, lo, hi) - lo) / (hi - lo)
-        return q.quantise(u), float(lo), float(hi)
+        if self.model.ranges is None:
+            return q.quantise(u), float(lo), float(hi)
+        if not self.rdo or q.lam <= 0:
+            return Ecsq(q.levels, np.full(len(q.levels), 1.0 / len(q.levels)), 0.0).quantise(u), float(lo), float(hi)
+        return self._rd_indices(u, qid, prev), float(lo), float(hi)
+
+    def _rd_indices(self, u: np.ndarray, qid: int, prev: np.ndarray | None) -> np.ndarray:
+        q, t = self.model.quantisers[qid], self._tables[qid]
+        n = len(q.levels)
+        bits = np.stack([b[:n] for b in t.bits])  # (tables, levels), escape dropped
+        tid = self._table_ids(prev, u.size)
+        flat = np.clip(np.asarray(u, np.float64), 0.0, 1.0).ravel()
+        out = np.empty(flat.size, np.int32)
+        for a in range(0, flat.size, 1 << 15):
+            cost = (flat[a:a + (1 << 15), None] - q.levels[None]) ** 2 + q.lam * bits[tid[a:a + (1 << 15)]]
+            out[a:a + (1 << 15)] = np.argmin(cost, 1)
+        return out.reshape(u.shape)
+
+    def indices(self, frames: list[list[np.ndarray]]) -> list[list[tuple]]:
+        """(indices, lo, hi) of each tensor of each frame of a GOP, as :meth:`encode_gop` codes them."""
+        out, prev = [], None
+        for tensors in frames:
+            cur = [self.quantise(x, prev=prev[k][0] if prev is not None and self.temporal else None)
+                   for k, x in enumerate(tensors)]
+            out.append(cur)
+            prev = cur
+        return out
 
     def encode_gop(self, frames: list[list[np.ndarray]]) -> tuple[bytes, list[list[np.ndarray]]]:
         """(payload, decoded tensors) of a GOP: ``frames`` holds per frame its float32 tensors."""
@@ -138,10 +172,9 @@ class FeatureCodec:
         n_t = len(frames[0])
         head = _HEAD.pack(VERSION, SPLITS.index(self.split.name), self.quantiser, int(self.temporal), len(frames), n_t)
         side, values, tables, decoded, prev = [], [], [], [], None
-        for tensors in frames:
+        for coded in self.indices(frames):
             idx_f, out = [], []
-            for k, x in enumerate(tensors):
-                idx, lo, hi = self.quantise(x)
+            for k, (idx, lo, hi) in enumerate(coded):
                 side.append(_RANGE.pack(lo, hi))
                 values.append(idx.ravel())
                 tables.append(self._table_ids(prev[k] if prev is not None else None, idx.size))

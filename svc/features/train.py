@@ -20,7 +20,7 @@ from svc.features.codec import ALPHA, FeatureCodec, FeatureModel, compand
 from svc.features.ecsq import Ecsq, design, uniform
 
 LAMBDAS = (0.00005, 0.0002, 0.0006, 0.0015, 0.004, 0.01, 0.025)
-STEPS = (0.06, 0.09, 0.13, 0.17, 0.20, 0.24, 0.30)  # companded units; 3 (0.17) is the default
+STEPS = (0.06, 0.08, 0.10, 0.12, 0.15, 0.19, 0.24)  # companded units
 BOUNDS = (-1.2, 4.0)  # companded range of the uniform quantisers (activations span about -0.28 .. 2.8)
 
 
@@ -44,8 +44,9 @@ def _conditional(q: Ecsq, per_clip_idx) -> np.ndarray:
 
 def design_model(clips, split: str = "stage2", n_levels: int = 32, lambdas=LAMBDAS, samples: int = 400_000,
                  seed: int = 0, threads: int | None = None, source: str = "", log=print, steps=None,
-                 compand_slope: float = 1.0, bounds=BOUNDS) -> FeatureModel:
-    """A :class:`FeatureModel` from ``clips`` (lists of YuvFrame, consecutive frames of one scene each)."""
+                 compand_slope: float = 1.0, bounds=BOUNDS, rdo: float = 0.0) -> FeatureModel:
+    """A :class:`FeatureModel` from ``clips`` (lists of YuvFrame, consecutive frames of one scene each).
+    ``rdo``: the uniform quantisers' Lagrangian in units of their squared step (0: nearest level)."""
     from svc.features.split import SplitDetector
 
     sd = SplitDetector(split, threads=threads)
@@ -57,12 +58,12 @@ def design_model(clips, split: str = "stage2", n_levels: int = 32, lambdas=LAMBD
         feats.append(f_clip)
         log(f"  clip of {len(frames)} frames: {sum(t.size for t in f_clip[0])} elements per frame")
     return design_from_features(feats, split, n_levels, lambdas, samples, seed, source, log, steps,
-                                compand_slope, bounds)
+                                compand_slope, bounds, rdo)
 
 
 def design_from_features(feats, split: str = "stage2", n_levels: int = 32, lambdas=LAMBDAS, samples: int = 400_000,
                          seed: int = 0, source: str = "", log=print, steps=None, compand_slope: float = 1.0,
-                         bounds=BOUNDS) -> FeatureModel:
+                         bounds=BOUNDS, rdo: float = 0.0) -> FeatureModel:
     """:func:`design_model` from the split tensors of each training clip (per clip, per frame, its tensors)."""
     quantisers, conditional, ranges = [], [], []
     if steps is not None:
@@ -74,8 +75,18 @@ def design_from_features(feats, split: str = "stage2", n_levels: int = 32, lambd
             counts = sum(np.bincount(i.ravel(), minlength=len(q.levels)) for c in idx for f in c for i in f)
             probs = (counts + 0.5) / (counts.sum() + 0.5 * len(counts))
             q = Ecsq(q.levels, probs, 0.0)
+            cond = _conditional(q, idx)
+            if rdo > 0:  # tables of the rate-distortion choice of the indices (one more round, as the ECSQ design)
+                lam = rdo / (len(q.levels) - 1) ** 2
+                rd = FeatureCodec(FeatureModel(split, n_levels, [Ecsq(q.levels, probs, lam)], [cond],
+                                               compand=compand_slope, ranges=[rng]), 0, True)
+                idx = [[[i for i, _, _ in f] for f in rd.indices(clip)] for clip in feats]
+                counts = sum(np.bincount(i.ravel(), minlength=len(q.levels)) for c in idx for f in c for i in f)
+                probs = (counts + 0.5) / (counts.sum() + 0.5 * len(counts))
+                q = Ecsq(q.levels, probs, lam)
+                cond = _conditional(q, idx)
             quantisers.append(q)
-            conditional.append(_conditional(q, idx))
+            conditional.append(cond)
             ranges.append(rng)
             log(f"  step {s:g}: {len(q.levels)} levels on [{rng[0]:.3f}, {rng[1]:.3f}], "
                 f"{np.sum(-probs * np.log2(probs)):.3f} bits/element intra")
@@ -96,4 +107,4 @@ class _Quantiser(FeatureCodec):
     """The encoder's quantisation of a model under design (no rANS tables needed)."""
 
     def __init__(self, model: FeatureModel):
-        self.model, self.quantiser, self.temporal = model, 0, True
+        self.model, self.quantiser, self.temporal, self.rdo = model, 0, True, False
