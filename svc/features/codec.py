@@ -1,12 +1,18 @@
-"""The feature layer's codec: clip, quantise (ECSQ) and entropy-code split-layer activations per GOP.
+"""The feature layer's codec: compand, clip, quantise and entropy-code split-layer activations per GOP.
 
-Per tensor of every frame: fit the activation model and take its optimal clipping range for
-``n_levels`` uniform levels (:mod:`svc.features.clipping`; the range ``lo, hi`` travels as side
-information, two float32), normalise to ``u = (clip(x) - lo) / (hi - lo)``, quantise with one of the
-designed entropy-constrained quantisers (:mod:`svc.features.ecsq`; its id is the rate knob), and code
-the indices with rANS. Intra, each index uses the quantiser's marginal table; with ``temporal`` a
-frame's index is coded with the table conditioned on the previous frame's decoded index at the same
-position (learned on training clips), since consecutive frames' features agree where the scene does.
+Per tensor of every frame: the activations are first companded, ``v = x`` for ``x >= 0`` and
+``v = compand * x`` below (the model's ``compand``; 1 leaves them as they are), which stretches the
+leaky-ReLU's negative part so that it gets finer cells (measured: the detector needs the small negative
+activations far more finely than their size suggests). ``v`` is clipped to ``[lo, hi]`` (side
+information, two float32 per tensor), normalised to ``u = (clip(v) - lo) / (hi - lo)`` and quantised
+with one of the model's quantisers (its id is the rate knob); the indices are coded with rANS. The range
+is either the model's fixed range of that quantiser (uniform quantisers: a grid of step ``s`` through 0
+spanning every activation the network makes, so nothing is clipped in practice) or, in models without
+one, the optimal clipping range of the fitted activation model for ``n_levels`` levels
+(:mod:`svc.features.clipping`) with a designed entropy-constrained quantiser (:mod:`svc.features.ecsq`).
+Intra, each index uses the quantiser's marginal table; with ``temporal`` a frame's index is coded with
+the table conditioned on the previous frame's decoded index at the same position (learned on training
+clips), since consecutive frames' features agree where the scene does.
 
 GOP payload::
 
@@ -14,8 +20,10 @@ GOP payload::
     u16 frames | u16 tensors per frame | frames x tensors x (f32 lo, f32 hi) |
     u32 crc32 (of everything before it and the string) | rANS string
 
-Everything the decoder computes from the stream is exact (stored float32 ranges, table lookups), so
-decoding is bit-exact across processes and machines.
+(The syntax is the same for both kinds of model; the model file, named by SHA-256 in the stream
+header, says how indices map to values.) Everything the decoder computes from the stream is exact
+(stored float32 ranges, table lookups, float32 arithmetic), so decoding is bit-exact across processes
+and machines.
 """
 from __future__ import annotations
 
@@ -38,6 +46,18 @@ ALPHA = 0.1  # NanoDet's LeakyReLU slope
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 
 
+def compand(x: np.ndarray, r: float) -> np.ndarray:
+    """``x`` with its negative part scaled by ``r`` (float32)."""
+    x = np.asarray(x, np.float32)
+    return x if r == 1.0 else np.where(x > 0, x, x * np.float32(r)).astype(np.float32)
+
+
+def expand(v: np.ndarray, r: float) -> np.ndarray:
+    """The inverse of :func:`compand` (float32)."""
+    v = np.asarray(v, np.float32)
+    return v if r == 1.0 else np.where(v > 0, v, v / np.float32(r)).astype(np.float32)
+
+
 @dataclass
 class FeatureModel:
     """What the codec needs beside the stream: the split point, the levels count of the range
@@ -49,12 +69,17 @@ class FeatureModel:
     quantisers: list
     conditional: list
     source: str = ""  # how it was made (command, data)
+    compand: float = 1.0  # slope applied to negative activations before quantisation
+    ranges: list | None = None  # fixed (lo, hi) per quantiser (companded units); None: analytic per tensor
 
     def save(self, path):
-        arrays = {"split": np.array(self.split), "n_levels": np.array(self.n_levels), "source": np.array(self.source)}
+        arrays = {"split": np.array(self.split), "n_levels": np.array(self.n_levels), "source": np.array(self.source),
+                  "compand": np.array(self.compand)}
         for i, (q, c) in enumerate(zip(self.quantisers, self.conditional)):
             arrays[f"levels_{i}"], arrays[f"probs_{i}"] = q.levels, q.probs
             arrays[f"lam_{i}"], arrays[f"cond_{i}"] = np.array(q.lam), c
+            if self.ranges is not None:
+                arrays[f"range_{i}"] = np.array(self.ranges[i], np.float32)
         tmp = Path(str(path) + ".partial.npz")
         np.savez_compressed(tmp, **arrays)
         tmp.replace(path)
@@ -68,8 +93,12 @@ class FeatureModel:
             with np.load(path) as z:
                 n = sum(1 for k in z.files if k.startswith("levels_"))
                 qs = [Ecsq(z[f"levels_{i}"], z[f"probs_{i}"], float(z[f"lam_{i}"])) for i in range(n)]
+                ranges = [tuple(float(v) for v in z[f"range_{i}"]) for i in range(n)] if "range_0" in z.files else None
+                compand = float(z["compand"]) if "compand" in z.files else 1.0
+                if not compand >= 1.0:
+                    raise ValueError(f"compand {compand} < 1")
                 return cls(str(z["split"]), int(z["n_levels"]), qs, [z[f"cond_{i}"] for i in range(n)],
-                           str(z["source"]))
+                           str(z["source"]), compand, ranges)
         except Exception as e:  # noqa: BLE001 - any failure means an unusable file
             raise ModelError(f"cannot load feature codec model {path}: {e}") from None
 
@@ -77,25 +106,64 @@ class FeatureModel:
 class FeatureCodec:
     """Codes the feature tensors of a GOP at quantiser ``quantiser`` (0 = finest) of ``model``."""
 
-    def __init__(self, model: FeatureModel, quantiser: int, temporal: bool = True):
+    def __init__(self, model: FeatureModel, quantiser: int, temporal: bool = True, rdo: bool = True):
         from svc.entropy import RansTables
 
         if not 0 <= quantiser < len(model.quantisers):
             raise ValueError(f"quantiser {quantiser} not in 0..{len(model.quantisers) - 1}")
-        self.model, self.quantiser, self.temporal = model, int(quantiser), bool(temporal)
+        self.model, self.quantiser, self.temporal, self.rdo = model, int(quantiser), bool(temporal), bool(rdo)
         self.split = SplitPoint(model.split)
         self._tables = {}
         for i, (q, cond) in enumerate(zip(model.quantisers, model.conditional)):
             self._tables[i] = RansTables([q.probs] + list(cond), [0] * (1 + len(cond)))
 
     # -- encoder ----------------------------------------------------------------------------------
-    def quantise(self, x: np.ndarray, quantiser: int | None = None):
-        """(indices int32 like ``x``, lo, hi) of one float tensor."""
-        q = self.model.quantisers[self.quantiser if quantiser is None else quantiser]
-        lo, hi = optimal_range(fit_model(x, ALPHA), self.model.n_levels)
+    def quantise(self, x: np.ndarray, quantiser: int | None = None, prev: np.ndarray | None = None):
+        """(indices int32 like ``x``, lo, hi) of one float tensor; ``prev``: the previous frame's indices
+        of the tensor (the coding context; None: intra).
+
+        Models with fixed ranges (uniform quantisers) choose each index by rate-distortion: the one
+        minimising ``(u - level)^2 + lam * bits``, ``bits`` its code length in the table it will be coded
+        with (intra: the marginal, temporal: the row of the previous index), ``lam`` the quantiser's
+        Lagrangian (0: the nearest level; also with ``rdo`` off). Where the scene is still, keeping the
+        previous index is cheap, so values that only flicker around a cell boundary stop costing bits.
+        Other models use their ECSQ's rule (marginal code lengths)."""
+        qid = self.quantiser if quantiser is None else quantiser
+        q, r = self.model.quantisers[qid], self.model.compand
+        v = compand(x, r)
+        if self.model.ranges is not None:
+            lo, hi = self.model.ranges[qid]
+        else:
+            lo, hi = optimal_range(fit_model(v, ALPHA * r), self.model.n_levels)
         lo, hi = np.float32(lo), np.float32(max(hi, lo + 1e-6))
-        u = (np.clip(x, lo, hi) - lo) / (hi - lo)
-        return q.quantise(u), float(lo), float(hi)
+        u = (np.clip(v, lo, hi) - lo) / (hi - lo)
+        if self.model.ranges is None:
+            return q.quantise(u), float(lo), float(hi)
+        if not self.rdo or q.lam <= 0:
+            return Ecsq(q.levels, np.full(len(q.levels), 1.0 / len(q.levels)), 0.0).quantise(u), float(lo), float(hi)
+        return self._rd_indices(u, qid, prev), float(lo), float(hi)
+
+    def _rd_indices(self, u: np.ndarray, qid: int, prev: np.ndarray | None) -> np.ndarray:
+        q, t = self.model.quantisers[qid], self._tables[qid]
+        n = len(q.levels)
+        bits = np.stack([b[:n] for b in t.bits])  # (tables, levels), escape dropped
+        tid = self._table_ids(prev, u.size)
+        flat = np.clip(np.asarray(u, np.float64), 0.0, 1.0).ravel()
+        out = np.empty(flat.size, np.int32)
+        for a in range(0, flat.size, 1 << 15):
+            cost = (flat[a:a + (1 << 15), None] - q.levels[None]) ** 2 + q.lam * bits[tid[a:a + (1 << 15)]]
+            out[a:a + (1 << 15)] = np.argmin(cost, 1)
+        return out.reshape(u.shape)
+
+    def indices(self, frames: list[list[np.ndarray]]) -> list[list[tuple]]:
+        """(indices, lo, hi) of each tensor of each frame of a GOP, as :meth:`encode_gop` codes them."""
+        out, prev = [], None
+        for tensors in frames:
+            cur = [self.quantise(x, prev=prev[k][0] if prev is not None and self.temporal else None)
+                   for k, x in enumerate(tensors)]
+            out.append(cur)
+            prev = cur
+        return out
 
     def encode_gop(self, frames: list[list[np.ndarray]]) -> tuple[bytes, list[list[np.ndarray]]]:
         """(payload, decoded tensors) of a GOP: ``frames`` holds per frame its float32 tensors."""
@@ -104,10 +172,9 @@ class FeatureCodec:
         n_t = len(frames[0])
         head = _HEAD.pack(VERSION, SPLITS.index(self.split.name), self.quantiser, int(self.temporal), len(frames), n_t)
         side, values, tables, decoded, prev = [], [], [], [], None
-        for tensors in frames:
+        for coded in self.indices(frames):
             idx_f, out = [], []
-            for k, x in enumerate(tensors):
-                idx, lo, hi = self.quantise(x)
+            for k, (idx, lo, hi) in enumerate(coded):
                 side.append(_RANGE.pack(lo, hi))
                 values.append(idx.ravel())
                 tables.append(self._table_ids(prev[k] if prev is not None else None, idx.size))
@@ -126,7 +193,8 @@ class FeatureCodec:
 
     def dequantise(self, idx: np.ndarray, lo: float, hi: float, quantiser: int | None = None) -> np.ndarray:
         q = self.model.quantisers[self.quantiser if quantiser is None else quantiser]
-        return (np.float32(lo) + q.levels.astype(np.float32)[idx] * (np.float32(hi) - np.float32(lo))).astype(np.float32)
+        v = (np.float32(lo) + q.levels.astype(np.float32)[idx] * (np.float32(hi) - np.float32(lo))).astype(np.float32)
+        return expand(v, self.model.compand)
 
     # -- decoder ----------------------------------------------------------------------------------
     def decode_gop(self, payload: bytes, shapes, gop_index: int | None = None) -> list[list[np.ndarray]]:

@@ -38,8 +38,13 @@ class Ecsq:
         return -np.log2(self.probs)
 
     def quantise(self, u: np.ndarray) -> np.ndarray:
-        """Indices (int32) of normalised values ``u`` (clipped to [0, 1]) by the entropy-constrained rule."""
+        """Indices (int32) of normalised values ``u`` (clipped to [0, 1]) by the entropy-constrained rule
+        (a threshold search when the cells are intervals, which they are for every designed quantiser;
+        ties go to the lower index either way)."""
         u = np.clip(np.asarray(u, np.float64), 0.0, 1.0)
+        t = self.thresholds()
+        if np.all(np.diff(t) > 0):
+            return np.searchsorted(t, u.ravel()).astype(np.int32).reshape(u.shape)
         cost = (u.reshape(-1, 1) - self.levels[None]) ** 2 + self.lam * self.lengths[None]
         return np.argmin(cost, 1).astype(np.int32).reshape(u.shape)
 
@@ -50,6 +55,17 @@ class Ecsq:
         """Decision thresholds between neighbouring levels (the rule is interval-wise for sorted levels)."""
         y, l = self.levels, self.lengths
         return (y[:-1] + y[1:]) / 2 + self.lam * (l[1:] - l[:-1]) / (2 * (y[1:] - y[:-1]))
+
+
+def uniform(step: float, lo: float, hi: float) -> tuple[Ecsq, tuple[float, float]]:
+    """The uniform quantiser of ``step`` whose grid holds 0 (``k * step`` for every integer ``k`` with
+    ``lo <= k * step <= hi``, reached by ``lo``/``hi`` rounded outward), as an :class:`Ecsq` with
+    ``lam`` = 0 on the range it spans, and that range (float32 values). Probabilities: uniform until
+    :func:`svc.features.train.design_model` counts them."""
+    kmin, kmax = int(np.floor(lo / step)), int(np.ceil(hi / step))
+    n = kmax - kmin + 1
+    return Ecsq(np.linspace(0.0, 1.0, n), np.full(n, 1.0 / n), 0.0), \
+        (float(np.float32(kmin * step)), float(np.float32(kmax * step)))
 
 
 def lagrangian(u: np.ndarray, levels: np.ndarray, lengths: np.ndarray, lam: float, idx: np.ndarray) -> float:

@@ -1,56 +1,110 @@
 """Designing the feature codec's quantisers and tables from training frames (no network retraining).
 
-Frames go through the edge side of the split detector; every tensor is clipped to its own analytic
-range and normalised (as the encoder will), the pooled values design one ECSQ per Lagrangian
-(:func:`svc.features.ecsq.design`), and consecutive frames of each clip give the tables of
-P(index | previous frame's index) per quantiser (counts with a pseudo-count prior toward the marginal).
+Frames go through the edge side of the split detector. Two kinds of model:
+
+* ``steps`` given (the shipped kind): uniform quantisers of those steps on companded activations
+  (:func:`svc.features.codec.compand`), each a grid through 0 over the fixed range ``bounds``; the
+  training indices give each quantiser's probabilities;
+* otherwise: every tensor is clipped to its own analytic range and normalised (as the encoder will),
+  the pooled values design one ECSQ per Lagrangian (:func:`svc.features.ecsq.design`).
+
+Either way, consecutive frames of each clip give the tables of P(index | previous frame's index) per
+quantiser (counts with a pseudo-count prior toward the marginal).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from svc.features.clipping import fit_model, optimal_range
-from svc.features.codec import ALPHA, FeatureModel
-from svc.features.ecsq import design
+from svc.features.codec import ALPHA, FeatureCodec, FeatureModel, compand
+from svc.features.ecsq import Ecsq, design, uniform
 
 LAMBDAS = (0.00005, 0.0002, 0.0006, 0.0015, 0.004, 0.01, 0.025)
+STEPS = (0.06, 0.08, 0.10, 0.12, 0.15, 0.19, 0.24)  # companded units
+BOUNDS = (-1.2, 4.0)  # companded range of the uniform quantisers (activations span about -0.28 .. 2.8)
 
 
-def normalised(x: np.ndarray, n_levels: int) -> np.ndarray:
-    """``x`` clipped to its analytic range and mapped to [0, 1] (float32)."""
-    lo, hi = optimal_range(fit_model(x, ALPHA), n_levels)
+def normalised(x: np.ndarray, n_levels: int, r: float = 1.0) -> np.ndarray:
+    """``x`` companded by ``r``, clipped to its analytic range and mapped to [0, 1] (float32)."""
+    v = compand(x, r)
+    lo, hi = optimal_range(fit_model(v, ALPHA * r), n_levels)
     lo, hi = np.float32(lo), np.float32(max(hi, lo + 1e-6))
-    return ((np.clip(x, lo, hi) - lo) / (hi - lo)).astype(np.float32)
+    return ((np.clip(v, lo, hi) - lo) / (hi - lo)).astype(np.float32)
+
+
+def _conditional(q: Ecsq, per_clip_idx) -> np.ndarray:
+    n = len(q.levels)
+    counts = np.zeros((n, n))
+    for idx in per_clip_idx:
+        for prev, cur in zip(idx, idx[1:]):
+            for a, b in zip(prev, cur):
+                np.add.at(counts, (a.ravel(), b.ravel()), 1)
+    return (counts + 4.0 * q.probs[None, :]) / (counts.sum(1, keepdims=True) + 4.0)
 
 
 def design_model(clips, split: str = "stage2", n_levels: int = 32, lambdas=LAMBDAS, samples: int = 400_000,
-                 seed: int = 0, threads: int | None = None, source: str = "", log=print) -> FeatureModel:
-    """A :class:`FeatureModel` from ``clips`` (lists of YuvFrame, consecutive frames of one scene each)."""
+                 seed: int = 0, threads: int | None = None, source: str = "", log=print, steps=None,
+                 compand_slope: float = 1.0, bounds=BOUNDS, rdo: float = 0.0) -> FeatureModel:
+    """A :class:`FeatureModel` from ``clips`` (lists of YuvFrame, consecutive frames of one scene each).
+    ``rdo``: the uniform quantisers' Lagrangian in units of their squared step (0: nearest level)."""
     from svc.features.split import SplitDetector
 
     sd = SplitDetector(split, threads=threads)
-    rng = np.random.default_rng(seed)
-    per_clip = []
+    feats = []
     for frames in clips:
-        us = []
+        f_clip = []
         for i in range(0, len(frames), 4):
-            feats, _ = sd.edge(frames[i:i + 4])
-            us.extend([normalised(t, n_levels) for t in f] for f in feats)
-        per_clip.append(us)
-        log(f"  clip of {len(frames)} frames: {sum(t.size for t in us[0])} elements per frame")
+            f_clip += sd.edge(frames[i:i + 4])[0]
+        feats.append(f_clip)
+        log(f"  clip of {len(frames)} frames: {sum(t.size for t in f_clip[0])} elements per frame")
+    return design_from_features(feats, split, n_levels, lambdas, samples, seed, source, log, steps,
+                                compand_slope, bounds, rdo)
+
+
+def design_from_features(feats, split: str = "stage2", n_levels: int = 32, lambdas=LAMBDAS, samples: int = 400_000,
+                         seed: int = 0, source: str = "", log=print, steps=None, compand_slope: float = 1.0,
+                         bounds=BOUNDS, rdo: float = 0.0) -> FeatureModel:
+    """:func:`design_model` from the split tensors of each training clip (per clip, per frame, its tensors)."""
+    quantisers, conditional, ranges = [], [], []
+    if steps is not None:
+        for s in steps:
+            q, rng = uniform(s, *bounds)
+            stub = FeatureModel(split, n_levels, [q], [np.ones((1, 1))], compand=compand_slope, ranges=[rng])
+            codec = _Quantiser(stub)
+            idx = [[[codec.quantise(t, 0)[0] for t in f] for f in clip] for clip in feats]
+            counts = sum(np.bincount(i.ravel(), minlength=len(q.levels)) for c in idx for f in c for i in f)
+            probs = (counts + 0.5) / (counts.sum() + 0.5 * len(counts))
+            q = Ecsq(q.levels, probs, 0.0)
+            cond = _conditional(q, idx)
+            if rdo > 0:  # tables of the rate-distortion choice of the indices (one more round, as the ECSQ design)
+                lam = rdo / (len(q.levels) - 1) ** 2
+                rd = FeatureCodec(FeatureModel(split, n_levels, [Ecsq(q.levels, probs, lam)], [cond],
+                                               compand=compand_slope, ranges=[rng]), 0, True)
+                idx = [[[i for i, _, _ in f] for f in rd.indices(clip)] for clip in feats]
+                counts = sum(np.bincount(i.ravel(), minlength=len(q.levels)) for c in idx for f in c for i in f)
+                probs = (counts + 0.5) / (counts.sum() + 0.5 * len(counts))
+                q = Ecsq(q.levels, probs, lam)
+                cond = _conditional(q, idx)
+            quantisers.append(q)
+            conditional.append(cond)
+            ranges.append(rng)
+            log(f"  step {s:g}: {len(q.levels)} levels on [{rng[0]:.3f}, {rng[1]:.3f}], "
+                f"{np.sum(-probs * np.log2(probs)):.3f} bits/element intra")
+        return FeatureModel(split, n_levels, quantisers, conditional, source, compand_slope, ranges)
+    rng = np.random.default_rng(seed)
+    per_clip = [[[normalised(t, n_levels, compand_slope) for t in f] for f in clip] for clip in feats]
     pool = np.concatenate([t.ravel() for us in per_clip for f in us for t in f])
     sample = rng.choice(pool, min(samples, pool.size), replace=False)
-    quantisers, conditional = [], []
     for lam in lambdas:
         q = design(sample, n_levels, lam)
-        n = len(q.levels)
-        counts = np.zeros((n, n))
-        for us in per_clip:
-            for prev, cur in zip(us, us[1:]):
-                for a, b in zip(prev, cur):
-                    np.add.at(counts, (q.quantise(a).ravel(), q.quantise(b).ravel()), 1)
-        cond = (counts + 4.0 * q.probs[None, :]) / (counts.sum(1, keepdims=True) + 4.0)
         quantisers.append(q)
-        conditional.append(cond)
-        log(f"  lambda {lam:g}: {n} levels, {np.sum(-q.probs * np.log2(q.probs)):.3f} bits/element intra")
-    return FeatureModel(split, n_levels, quantisers, conditional, source)
+        conditional.append(_conditional(q, [[[q.quantise(t) for t in f] for f in us] for us in per_clip]))
+        log(f"  lambda {lam:g}: {len(q.levels)} levels, {np.sum(-q.probs * np.log2(q.probs)):.3f} bits/element intra")
+    return FeatureModel(split, n_levels, quantisers, conditional, source, compand_slope)
+
+
+class _Quantiser(FeatureCodec):
+    """The encoder's quantisation of a model under design (no rANS tables needed)."""
+
+    def __init__(self, model: FeatureModel):
+        self.model, self.quantiser, self.temporal, self.rdo = model, 0, True, False
