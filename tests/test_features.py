@@ -136,7 +136,7 @@ def carphone_features(carphone_yuv):
 def _shipped_codec(q, temporal=True):
     from svc.features.codec import WEIGHTS_DIR, FeatureCodec, FeatureModel
 
-    return FeatureCodec(FeatureModel.load(WEIGHTS_DIR / "nanodet-g-stage2.npz"), q, temporal)
+    return FeatureCodec(FeatureModel.load(WEIGHTS_DIR / "nanodet-g-stage2-v2.npz"), q, temporal)
 
 
 @pytest.mark.parametrize("q,temporal", [(1, False), (3, True), (5, True)])
@@ -150,6 +150,23 @@ def test_rate_estimate_matches_the_coded_size_and_decoding_is_exact(carphone_fea
     assert abs((len(payload) - side) - est) <= 0.01 * est + 16, (len(payload), side, est)
     shapes = [t.shape for t in feats[0]]
     again = codec.decode_gop(payload, shapes)
+    assert all(np.array_equal(a, b) for fa, fb in zip(again, decoded) for a, b in zip(fa, fb))
+
+
+def test_streams_of_the_first_model_still_decode(carphone_features):
+    """The first model (fitted clipping range + ECSQ) still ships under its own id: a header naming it
+    finds it, and its payloads decode exactly, beside the current model's."""
+    from svc.features.codec import WEIGHTS_DIR, FeatureCodec, FeatureModel
+    from svc.shipped import find_shipped, identify
+
+    _, _, feats, _ = carphone_features
+    entries = [identify(WEIGHTS_DIR / n) for n in ("nanodet-g-stage2.npz", "nanodet-g-stage2-v2.npz")]
+    assert entries[0]["id"] != entries[1]["id"] and entries[0]["sha256"] != entries[1]["sha256"]
+    first = FeatureModel.load(find_shipped(entries[0], "feature codec model", WEIGHTS_DIR, ".npz"))
+    assert first.ranges is None and first.compand == 1.0
+    payload, decoded = FeatureCodec(first, 3, True).encode_gop(feats[:3])
+    again = FeatureCodec(FeatureModel.load(WEIGHTS_DIR / "nanodet-g-stage2.npz"), 3, True).decode_gop(
+        payload, [t.shape for t in feats[0]])
     assert all(np.array_equal(a, b) for fa, fb in zip(again, decoded) for a, b in zip(fa, fb))
 
 
@@ -180,7 +197,7 @@ def test_rate_distortion_index_choice_lowers_the_lagrangian_cost(carphone_featur
 def _q2_codec(rdo):
     from svc.features.codec import WEIGHTS_DIR, FeatureCodec, FeatureModel
 
-    return FeatureCodec(FeatureModel.load(WEIGHTS_DIR / "nanodet-g-stage2.npz"), 2, True, rdo=rdo)
+    return FeatureCodec(FeatureModel.load(WEIGHTS_DIR / "nanodet-g-stage2-v2.npz"), 2, True, rdo=rdo)
 
 
 def test_seed_result_under_a_bit_per_element_without_accuracy_loss(carphone_features):
@@ -215,7 +232,7 @@ def test_feature_payload_decodes_bit_exactly_in_another_process(carphone_feature
     script = (
         "import sys, numpy as np\n"
         "from svc.features.codec import WEIGHTS_DIR, FeatureCodec, FeatureModel\n"
-        "c = FeatureCodec(FeatureModel.load(WEIGHTS_DIR / 'nanodet-g-stage2.npz'), 2, True)\n"
+        "c = FeatureCodec(FeatureModel.load(WEIGHTS_DIR / 'nanodet-g-stage2-v2.npz'), 2, True)\n"
         f"d = c.decode_gop(open(r'{tmp_path / 'p.bin'}', 'rb').read(), [tuple(s) for s in np.load(r'{tmp_path / 'shapes.npy'}')])\n"
         f"np.savez(r'{tmp_path / 'out.npz'}', *[t for f in d for t in f])\n")
     subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT)

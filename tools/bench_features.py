@@ -83,7 +83,7 @@ def main(argv=None):
     ap.add_argument("--clips", nargs="+", default=["carphone", "bikes:100"])
     ap.add_argument("--frames", type=int, default=64)
     ap.add_argument("--qps", nargs="+", type=float, default=[27, 32, 37, 42, 47])
-    ap.add_argument("--model", default=str(WEIGHTS_DIR / "nanodet-g-stage2.npz"))
+    ap.add_argument("--model", default=str(WEIGHTS_DIR / "nanodet-g-stage2-v2.npz"))
     ap.add_argument("--quantisers", nargs="+", type=int, help="quantiser ids (default: all)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--map-floor", type=float, default=0.05,

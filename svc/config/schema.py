@@ -262,7 +262,7 @@ class FeaturesConfig(Section):
 
     enabled: bool = option(False, "code the feature layer (svc-encode --features)")
     pixels: bool = option(True, "also code the pixel layers (base, enhancement); false: a feature-only stream")
-    model: str = option("svc/features/weights/nanodet-g-stage2.npz",
+    model: str = option("svc/features/weights/nanodet-g-stage2-v2.npz",
                         "feature codec model (split point, quantisers, tables); relative to the project root")
     quantiser: int = option(3, "quantiser id, 0 (finest, most bits) .. 6 (coarsest)", lo=0, hi=255)
     temporal: bool = option(True, "code each frame's indices conditioned on the previous frame's (within a GOP)")

@@ -5,7 +5,7 @@ a cloud reader decodes a record's feature payload and runs the rest of the detec
 Header entry (``Header.features``)::
 
     {"codec": "svc-features-v1", "split": "stage2", "quantiser": 3, "temporal": true,
-     "input_size": 416, "model": {"id": "nanodet-g-stage2", "sha256": "..."}}
+     "input_size": 416, "model": {"id": "nanodet-g-stage2-v2", "sha256": "..."}}
 
 The letterbox of each frame (and so every tensor shape) follows from the stream's frame size and the
 detector input size, so the payload carries only the coded tensors.
