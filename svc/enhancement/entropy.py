@@ -211,7 +211,12 @@ def _count_into(counts: np.ndarray, name: str, ctx, values):
     in contexts ``ctx``."""
     n, a, off = FAMILIES[name]
     v = np.asarray(values, np.int64) - off
-    np.add.at(counts, (np.asarray(ctx, np.int64), np.where((v >= 0) & (v < a), v, a)), 1)
+    v = np.where((v >= 0) & (v < a), v, a)
+    c = np.asarray(ctx, np.int64)
+    if v.size * 4 >= counts.size:              # many symbols: one pass over the table
+        counts += np.bincount(c * (a + 1) + v, minlength=counts.size).reshape(counts.shape)
+    else:
+        np.add.at(counts, (c, v), 1)
 
 
 # context layouts (outer .. inner), and which axes are decoder-side cues
@@ -259,12 +264,15 @@ class _Adaptive:
     def __init__(self, model: EntropyModel, adapt: bool):
         self.static = self.model = model
         self.seen = empty_counts() if adapt else None
-        self._touched: dict[str, list] = {n: [] for n in NAMES}
+        self._touched: dict[str, np.ndarray] = {}     # family: contexts seen in the open frame (bool)
 
     def _saw(self, name: str, ctx, values):
         if self.seen is not None:
             _count_into(self.seen[name], name, ctx, values)
-            self._touched[name].append(np.asarray(ctx))
+            t = self._touched.get(name)
+            if t is None:
+                t = self._touched[name] = np.zeros(FAMILIES[name][0], bool)
+            t[ctx] = True
 
     def frame_done(self):
         """A frame's passes are complete: the next frame's symbols use the updated tables."""
@@ -272,9 +280,8 @@ class _Adaptive:
             return
         if self.model is self.static:
             self.model = self.static.copy()
-        rows = {n: np.unique(np.concatenate(t)) for n, t in self._touched.items() if t}
-        self.model.adapt_rows(self.static, self.seen, rows)
-        self._touched = {n: [] for n in NAMES}
+        self.model.adapt_rows(self.static, self.seen, {n: np.flatnonzero(t) for n, t in self._touched.items()})
+        self._touched = {}
 
 
 class SymbolWriter(_Adaptive):
@@ -310,12 +317,16 @@ class SymbolWriter(_Adaptive):
         """The open frame's symbols point at copies of the tables they used (the model may change)."""
         if self._open == len(self.indexes):
             return
-        used, local = np.unique(np.concatenate(self.indexes[self._open:]), return_inverse=True)
-        local = local.astype(np.int32) + len(self.tables)
+        idx = np.concatenate(self.indexes[self._open:])
+        used = np.zeros(len(_FAMILY_OF), bool)
+        used[idx] = True
+        used = np.flatnonzero(used)
+        remap = np.zeros(len(_FAMILY_OF), np.int32)
+        remap[used] = np.arange(len(self.tables), len(self.tables) + used.size, dtype=np.int32)
         self.tables += [self.model.cdfs[i] for i in used.tolist()]
         self.table_offsets += [_OFFSETS[i] for i in used.tolist()]
-        sizes = [len(x) for x in self.indexes[self._open:]]
-        self.indexes[self._open:] = np.split(local, np.cumsum(sizes)[:-1])
+        self.values[self._open:] = [np.concatenate(self.values[self._open:])]
+        self.indexes[self._open:] = [remap[idx]]
         self._open = len(self.indexes)
 
     def frame_done(self):
