@@ -428,7 +428,7 @@ class BlockCoder:
     def _zero_run_bits(model):
         """Z[(plane, intra, cue), last]: bits of the zero levels at scan positions 0..last-1 (their
         contexts depend on the last position's bucket), cached per entropy model."""
-        z = getattr(model, "_zero_run", None)
+        z = model.derived.get("zero_run")
         if z is None:
             b0 = model.bits["coef"][:, COEF_K]                        # bits of level 0 per context
             base = (np.arange(2)[:, None, None] * _S_PLANE + np.arange(2)[None, :, None] * _S_INTRA
@@ -437,7 +437,7 @@ class BlockCoder:
             for last in range(1, 64):
                 ctx = base[:, None] + BAND[:last] * _S_BAND + LAST_BUCKET[last] * _S_LB
                 z[:, last] = b0[ctx].sum(-1)
-            model._zero_run = z
+            model.derived["zero_run"] = z
         return z
 
     def _quantise_rd(self, coefs, step_tu, lam, wt, intra, cue_tu, model):

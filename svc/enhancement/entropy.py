@@ -85,6 +85,7 @@ class EntropyModel:
             self.freqs[name] = f
         self.bits = _Bits(self.freqs)
         self.cdfs = _CdfRows(self.freqs)
+        self.derived: dict = {}    # users' caches of values derived from the tables; emptied when they change
 
     def adapted(self, counts: dict[str, np.ndarray], strength: int = ADAPT_STRENGTH) -> "EntropyModel":
         """This (static) model updated by ``counts`` (per family (n_ctx, alphabet + 1) int: symbols seen,
@@ -116,7 +117,7 @@ class EntropyModel:
             self.freqs[name][r] = q
             self.bits.update_rows(name, r)
             self.cdfs.update_rows(name, r)
-        self.__dict__.pop("_zero_run", None)           # the block coder's cache of derived costs
+        self.derived.clear()
 
     @classmethod
     def from_counts(cls, counts: dict[str, np.ndarray], strength: float = 8.0) -> "EntropyModel":
@@ -175,9 +176,6 @@ class _CdfRows:
 
     def __init__(self, freqs: dict[str, np.ndarray], lists: dict[str, list] | None = None):
         self._freqs, self._lists = freqs, dict(lists or {})
-
-    def __len__(self):
-        return len(_FAMILY_OF)
 
     def family(self, name: str) -> list:
         rows = self._lists.get(name)
