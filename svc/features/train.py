@@ -32,6 +32,14 @@ def normalised(x: np.ndarray, n_levels: int, r: float = 1.0) -> np.ndarray:
     return ((np.clip(v, lo, hi) - lo) / (hi - lo)).astype(np.float32)
 
 
+def _counted(levels: np.ndarray, idx, lam: float) -> tuple[Ecsq, np.ndarray]:
+    """(the quantiser of ``levels`` and Lagrangian ``lam`` with the probabilities of the indices ``idx``
+    (per clip, per frame, per tensor), its conditional tables)."""
+    counts = sum(np.bincount(i.ravel(), minlength=len(levels)) for c in idx for f in c for i in f)
+    q = Ecsq(levels, (counts + 0.5) / (counts.sum() + 0.5 * len(counts)), lam)
+    return q, _conditional(q, idx)
+
+
 def _conditional(q: Ecsq, per_clip_idx) -> np.ndarray:
     n = len(q.levels)
     counts = np.zeros((n, n))
@@ -69,27 +77,20 @@ def design_from_features(feats, split: str = "stage2", n_levels: int = 32, lambd
     if steps is not None:
         for s in steps:
             q, rng = uniform(s, *bounds)
-            stub = FeatureModel(split, n_levels, [q], [np.ones((1, 1))], compand=compand_slope, ranges=[rng])
-            codec = _Quantiser(stub)
-            idx = [[[codec.quantise(t, 0)[0] for t in f] for f in clip] for clip in feats]
-            counts = sum(np.bincount(i.ravel(), minlength=len(q.levels)) for c in idx for f in c for i in f)
-            probs = (counts + 0.5) / (counts.sum() + 0.5 * len(counts))
-            q = Ecsq(q.levels, probs, 0.0)
-            cond = _conditional(q, idx)
+            n = len(q.levels)
+            nearest = FeatureCodec(FeatureModel(split, n_levels, [q], [np.full((n, n), 1.0 / n)], compand=compand_slope,
+                                                ranges=[rng]), 0, True, rdo=False)
+            q, cond = _counted(q.levels, [[[nearest.quantise(t)[0] for t in f] for f in clip] for clip in feats], 0.0)
             if rdo > 0:  # tables of the rate-distortion choice of the indices (one more round, as the ECSQ design)
-                lam = rdo / (len(q.levels) - 1) ** 2
-                rd = FeatureCodec(FeatureModel(split, n_levels, [Ecsq(q.levels, probs, lam)], [cond],
+                lam = rdo / (n - 1) ** 2
+                rd = FeatureCodec(FeatureModel(split, n_levels, [Ecsq(q.levels, q.probs, lam)], [cond],
                                                compand=compand_slope, ranges=[rng]), 0, True)
-                idx = [[[i for i, _, _ in f] for f in rd.indices(clip)] for clip in feats]
-                counts = sum(np.bincount(i.ravel(), minlength=len(q.levels)) for c in idx for f in c for i in f)
-                probs = (counts + 0.5) / (counts.sum() + 0.5 * len(counts))
-                q = Ecsq(q.levels, probs, lam)
-                cond = _conditional(q, idx)
+                q, cond = _counted(q.levels, [[[i for i, _, _ in f] for f in rd.indices(clip)] for clip in feats], lam)
             quantisers.append(q)
             conditional.append(cond)
             ranges.append(rng)
-            log(f"  step {s:g}: {len(q.levels)} levels on [{rng[0]:.3f}, {rng[1]:.3f}], "
-                f"{np.sum(-probs * np.log2(probs)):.3f} bits/element intra")
+            log(f"  step {s:g}: {n} levels on [{rng[0]:.3f}, {rng[1]:.3f}], "
+                f"{np.sum(-q.probs * np.log2(q.probs)):.3f} bits/element intra")
         return FeatureModel(split, n_levels, quantisers, conditional, source, compand_slope, ranges)
     rng = np.random.default_rng(seed)
     per_clip = [[[normalised(t, n_levels, compand_slope) for t in f] for f in clip] for clip in feats]
@@ -101,10 +102,3 @@ def design_from_features(feats, split: str = "stage2", n_levels: int = 32, lambd
         conditional.append(_conditional(q, [[[q.quantise(t) for t in f] for f in us] for us in per_clip]))
         log(f"  lambda {lam:g}: {len(q.levels)} levels, {np.sum(-q.probs * np.log2(q.probs)):.3f} bits/element intra")
     return FeatureModel(split, n_levels, quantisers, conditional, source, compand_slope)
-
-
-class _Quantiser(FeatureCodec):
-    """The encoder's quantisation of a model under design (no rANS tables needed)."""
-
-    def __init__(self, model: FeatureModel):
-        self.model, self.quantiser, self.temporal, self.rdo = model, 0, True, False
