@@ -147,8 +147,10 @@ class RansReader:
             raise BitstreamError(f"{self.what} asks for more symbols than it can hold")
         t = self.tables if tables is None else tables
         # hand the coder only the tables this pass uses (pybind11 converts every table passed, each call)
-        used, local = np.unique(ids, return_inverse=True)
+        used = np.flatnonzero(np.bincount(ids))  # the tables used, ascending (cheaper than np.unique)
+        lut = np.zeros(int(used[-1]) + 1, np.int32)
+        lut[used] = np.arange(used.size, dtype=np.int32)
         u = used.tolist()
-        out = self._dec.decode_stream(local.astype(np.int32).tolist(), [t.cdfs[i] for i in u],
+        out = self._dec.decode_stream(lut[ids].tolist(), [t.cdfs[i] for i in u],
                                       [t.lengths[i] for i in u], [t.offsets[i] for i in u])
         return np.frombuffer(array.array("i", out), np.int32).copy()

@@ -133,16 +133,26 @@ def carphone_features(carphone_yuv):
     return frames, sd, feats, lbs
 
 
-def _shipped_codec(q, temporal=True):
+SHIPPED = "nanodet-g-stage2-v3.npz"  # the configuration's default feature codec model
+
+
+def _shipped_codec(q, temporal=True, spatial=True):
     from svc.features.codec import WEIGHTS_DIR, FeatureCodec, FeatureModel
 
-    return FeatureCodec(FeatureModel.load(WEIGHTS_DIR / "nanodet-g-stage2-v2.npz"), q, temporal)
+    return FeatureCodec(FeatureModel.load(WEIGHTS_DIR / SHIPPED), q, temporal, spatial=spatial)
 
 
-@pytest.mark.parametrize("q,temporal", [(1, False), (3, True), (5, True)])
-def test_rate_estimate_matches_the_coded_size_and_decoding_is_exact(carphone_features, q, temporal):
+def test_shipped_model_is_the_configured_default():
+    from svc.config import SvcConfig
+
+    assert SvcConfig().features.model.endswith(SHIPPED)
+
+
+@pytest.mark.parametrize("q,temporal,spatial", [(1, False, True), (3, True, True), (5, True, True), (3, True, False)])
+def test_rate_estimate_matches_the_coded_size_and_decoding_is_exact(carphone_features, q, temporal, spatial):
     _, _, feats, _ = carphone_features
-    codec = _shipped_codec(q, temporal)
+    codec = _shipped_codec(q, temporal, spatial)
+    assert codec.spatial == spatial
     payload, decoded = codec.encode_gop(feats)
     idx = [[i for i, _, _ in f] for f in codec.indices(feats)]
     side = 12 + 8 * len(feats) * len(feats[0])  # head, ranges, CRC
@@ -153,21 +163,73 @@ def test_rate_estimate_matches_the_coded_size_and_decoding_is_exact(carphone_fea
     assert all(np.array_equal(a, b) for fa, fb in zip(again, decoded) for a, b in zip(fa, fb))
 
 
-def test_streams_of_the_first_model_still_decode(carphone_features):
-    """The first model (fitted clipping range + ECSQ) still ships under its own id: a header naming it
-    finds it, and its payloads decode exactly, beside the current model's."""
+def test_streams_of_earlier_models_still_decode(carphone_features):
+    """The earlier models (fitted clipping range + ECSQ; uniform quantisers without the neighbours'
+    tables) still ship under their own ids: a header naming one finds it, and its payloads decode
+    exactly, beside the current model's. The current model's quantisers and previous-frame tables are
+    the second model's, so with the neighbours' contexts off it codes the same bytes."""
     from svc.features.codec import WEIGHTS_DIR, FeatureCodec, FeatureModel
     from svc.shipped import find_shipped, identify
 
     _, _, feats, _ = carphone_features
-    entries = [identify(WEIGHTS_DIR / n) for n in ("nanodet-g-stage2.npz", "nanodet-g-stage2-v2.npz")]
-    assert entries[0]["id"] != entries[1]["id"] and entries[0]["sha256"] != entries[1]["sha256"]
-    first = FeatureModel.load(find_shipped(entries[0], "feature codec model", WEIGHTS_DIR, ".npz"))
-    assert first.ranges is None and first.compand == 1.0
-    payload, decoded = FeatureCodec(first, 3, True).encode_gop(feats[:3])
-    again = FeatureCodec(FeatureModel.load(WEIGHTS_DIR / "nanodet-g-stage2.npz"), 3, True).decode_gop(
-        payload, [t.shape for t in feats[0]])
-    assert all(np.array_equal(a, b) for fa, fb in zip(again, decoded) for a, b in zip(fa, fb))
+    shapes = [t.shape for t in feats[0]]
+    entries = [identify(WEIGHTS_DIR / n) for n in ("nanodet-g-stage2.npz", "nanodet-g-stage2-v2.npz", SHIPPED)]
+    assert len({e["id"] for e in entries}) == 3 and len({e["sha256"] for e in entries}) == 3
+    first, second = (FeatureModel.load(find_shipped(e, "feature codec model", WEIGHTS_DIR, ".npz")) for e in entries[:2])
+    assert first.ranges is None and first.compand == 1.0 and first.spatial is None and second.spatial is None
+    for model in (first, second):
+        payload, decoded = FeatureCodec(model, 3, True).encode_gop(feats[:3])
+        again = FeatureCodec(model, 3, True).decode_gop(payload, shapes)
+        assert all(np.array_equal(a, b) for fa, fb in zip(again, decoded) for a, b in zip(fa, fb))
+    assert FeatureCodec(second, 3, True).encode_gop(feats[:3])[0] == _shipped_codec(3, spatial=False).encode_gop(feats[:3])[0]
+
+
+def test_neighbour_contexts_decode_as_the_encoder_ordered_them():
+    """The decoder's channel-by-channel checkerboard passes see exactly the contexts the encoder
+    computed from the whole tensor (intra and inter, odd sizes, every value bucket)."""
+    from svc.features import context
+
+    rng = np.random.default_rng(3)
+    for shape in ((4, 7, 6), (3, 1, 5), (2, 5, 1)):
+        prev = rng.integers(0, 20, shape)
+        for p in (None, prev):
+            cur = rng.integers(0, 20, shape) if p is None else np.where(rng.random(shape) < 0.7, p, rng.integers(0, 20, shape))
+            a_ctx, o_ctx = context.contexts(cur, p, 4)
+            anchor = context.anchors(*shape[1:])
+            want_ctx, want_sym = context.order(np.where(anchor, a_ctx, o_ctx), anchor), context.order(cur, anchor)
+            kinds = []
+            rows = context.table_rows(20)
+            pos = [0]
+
+            def get(kind, ids):
+                k, n = pos[0], len(ids)
+                assert np.array_equal(ids, want_ctx[k:k + n]) and 0 <= min(ids) and max(ids) < rows[kind]
+                kinds.append(kind)
+                pos[0] += n
+                return want_sym[k:k + n]
+
+            assert np.array_equal(context.ChannelDecoder(shape, 4).decode(get, p), cur) and pos[0] == cur.size
+            assert kinds[:2] == (["intra_anchor", "intra_other"] if p is None else ["inter_anchor", "inter_other"])
+
+
+def test_neighbour_contexts_save_bits_and_need_their_tables(carphone_features):
+    """On real features the neighbours' contexts code the same indices in fewer bytes (intra and
+    inter), decoding exactly; a model without their tables refuses such a payload by name."""
+    from svc.errors import BitstreamError
+    from svc.features.codec import WEIGHTS_DIR, FeatureCodec, FeatureModel
+
+    _, _, feats, _ = carphone_features
+    shapes = [t.shape for t in feats[0]]
+    for temporal in (False, True):
+        with_n, without = _shipped_codec(2, temporal, True), _shipped_codec(2, temporal, False)
+        p_with, dec = with_n.encode_gop(feats)
+        p_without, dec_without = without.encode_gop(feats)
+        assert len(p_with) < 0.95 * len(p_without), (temporal, len(p_with), len(p_without))
+        assert all(np.array_equal(a, b) for fa, fb in zip(dec, dec_without) for a, b in zip(fa, fb))  # same indices
+        assert all(np.array_equal(a, b) for fa, fb in zip(with_n.decode_gop(p_with, shapes), dec) for a, b in zip(fa, fb))
+    old = FeatureCodec(FeatureModel.load(WEIGHTS_DIR / "nanodet-g-stage2-v2.npz"), 2, True)
+    with pytest.raises(BitstreamError, match="spatial contexts"):
+        old.decode_gop(p_with, shapes)
 
 
 def test_rate_distortion_index_choice_lowers_the_lagrangian_cost(carphone_features):
@@ -197,7 +259,7 @@ def test_rate_distortion_index_choice_lowers_the_lagrangian_cost(carphone_featur
 def _q2_codec(rdo):
     from svc.features.codec import WEIGHTS_DIR, FeatureCodec, FeatureModel
 
-    return FeatureCodec(FeatureModel.load(WEIGHTS_DIR / "nanodet-g-stage2-v2.npz"), 2, True, rdo=rdo)
+    return FeatureCodec(FeatureModel.load(WEIGHTS_DIR / SHIPPED), 2, True, rdo=rdo)
 
 
 def test_seed_result_under_a_bit_per_element_without_accuracy_loss(carphone_features):
@@ -232,7 +294,7 @@ def test_feature_payload_decodes_bit_exactly_in_another_process(carphone_feature
     script = (
         "import sys, numpy as np\n"
         "from svc.features.codec import WEIGHTS_DIR, FeatureCodec, FeatureModel\n"
-        "c = FeatureCodec(FeatureModel.load(WEIGHTS_DIR / 'nanodet-g-stage2-v2.npz'), 2, True)\n"
+        f"c = FeatureCodec(FeatureModel.load(WEIGHTS_DIR / '{SHIPPED}'), 2, True)\n"
         f"d = c.decode_gop(open(r'{tmp_path / 'p.bin'}', 'rb').read(), [tuple(s) for s in np.load(r'{tmp_path / 'shapes.npy'}')])\n"
         f"np.savez(r'{tmp_path / 'out.npz'}', *[t for f in d for t in f])\n")
     subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT)

@@ -83,7 +83,9 @@ def main(argv=None):
     ap.add_argument("--clips", nargs="+", default=["carphone", "bikes:100"])
     ap.add_argument("--frames", type=int, default=64)
     ap.add_argument("--qps", nargs="+", type=float, default=[27, 32, 37, 42, 47])
-    ap.add_argument("--model", default=str(WEIGHTS_DIR / "nanodet-g-stage2-v2.npz"))
+    ap.add_argument("--model", default=str(WEIGHTS_DIR / "nanodet-g-stage2-v3.npz"))
+    ap.add_argument("--no-spatial", action="store_true",
+                    help="code with the previous-frame contexts only (the neighbours' contexts switched off)")
     ap.add_argument("--quantisers", nargs="+", type=int, help="quantiser ids (default: all)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--map-floor", type=float, default=0.05,
@@ -111,7 +113,7 @@ def main(argv=None):
               f"reference: {len(rows(ref))} detections")
         for qid in args.quantisers if args.quantisers is not None else range(len(model.quantisers)):
             for temporal in (False, True):
-                codec = FeatureCodec(model, qid, temporal)
+                codec = FeatureCodec(model, qid, temporal, spatial=not args.no_spatial)
                 nbytes, dec = 0, []
                 for g in range(0, n, 16):
                     payload, d = codec.encode_gop(feats[g:g + 16])

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Design the feature layer's quantisers and tables (svc/features/weights/nanodet-g-<split>-v2.npz).
+"""Design the feature layer's quantisers and tables (svc/features/weights/nanodet-g-<split>-v3.npz).
 
     python tools/train_features.py [--split stage2] [--frames 48] [--compand 3] [--out PATH]
 
@@ -55,9 +55,9 @@ def main(argv=None):
     ap.add_argument("--ecsq", action="store_true",
                     help="analytic per-tensor clipping ranges and designed ECSQs (one per lambda) instead of the "
                          "uniform quantisers of svc.features.train.STEPS")
-    ap.add_argument("--out", help="output file (default svc/features/weights/nanodet-g-<split>-v2.npz)")
+    ap.add_argument("--out", help="output file (default svc/features/weights/nanodet-g-<split>-v3.npz)")
     args = ap.parse_args(argv)
-    out = Path(args.out) if args.out else WEIGHTS_DIR / f"nanodet-g-{args.split}-v2.npz"
+    out = Path(args.out) if args.out else WEIGHTS_DIR / f"nanodet-g-{args.split}-v3.npz"
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = "python tools/train_features.py " + " ".join(argv if argv is not None else sys.argv[1:])
     model = design_model(training_clips(args.frames), args.split, args.levels, samples=args.samples, source=cmd,

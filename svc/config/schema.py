@@ -262,10 +262,12 @@ class FeaturesConfig(Section):
 
     enabled: bool = option(False, "code the feature layer (svc-encode --features)")
     pixels: bool = option(True, "also code the pixel layers (base, enhancement); false: a feature-only stream")
-    model: str = option("svc/features/weights/nanodet-g-stage2-v2.npz",
+    model: str = option("svc/features/weights/nanodet-g-stage2-v3.npz",
                         "feature codec model (split point, quantisers, tables); relative to the project root")
     quantiser: int = option(3, "quantiser id, 0 (finest, most bits) .. 6 (coarsest)", lo=0, hi=255)
     temporal: bool = option(True, "code each frame's indices conditioned on the previous frame's (within a GOP)")
+    spatial: bool = option(True, "add the already decoded neighbours (checkerboard per channel) to each index's "
+                                 "context, where the model has the tables (about 10% fewer bits)")
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,14 @@ one, the optimal clipping range of the fitted activation model for ``n_levels`` 
 (:mod:`svc.features.clipping`) with a designed entropy-constrained quantiser (:mod:`svc.features.ecsq`).
 Intra, each index uses the quantiser's marginal table; with ``temporal`` a frame's index is coded with
 the table conditioned on the previous frame's decoded index at the same position (learned on training
-clips), since consecutive frames' features agree where the scene does.
+clips), since consecutive frames' features agree where the scene does. With ``spatial`` (models
+that carry the tables) each tensor is coded channel by channel in a checkerboard and a cell's
+context adds what its already decoded neighbours did (:mod:`svc.features.context`): intra, their
+values; inter, how many of them changed since the previous frame.
 
 GOP payload::
 
-    u8 version (1) | u8 split id | u8 quantiser id | u8 flags (bit 0: temporal) |
+    u8 version (1) | u8 split id | u8 quantiser id | u8 flags (bit 0: temporal, bit 1: spatial contexts) |
     u16 frames | u16 tensors per frame | frames x tensors x (f32 lo, f32 hi) |
     u32 crc32 (of everything before it and the string) | rANS string
 
@@ -35,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from svc.errors import BitstreamError, ModelError
+from svc.features import context
 from svc.features.clipping import fit_model, optimal_range
 from svc.features.ecsq import Ecsq
 from svc.features.split import SPLITS, SplitPoint
@@ -62,7 +66,8 @@ def expand(v: np.ndarray, r: float) -> np.ndarray:
 class FeatureModel:
     """What the codec needs beside the stream: the split point, the levels count of the range
     optimisation, the designed quantisers (id = position, ascending lambda) and, per quantiser, the
-    table of P(index | previous frame's index) (rows sum to 1)."""
+    table of P(index | previous frame's index) (rows sum to 1); optionally, per quantiser, the tables
+    of the spatio-temporal contexts (``{kind: (rows, levels)}``, :mod:`svc.features.context`)."""
 
     split: str
     n_levels: int
@@ -71,6 +76,12 @@ class FeatureModel:
     source: str = ""  # how it was made (command, data)
     compand: float = 1.0  # slope applied to negative activations before quantisation
     ranges: list | None = None  # fixed (lo, hi) per quantiser (companded units); None: analytic per tensor
+    spatial: list | None = None  # per quantiser {context kind: table}; None: previous-frame contexts only
+
+    def zero_index(self, quantiser: int) -> int:
+        """The index of quantiser ``quantiser`` whose value is nearest 0 (models with fixed ranges)."""
+        lo, hi = self.ranges[quantiser]
+        return int(np.argmin(np.abs(lo + self.quantisers[quantiser].levels * (hi - lo))))
 
     def save(self, path):
         arrays = {"split": np.array(self.split), "n_levels": np.array(self.n_levels), "source": np.array(self.source),
@@ -80,6 +91,8 @@ class FeatureModel:
             arrays[f"lam_{i}"], arrays[f"cond_{i}"] = np.array(q.lam), c
             if self.ranges is not None:
                 arrays[f"range_{i}"] = np.array(self.ranges[i], np.float32)
+            for kind, t in (self.spatial[i] if self.spatial is not None else {}).items():
+                arrays[f"{kind}_{i}"] = np.asarray(t, np.float32)
         tmp = Path(str(path) + ".partial.npz")
         np.savez_compressed(tmp, **arrays)
         tmp.replace(path)
@@ -97,25 +110,41 @@ class FeatureModel:
                 compand = float(z["compand"]) if "compand" in z.files else 1.0
                 if not compand >= 1.0:
                     raise ValueError(f"compand {compand} < 1")
+                spatial = None
+                if f"{context.KINDS[0]}_0" in z.files:
+                    if ranges is None:
+                        raise ValueError("spatial context tables need fixed ranges")
+                    spatial = [{k: z[f"{k}_{i}"].astype(np.float64) for k in context.KINDS} for i in range(n)]
+                    for i, t in enumerate(spatial):
+                        want = context.table_rows(len(qs[i].levels))
+                        if any(t[k].shape != (want[k], len(qs[i].levels)) for k in context.KINDS):
+                            raise ValueError(f"spatial context tables of quantiser {i} have the wrong shape")
                 return cls(str(z["split"]), int(z["n_levels"]), qs, [z[f"cond_{i}"] for i in range(n)],
-                           str(z["source"]), compand, ranges)
+                           str(z["source"]), compand, ranges, spatial)
         except Exception as e:  # noqa: BLE001 - any failure means an unusable file
             raise ModelError(f"cannot load feature codec model {path}: {e}") from None
 
 
 class FeatureCodec:
-    """Codes the feature tensors of a GOP at quantiser ``quantiser`` (0 = finest) of ``model``."""
+    """Codes the feature tensors of a GOP at quantiser ``quantiser`` (0 = finest) of ``model``;
+    ``spatial``: with the spatio-temporal contexts, where the model has their tables."""
 
-    def __init__(self, model: FeatureModel, quantiser: int, temporal: bool = True, rdo: bool = True):
+    def __init__(self, model: FeatureModel, quantiser: int, temporal: bool = True, rdo: bool = True,
+                 spatial: bool = True):
         from svc.entropy import RansTables
 
         if not 0 <= quantiser < len(model.quantisers):
             raise ValueError(f"quantiser {quantiser} not in 0..{len(model.quantisers) - 1}")
         self.model, self.quantiser, self.temporal, self.rdo = model, int(quantiser), bool(temporal), bool(rdo)
+        self.spatial = bool(spatial) and model.spatial is not None
         self.split = SplitPoint(model.split)
-        self._tables = {}
+        self._tables, self._first_row = {}, {}
         for i, (q, cond) in enumerate(zip(model.quantisers, model.conditional)):
-            self._tables[i] = RansTables([q.probs] + list(cond), [0] * (1 + len(cond)))
+            rows, first = [q.probs] + list(cond), {}
+            for kind in (context.KINDS if model.spatial is not None else ()):
+                first[kind] = len(rows)
+                rows += list(model.spatial[i][kind])
+            self._tables[i], self._first_row[i] = RansTables(rows, [0] * len(rows)), first
 
     # -- encoder ----------------------------------------------------------------------------------
     def quantise(self, x: np.ndarray, quantiser: int | None = None, prev: np.ndarray | None = None):
@@ -170,14 +199,16 @@ class FeatureCodec:
         from svc.entropy import encode
 
         n_t = len(frames[0])
-        head = _HEAD.pack(VERSION, SPLITS.index(self.split.name), self.quantiser, int(self.temporal), len(frames), n_t)
+        flags = int(self.temporal) | 2 * int(self.spatial)
+        head = _HEAD.pack(VERSION, SPLITS.index(self.split.name), self.quantiser, flags, len(frames), n_t)
         side, values, tables, decoded, prev = [], [], [], [], None
         for coded in self.indices(frames):
             idx_f, out = [], []
             for k, (idx, lo, hi) in enumerate(coded):
                 side.append(_RANGE.pack(lo, hi))
-                values.append(idx.ravel())
-                tables.append(self._table_ids(prev[k] if prev is not None else None, idx.size))
+                v, t = self._symbols(idx, prev[k] if prev is not None else None)
+                values.append(v)
+                tables.append(t)
                 idx_f.append(idx)
                 out.append(self.dequantise(idx, lo, hi))
             decoded.append(out)
@@ -185,6 +216,19 @@ class FeatureCodec:
         body = head + b"".join(side)
         string = encode(np.concatenate(values), np.concatenate(tables), self._tables[self.quantiser])
         return body + struct.pack("<I", zlib.crc32(body + string)) + string, decoded
+
+    def _symbols(self, idx: np.ndarray, prev_idx: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(indices in coding order, their table ids) of one tensor; ``prev_idx``: the previous frame's."""
+        if not self.temporal:
+            prev_idx = None
+        if not self.spatial:
+            return idx.ravel(), self._table_ids(prev_idx, idx.size)
+        first = self._first_row[self.quantiser]
+        anchor_ctx, other_ctx = context.contexts(idx, prev_idx, self.model.zero_index(self.quantiser))
+        kinds = ("intra_anchor", "intra_other") if prev_idx is None else ("inter_anchor", "inter_other")
+        anchor = context.anchors(*idx.shape[1:])
+        ids = np.where(anchor, anchor_ctx + first[kinds[0]], other_ctx + first[kinds[1]])
+        return context.order(idx, anchor), context.order(ids, anchor).astype(np.int32)
 
     def _table_ids(self, prev_idx, size: int) -> np.ndarray:
         if prev_idx is None or not self.temporal:
@@ -216,17 +260,27 @@ class FeatureCodec:
         sizes = [int(np.prod(s)) for s in shapes]
         reader = RansReader(payload[pos + 4:], self._tables[qid], frames * sum(sizes))
         n_levels = len(self.model.quantisers[qid].levels)
-        temporal = bool(flags & 1)
+        temporal, spatial = bool(flags & 1), bool(flags & 2)
+        if spatial and self.model.spatial is None:
+            raise BitstreamError("feature payload uses spatial contexts that the model has no tables for", gop_index)
+        first = self._first_row[qid]
+
+        def get(kind, ids):
+            return reader.get(ids + first[kind])
+
         out, prev = [], None
         for f in range(frames):
             tensors, idx_f = [], []
             for k, shape in enumerate(shapes):
                 lo, hi = _RANGE.unpack_from(payload, _HEAD.size + _RANGE.size * (f * n_t + k))
-                ids = np.zeros(sizes[k], np.int32) if prev is None or not temporal else 1 + prev[k].ravel()
-                idx = reader.get(ids)
+                p = prev[k] if prev is not None and temporal else None
+                if spatial:
+                    idx = context.ChannelDecoder(shape, self.model.zero_index(qid)).decode(get, p)
+                else:
+                    idx = reader.get(np.zeros(sizes[k], np.int32) if p is None else 1 + p.ravel())
                 if idx.size and (idx.min() < 0 or idx.max() >= n_levels):
                     raise BitstreamError("feature payload decodes to an index outside the quantiser", gop_index)
-                idx = idx.reshape(shape)
+                idx = idx.reshape(shape).astype(np.int32)
                 idx_f.append(idx)
                 tensors.append(self.dequantise(idx, lo, hi, qid))
             out.append(tensors)
@@ -239,8 +293,8 @@ class FeatureCodec:
         bits, prev = 0.0, None
         for idx_f in frames_idx:
             for k, idx in enumerate(idx_f):
-                ids = self._table_ids(prev[k] if prev is not None else None, idx.size)
+                values, ids = self._symbols(idx, prev[k] if prev is not None else None)
                 for tid in np.unique(ids):
-                    bits += float(t.cost(int(tid), idx.ravel()[ids == tid]).sum())
+                    bits += float(t.cost(int(tid), values[ids == tid]).sum())
             prev = idx_f
         return bits

@@ -4,8 +4,8 @@ a cloud reader decodes a record's feature payload and runs the rest of the detec
 
 Header entry (``Header.features``)::
 
-    {"codec": "svc-features-v1", "split": "stage2", "quantiser": 3, "temporal": true,
-     "input_size": 416, "model": {"id": "nanodet-g-stage2-v2", "sha256": "..."}}
+    {"codec": "svc-features-v1", "split": "stage2", "quantiser": 3, "temporal": true, "spatial": true,
+     "input_size": 416, "model": {"id": "nanodet-g-stage2-v3", "sha256": "..."}}
 
 The letterbox of each frame (and so every tensor shape) follows from the stream's frame size and the
 detector input size, so the payload carries only the coded tensors.
@@ -25,11 +25,12 @@ class FeatureLayer:
     """Edge encoder and cloud decoder of one stream's feature layer.
 
     ``model_path``: a :class:`FeatureModel` file; ``quantiser``: its id (0 finest); ``temporal``:
-    conditional coding on the previous frame; ``threads``: torch threads (None: torch's default);
+    conditional coding on the previous frame; ``spatial``: contexts of the decoded neighbours too (where
+    the model has their tables); ``threads``: torch threads (None: torch's default);
     ``detector_options``: NanoDet options of the cloud side (scores, NMS, input size)."""
 
     def __init__(self, model_path, quantiser: int = 3, temporal: bool = True, threads: int | None = None,
-                 detector_options: dict | None = None):
+                 detector_options: dict | None = None, spatial: bool = True):
         from svc.features.split import SplitDetector
         from svc.shipped import identify
 
@@ -37,7 +38,7 @@ class FeatureLayer:
         self.model = FeatureModel.load(path)
         if not 0 <= quantiser < len(self.model.quantisers):
             raise ModelError(f"feature quantiser {quantiser} not in 0..{len(self.model.quantisers) - 1} of {path}")
-        self.codec = FeatureCodec(self.model, quantiser, temporal)
+        self.codec = FeatureCodec(self.model, quantiser, temporal, spatial=spatial)
         self.model_id = identify(path)
         self.split = SplitDetector(self.model.split, threads=threads, **dict(detector_options or {}))
 
@@ -48,7 +49,7 @@ class FeatureLayer:
 
     def header_info(self) -> dict:
         return {"codec": CODEC_ID, "split": self.model.split, "quantiser": self.codec.quantiser,
-                "temporal": self.codec.temporal, "input_size": int(self.detector.input_size), "model": self.model_id}
+                "temporal": self.codec.temporal, "spatial": self.codec.spatial, "input_size": int(self.detector.input_size), "model": self.model_id}
 
     # -- edge ---------------------------------------------------------------------------------------
     def features(self, frames) -> list[list]:
@@ -89,7 +90,7 @@ def load_features_for_encoding(config, threads: int | None = None) -> FeatureLay
 
     f = config.features
     opts = {k: v for k, v in dict(config.analytics.detector_options).items() if k != "runtime"}
-    return FeatureLayer(resolve_path(f.model), f.quantiser, f.temporal, threads, opts)
+    return FeatureLayer(resolve_path(f.model), f.quantiser, f.temporal, threads, opts, f.spatial)
 
 
 def load_features_for_decoding(header, threads: int | None = None, detector_options: dict | None = None

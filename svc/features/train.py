@@ -9,13 +9,16 @@ Frames go through the edge side of the split detector. Two kinds of model:
   the pooled values design one ECSQ per Lagrangian (:func:`svc.features.ecsq.design`).
 
 Either way, consecutive frames of each clip give the tables of P(index | previous frame's index) per
-quantiser (counts with a pseudo-count prior toward the marginal).
+quantiser (counts with a pseudo-count prior toward the marginal). Uniform models also get the tables
+of the spatio-temporal contexts (:mod:`svc.features.context`): intra ones counted on the clips coded
+intra, inter ones on consecutive frames, each row with a prior toward the row it refines.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from svc.features.clipping import fit_model, optimal_range
+from svc.features import context
 from svc.features.codec import ALPHA, FeatureCodec, FeatureModel, compand
 from svc.features.ecsq import Ecsq, design, uniform
 
@@ -50,6 +53,43 @@ def _conditional(q: Ecsq, per_clip_idx) -> np.ndarray:
     return (counts + 4.0 * q.probs[None, :]) / (counts.sum(1, keepdims=True) + 4.0)
 
 
+def _spatial(q: Ecsq, cond: np.ndarray, zero: int, intra_idx, inter_idx, prior: float = 4.0) -> dict:
+    """The context tables of :mod:`svc.features.context` for quantiser ``q`` (its previous-frame
+    table ``cond``): counts of the intra indices ``intra_idx`` and of consecutive frames of
+    ``inter_idx`` (both per clip, per frame, per tensor), each row with ``prior`` pseudo-counts of the
+    row it refines (intra: the marginal, inter: the previous index's row of ``cond``)."""
+    n = len(q.levels)
+    rows = context.table_rows(n)
+    counts = {k: np.zeros(rows[k] * n) for k in context.KINDS}
+
+    def add(kind, ctx, sym):
+        counts[kind] += np.bincount(ctx * n + sym, minlength=rows[kind] * n)
+
+    for clip in intra_idx:
+        for f in clip:
+            for t in f:
+                a, o = context.contexts(t, None, zero)
+                m = np.broadcast_to(context.anchors(*t.shape[1:]), t.shape)
+                add("intra_anchor", a[m], t[m])
+                add("intra_other", o[~m], t[~m])
+    for clip in inter_idx:
+        for prev, cur in zip(clip, clip[1:]):
+            for p, t in zip(prev, cur):
+                a, o = context.contexts(t, p, zero)
+                m = np.broadcast_to(context.anchors(*t.shape[1:]), t.shape)
+                add("inter_anchor", a[m], t[m])
+                add("inter_other", o[~m], t[~m])
+    base = {"intra_anchor": np.tile(q.probs, (rows["intra_anchor"], 1)),
+            "intra_other": np.tile(q.probs, (rows["intra_other"], 1)),
+            "inter_anchor": np.repeat(cond, context.ANCHOR_CHANGES, 0),
+            "inter_other": np.repeat(cond, context.OTHER_CHANGES, 0)}
+    out = {}
+    for k in context.KINDS:
+        c = counts[k].reshape(rows[k], n)
+        out[k] = (c + prior * base[k]) / (c.sum(1, keepdims=True) + prior)
+    return out
+
+
 def design_model(clips, split: str = "stage2", n_levels: int = 32, lambdas=LAMBDAS, samples: int = 400_000,
                  seed: int = 0, threads: int | None = None, source: str = "", log=print, steps=None,
                  compand_slope: float = 1.0, bounds=BOUNDS, rdo: float = 0.0) -> FeatureModel:
@@ -73,25 +113,31 @@ def design_from_features(feats, split: str = "stage2", n_levels: int = 32, lambd
                          seed: int = 0, source: str = "", log=print, steps=None, compand_slope: float = 1.0,
                          bounds=BOUNDS, rdo: float = 0.0) -> FeatureModel:
     """:func:`design_model` from the split tensors of each training clip (per clip, per frame, its tensors)."""
-    quantisers, conditional, ranges = [], [], []
+    quantisers, conditional, ranges, spatial = [], [], [], []
     if steps is not None:
         for s in steps:
             q, rng = uniform(s, *bounds)
             n = len(q.levels)
             nearest = FeatureCodec(FeatureModel(split, n_levels, [q], [np.full((n, n), 1.0 / n)], compand=compand_slope,
                                                 ranges=[rng]), 0, True, rdo=False)
-            q, cond = _counted(q.levels, [[[nearest.quantise(t)[0] for t in f] for f in clip] for clip in feats], 0.0)
+            idx = [[[nearest.quantise(t)[0] for t in f] for f in clip] for clip in feats]
+            intra = idx
+            q, cond = _counted(q.levels, idx, 0.0)
             if rdo > 0:  # tables of the rate-distortion choice of the indices (one more round, as the ECSQ design)
                 lam = rdo / (n - 1) ** 2
-                rd = FeatureCodec(FeatureModel(split, n_levels, [Ecsq(q.levels, q.probs, lam)], [cond],
-                                               compand=compand_slope, ranges=[rng]), 0, True)
-                q, cond = _counted(q.levels, [[[i for i, _, _ in f] for f in rd.indices(clip)] for clip in feats], lam)
+                m = FeatureModel(split, n_levels, [Ecsq(q.levels, q.probs, lam)], [cond], compand=compand_slope,
+                                 ranges=[rng])
+                idx = [[[i for i, _, _ in f] for f in FeatureCodec(m, 0, True).indices(clip)] for clip in feats]
+                intra = [[[i for i, _, _ in f] for f in FeatureCodec(m, 0, False).indices(clip)] for clip in feats]
+                q, cond = _counted(q.levels, idx, lam)
             quantisers.append(q)
             conditional.append(cond)
             ranges.append(rng)
+            zero = FeatureModel(split, n_levels, [q], [cond], ranges=[rng]).zero_index(0)
+            spatial.append(_spatial(q, cond, zero, intra, idx))
             log(f"  step {s:g}: {n} levels on [{rng[0]:.3f}, {rng[1]:.3f}], "
                 f"{np.sum(-q.probs * np.log2(q.probs)):.3f} bits/element intra")
-        return FeatureModel(split, n_levels, quantisers, conditional, source, compand_slope, ranges)
+        return FeatureModel(split, n_levels, quantisers, conditional, source, compand_slope, ranges, spatial)
     rng = np.random.default_rng(seed)
     per_clip = [[[normalised(t, n_levels, compand_slope) for t in f] for f in clip] for clip in feats]
     pool = np.concatenate([t.ravel() for us in per_clip for f in us for t in f])
