@@ -13,9 +13,9 @@ one, the optimal clipping range of the fitted activation model for ``n_levels`` 
 Intra, each index uses the quantiser's marginal table; with ``temporal`` a frame's index is coded with
 the table conditioned on the previous frame's decoded index at the same position (learned on training
 clips), since consecutive frames' features agree where the scene does. With ``spatial`` (models
-that carry the tables) each tensor is coded channel by channel in a checkerboard and a cell's
-context adds what its already decoded neighbours did (:mod:`svc.features.context`): intra, their
-values; inter, how many of them changed since the previous frame.
+that carry the tables) each tensor is coded in channel groups and a checkerboard, and a cell's
+context adds what the cells decoded before it did (:mod:`svc.features.context`): intra, its
+neighbours' values; inter, how many cells changed since the previous frame around it.
 
 GOP payload::
 
@@ -92,7 +92,7 @@ class FeatureModel:
             if self.ranges is not None:
                 arrays[f"range_{i}"] = np.array(self.ranges[i], np.float32)
             for kind, t in (self.spatial[i] if self.spatial is not None else {}).items():
-                arrays[f"{kind}_{i}"] = np.asarray(t, np.float32)
+                arrays[f"{kind}_{i}"] = np.asarray(t, np.float16)  # a third of the file; coded sizes within 0.02%
         tmp = Path(str(path) + ".partial.npz")
         np.savez_compressed(tmp, **arrays)
         tmp.replace(path)

@@ -81,8 +81,8 @@ def _spatial(q: Ecsq, cond: np.ndarray, zero: int, intra_idx, inter_idx, prior: 
                 add("inter_other", o[~m], t[~m])
     base = {"intra_anchor": np.tile(q.probs, (rows["intra_anchor"], 1)),
             "intra_other": np.tile(q.probs, (rows["intra_other"], 1)),
-            "inter_anchor": np.repeat(cond, context.ANCHOR_CHANGES, 0),
-            "inter_other": np.repeat(cond, context.OTHER_CHANGES, 0)}
+            "inter_anchor": np.repeat(cond, rows["inter_anchor"] // n, 0),  # rows of one previous index are adjacent
+            "inter_other": np.repeat(cond, rows["inter_other"] // n, 0)}
     out = {}
     for k in context.KINDS:
         c = counts[k].reshape(rows[k], n)
