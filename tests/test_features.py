@@ -212,6 +212,42 @@ def test_neighbour_contexts_decode_as_the_encoder_ordered_them():
             assert kinds[:2] == (["intra_anchor", "intra_other"] if p is None else ["inter_anchor", "inter_other"])
 
 
+def test_designed_context_tables_round_trip_and_fit_their_data(tmp_path):
+    """The design counts the neighbours' tables from training tensors: each row a pmf, saved and loaded
+    (float16) with the shapes the contexts need; on tensors like the training ones (a moving blob over
+    a still background) they code fewer bytes than the previous-frame contexts, decoding exactly."""
+    from svc.features import context
+    from svc.features.codec import FeatureCodec, FeatureModel
+    from svc.features.train import design_from_features
+
+    def clip(seed, frames=6):
+        rng = np.random.default_rng(seed)
+        still = np.abs(rng.normal(0, 0.4, (8, 12, 12))).astype(np.float32)
+        out = []
+        for f in range(frames):
+            x = still.copy()
+            x[:, 2:6, f:f + 4] += np.float32(1.0) + rng.normal(0, 0.2, (8, 4, 4)).astype(np.float32)
+            out.append([np.where(x > 0.3, x, 0.1 * x - 0.03).astype(np.float32)])
+        return out
+
+    model = design_from_features([clip(0), clip(1)], steps=(0.15,), compand_slope=3.0, rdo=0.15, log=lambda *a: None)
+    model.save(tmp_path / "m.npz")
+    loaded = FeatureModel.load(tmp_path / "m.npz")
+    n = len(loaded.quantisers[0].levels)
+    for kind, rows in context.table_rows(n).items():
+        t = loaded.spatial[0][kind]
+        assert t.shape == (rows, n) and np.allclose(t.sum(1), 1.0, atol=0.01) and t.min() >= 0  # the CDFs floor at 2**-16
+    test = clip(2)
+    shapes = [t.shape for t in test[0]]
+    sizes = {}
+    for spatial in (True, False):
+        codec = FeatureCodec(loaded, 0, True, spatial=spatial)
+        payload, decoded = codec.encode_gop(test)
+        assert all(np.array_equal(a, b) for fa, fb in zip(codec.decode_gop(payload, shapes), decoded) for a, b in zip(fa, fb))
+        sizes[spatial] = len(payload)
+    assert sizes[True] < 0.97 * sizes[False], sizes
+
+
 def test_neighbour_contexts_save_bits_and_need_their_tables(carphone_features):
     """On real features the neighbours' contexts code the same indices in fewer bytes (intra and
     inter), decoding exactly; a model without their tables refuses such a payload by name."""

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from svc.features.clipping import fit_model, optimal_range
 from svc.features import context
+from svc.features.clipping import fit_model, optimal_range
 from svc.features.codec import ALPHA, FeatureCodec, FeatureModel, compand
 from svc.features.ecsq import Ecsq, design, uniform
 
