@@ -52,6 +52,8 @@ def main(argv=None):
     ap.add_argument("--rdo", type=float, default=0.15,
                     help="Lagrangian of the uniform quantisers' rate-distortion index choice, in squared steps "
                          "(0.15: measured better than 0, 0.25 and 0.35 along the whole rate-mAP curve)")
+    ap.add_argument("--steps", nargs="+", type=float,
+                    help="steps of the uniform quantisers, one quantiser each (default: svc.features.train.STEPS)")
     ap.add_argument("--ecsq", action="store_true",
                     help="analytic per-tensor clipping ranges and designed ECSQs (one per lambda) instead of the "
                          "uniform quantisers of svc.features.train.STEPS")
@@ -61,7 +63,7 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = "python tools/train_features.py " + " ".join(argv if argv is not None else sys.argv[1:])
     model = design_model(training_clips(args.frames), args.split, args.levels, samples=args.samples, source=cmd,
-                         steps=None if args.ecsq else STEPS, compand_slope=args.compand, rdo=args.rdo)
+                         steps=None if args.ecsq else (args.steps or STEPS), compand_slope=args.compand, rdo=args.rdo)
     model.save(out)
     print(f"wrote {out}")
     return 0
