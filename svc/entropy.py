@@ -113,6 +113,16 @@ def escape_bits(v, n: int) -> np.ndarray:
     return 4.0 + 4.0 * np.ceil(np.log2(np.maximum(raw, 1) + 1) / 4)
 
 
+def localised(table_ids) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct ids of ``table_ids``, ascending; each id's position among them as int32): what
+    ``np.unique(..., return_inverse=True)`` gives, by a lookup table instead of a sort."""
+    ids = np.asarray(table_ids, np.int64).ravel()
+    used = np.flatnonzero(np.bincount(ids))
+    lut = np.zeros(int(used[-1]) + 1, np.int32)
+    lut[used] = np.arange(used.size, dtype=np.int32)
+    return used, lut[ids]
+
+
 def encode(values, tables_ids, tables: RansTables) -> bytes:
     """One rANS string of ``values`` (int), each coded with table ``tables_ids[i]``."""
     v = np.asarray(values, np.int32).ravel()
@@ -147,10 +157,8 @@ class RansReader:
             raise BitstreamError(f"{self.what} asks for more symbols than it can hold")
         t = self.tables if tables is None else tables
         # hand the coder only the tables this pass uses (pybind11 converts every table passed, each call)
-        used = np.flatnonzero(np.bincount(ids))  # the tables used, ascending (cheaper than np.unique)
-        lut = np.zeros(int(used[-1]) + 1, np.int32)
-        lut[used] = np.arange(used.size, dtype=np.int32)
+        used, local = localised(ids)
         u = used.tolist()
-        out = self._dec.decode_stream(lut[ids].tolist(), [t.cdfs[i] for i in u],
+        out = self._dec.decode_stream(local.tolist(), [t.cdfs[i] for i in u],
                                       [t.lengths[i] for i in u], [t.offsets[i] for i in u])
         return np.frombuffer(array.array("i", out), np.int32).copy()

@@ -26,7 +26,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from svc.entropy import PRECISION, RansReader, encode, escape_bits, quantised_cdf
+from svc.entropy import PRECISION, RansReader, encode, escape_bits, localised, quantised_cdf
 
 COEF_K = 16        # coefficient levels -16..16 are modelled, larger ones escape
 ADAPT_STRENGTH = 64   # symbols a static table weighs against a GOP's own counts (syntax: fixed)
@@ -315,16 +315,11 @@ class SymbolWriter(_Adaptive):
         """The open frame's symbols point at copies of the tables they used (the model may change)."""
         if self._open == len(self.indexes):
             return
-        idx = np.concatenate(self.indexes[self._open:])
-        used = np.zeros(len(_FAMILY_OF), bool)
-        used[idx] = True
-        used = np.flatnonzero(used)
-        remap = np.zeros(len(_FAMILY_OF), np.int32)
-        remap[used] = np.arange(len(self.tables), len(self.tables) + used.size, dtype=np.int32)
+        used, local = localised(np.concatenate(self.indexes[self._open:]))
+        self.indexes[self._open:] = [local + np.int32(len(self.tables))]
         self.tables += [self.model.cdfs[i] for i in used.tolist()]
         self.table_offsets += [_OFFSETS[i] for i in used.tolist()]
         self.values[self._open:] = [np.concatenate(self.values[self._open:])]
-        self.indexes[self._open:] = [remap[idx]]
         self._open = len(self.indexes)
 
     def frame_done(self):

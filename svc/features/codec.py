@@ -138,7 +138,7 @@ class FeatureCodec:
         self.model, self.quantiser, self.temporal, self.rdo = model, int(quantiser), bool(temporal), bool(rdo)
         self.spatial = bool(spatial) and model.spatial is not None
         self.split = SplitPoint(model.split)
-        self._tables, self._first_row = {}, {}
+        self._tables, self._first_row, self._rd_bits = {}, {}, {}
         for i, (q, cond) in enumerate(zip(model.quantisers, model.conditional)):
             rows, first = [q.probs] + list(cond), {}
             for kind in (context.KINDS if model.spatial is not None else ()):
@@ -173,9 +173,11 @@ class FeatureCodec:
         return self._rd_indices(u, qid, prev), float(lo), float(hi)
 
     def _rd_indices(self, u: np.ndarray, qid: int, prev: np.ndarray | None) -> np.ndarray:
-        q, t = self.model.quantisers[qid], self._tables[qid]
-        n = len(q.levels)
-        bits = np.stack([b[:n] for b in t.bits])  # (tables, levels), escape dropped
+        q = self.model.quantisers[qid]
+        bits = self._rd_bits.get(qid)
+        if bits is None:  # (marginal + previous-index rows, levels), escape dropped; built once
+            n = len(q.levels)
+            bits = self._rd_bits[qid] = np.stack([b[:n] for b in self._tables[qid].bits[:1 + n]])
         tid = self._table_ids(prev, u.size)
         flat = np.clip(np.asarray(u, np.float64), 0.0, 1.0).ravel()
         out = np.empty(flat.size, np.int32)
