@@ -133,13 +133,28 @@ def carphone_features(carphone_yuv):
     return frames, sd, feats, lbs
 
 
-SHIPPED = "nanodet-g-stage2-v3.npz"  # the configuration's default feature codec model
+SHIPPED = "nanodet-g-stage2-v4.npz"  # the configuration's default feature codec model
 
 
-def _shipped_codec(q, temporal=True, spatial=True):
+def _shipped_codec(q, temporal=True, spatial=True, interlayer=False):
     from svc.features.codec import WEIGHTS_DIR, FeatureCodec, FeatureModel
 
-    return FeatureCodec(FeatureModel.load(WEIGHTS_DIR / SHIPPED), q, temporal, spatial=spatial)
+    return FeatureCodec(FeatureModel.load(WEIGHTS_DIR / SHIPPED), q, temporal, spatial=spatial, interlayer=interlayer)
+
+
+@pytest.fixture(scope="module")
+def carphone_base(carphone_features, carphone_yuv):
+    """(float64 front tensors, frames) of the 8 carphone frames coded by the base layer at QP 32
+    (GOPs of 8) and decoded."""
+    from svc.base import BaseEncoder
+    from svc.config import BaseConfig
+    from svc.features.interlayer import BasePredictor
+    from svc.io import open_source
+
+    frames, sd, _, _ = carphone_features
+    stream = BaseEncoder(open_source(carphone_yuv, max_frames=1).format, BaseConfig(qp=32, gop=8)).stream(8)
+    recon = [f for g in stream.feed(frames) + stream.flush() for f in g.recon]
+    return BasePredictor(sd).features(recon), recon
 
 
 def test_shipped_model_is_the_configured_default():
@@ -165,23 +180,81 @@ def test_rate_estimate_matches_the_coded_size_and_decoding_is_exact(carphone_fea
 
 def test_streams_of_earlier_models_still_decode(carphone_features):
     """The earlier models (fitted clipping range + ECSQ; uniform quantisers without the neighbours'
-    tables) still ship under their own ids: a header naming one finds it, and its payloads decode
-    exactly, beside the current model's. The current model's quantisers and previous-frame tables are
-    the second model's, so with the neighbours' contexts off it codes the same bytes."""
+    tables; without the inter-layer tables) still ship under their own ids: a header naming one finds
+    it, and its payloads decode exactly, beside the current model's. The current model's quantisers
+    and previous-frame tables are the second model's, so with the neighbours' contexts off it codes the
+    same bytes; its neighbours' tables are the third's, so with them on it codes the third's bytes."""
     from svc.features.codec import WEIGHTS_DIR, FeatureCodec, FeatureModel
     from svc.shipped import find_shipped, identify
 
     _, _, feats, _ = carphone_features
     shapes = [t.shape for t in feats[0]]
-    entries = [identify(WEIGHTS_DIR / n) for n in ("nanodet-g-stage2.npz", "nanodet-g-stage2-v2.npz", SHIPPED)]
-    assert len({e["id"] for e in entries}) == 3 and len({e["sha256"] for e in entries}) == 3
-    first, second = (FeatureModel.load(find_shipped(e, "feature codec model", WEIGHTS_DIR, ".npz")) for e in entries[:2])
+    names = ("nanodet-g-stage2.npz", "nanodet-g-stage2-v2.npz", "nanodet-g-stage2-v3.npz", SHIPPED)
+    entries = [identify(WEIGHTS_DIR / n) for n in names]
+    assert len({e["id"] for e in entries}) == 4 and len({e["sha256"] for e in entries}) == 4
+    first, second, third = (FeatureModel.load(find_shipped(e, "feature codec model", WEIGHTS_DIR, ".npz"))
+                            for e in entries[:3])
     assert first.ranges is None and first.compand == 1.0 and first.spatial is None and second.spatial is None
-    for model in (first, second):
+    assert third.spatial is not None and third.interlayer is None
+    for model in (first, second, third):
         payload, decoded = FeatureCodec(model, 3, True).encode_gop(feats[:3])
         again = FeatureCodec(model, 3, True).decode_gop(payload, shapes)
         assert all(np.array_equal(a, b) for fa, fb in zip(again, decoded) for a, b in zip(fa, fb))
     assert FeatureCodec(second, 3, True).encode_gop(feats[:3])[0] == _shipped_codec(3, spatial=False).encode_gop(feats[:3])[0]
+    assert FeatureCodec(third, 3, True).encode_gop(feats[:3])[0] == _shipped_codec(3).encode_gop(feats[:3])[0]
+
+
+def test_interlayer_contexts_save_bits_and_check_their_prediction(carphone_features, carphone_base):
+    """Against the base layer's tensors (QP32) the feature layer codes its indices in far fewer bytes
+    than with the neighbours' contexts (intra and inter), its rate estimate matches the coded size, and
+    it decodes exactly; decoding without the base tensors or against other ones is refused (the
+    payload's CRC of the indices), and a model without the inter-layer tables neither codes nor
+    decodes that way."""
+    from svc.errors import BitstreamError, ModelError
+    from svc.features.codec import WEIGHTS_DIR, FeatureCodec, FeatureModel
+
+    _, _, feats, _ = carphone_features
+    base, _ = carphone_base
+    shapes = [t.shape for t in feats[0]]
+    for temporal in (False, True):
+        codec = _shipped_codec(2, temporal, interlayer=True)
+        payload, decoded = codec.encode_gop(feats, base)
+        alone = _shipped_codec(2, temporal).encode_gop(feats)[0]
+        assert len(payload) < 0.85 * len(alone), (temporal, len(payload), len(alone))
+        idx = [[i for i, _, _ in f] for f in codec.indices(feats, base)]
+        est = codec.bits_estimate(idx, base) / 8
+        side = 16 + 8 * len(feats) * len(feats[0])  # head, ranges, CRC of the indices, CRC
+        assert abs((len(payload) - side) - est) <= 0.01 * est + 16, (len(payload), side, est)
+        again = codec.decode_gop(payload, shapes, None, base)
+        assert all(np.array_equal(a, b) for fa, fb in zip(again, decoded) for a, b in zip(fa, fb))
+    with pytest.raises(BitstreamError, match="base layer"):
+        codec.decode_gop(payload, shapes)
+    with pytest.raises(BitstreamError):
+        codec.decode_gop(payload, shapes, None, base[1:] + base[:1])  # another frame's prediction
+    v3 = FeatureModel.load(WEIGHTS_DIR / "nanodet-g-stage2-v3.npz")
+    with pytest.raises(ModelError, match="inter-layer"):
+        FeatureCodec(v3, 2, True, interlayer=True)
+    with pytest.raises(BitstreamError, match="inter-layer"):
+        FeatureCodec(v3, 2, True).decode_gop(payload, shapes, None, base)
+
+
+def test_base_prediction_does_not_depend_on_batching_or_threads(carphone_features, carphone_base):
+    """The float64 front gives the same tensors, bit for bit, one frame at a time and with one torch
+    thread as batched on two (what lets the cloud reproduce the encoder's contexts)."""
+    import torch
+
+    from svc.features.interlayer import BasePredictor
+
+    _, sd, _, _ = carphone_features
+    base, recon = carphone_base
+    predictor = BasePredictor(sd)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        single = [predictor.features([f])[0] for f in recon[:3]]
+    finally:
+        torch.set_num_threads(threads)
+    assert all(np.array_equal(a, b) for fa, fb in zip(single, base[:3]) for a, b in zip(fa, fb))
 
 
 def test_neighbour_contexts_decode_as_the_encoder_ordered_them():
@@ -246,6 +319,48 @@ def test_designed_context_tables_round_trip_and_fit_their_data(tmp_path):
         assert all(np.array_equal(a, b) for fa, fb in zip(codec.decode_gop(payload, shapes), decoded) for a, b in zip(fa, fb))
         sizes[spatial] = len(payload)
     assert sizes[True] < 0.97 * sizes[False], sizes
+
+
+def test_designed_interlayer_tables_round_trip_and_fit_their_data(tmp_path):
+    """With base-layer tensors (here: the training tensors plus noise, as a coarser picture gives), the
+    design counts the inter-layer tables: each row a pmf of the contexts' shapes, saved and loaded; on a
+    third clip they code fewer bytes than the previous-frame contexts, decoding exactly, and decoding
+    without the base tensors is refused."""
+    from svc.errors import BitstreamError
+    from svc.features import interlayer
+    from svc.features.codec import FeatureCodec, FeatureModel
+    from svc.features.train import design_from_features
+
+    def clip(seed, frames=6):
+        rng = np.random.default_rng(seed)
+        still = np.abs(rng.normal(0, 0.4, (8, 12, 12))).astype(np.float32)
+        out, base = [], []
+        for f in range(frames):
+            x = still + rng.normal(0, 0.15, still.shape).astype(np.float32)  # flicker the previous frame cannot predict
+            x[:, 2:6, f:f + 4] += np.float32(1.0)
+            x = np.where(x > 0.3, x, 0.1 * x - 0.03).astype(np.float32)
+            out.append([x])
+            base.append([x.astype(np.float64) + rng.normal(0, 0.03, x.shape)])
+        return out, base
+
+    (c0, b0), (c1, b1), (test, test_base) = clip(0), clip(1), clip(2)
+    model = design_from_features([c0, c1], steps=(0.15,), compand_slope=3.0, rdo=0.15, log=lambda *a: None,
+                                 base=[[b0], [b1]])
+    model.save(tmp_path / "m.npz")
+    loaded = FeatureModel.load(tmp_path / "m.npz")
+    n = len(loaded.quantisers[0].levels)
+    for kind, rows in interlayer.table_rows(n).items():
+        t = loaded.interlayer[0][kind]
+        assert t.shape == (rows, n) and np.allclose(t.sum(1), 1.0, atol=0.01) and t.min() >= 0
+    shapes = [t.shape for t in test[0]]
+    on_base = FeatureCodec(loaded, 0, True, interlayer=True)
+    payload, decoded = on_base.encode_gop(test, test_base)
+    assert all(np.array_equal(a, b) for fa, fb in zip(on_base.decode_gop(payload, shapes, None, test_base), decoded)
+               for a, b in zip(fa, fb))
+    alone = FeatureCodec(loaded, 0, True, spatial=False).encode_gop(test)[0]
+    assert len(payload) < 0.8 * len(alone), (len(payload), len(alone))
+    with pytest.raises(BitstreamError, match="base layer"):
+        on_base.decode_gop(payload, shapes)
 
 
 def test_neighbour_contexts_save_bits_and_need_their_tables(carphone_features):
@@ -337,6 +452,56 @@ def test_feature_payload_decodes_bit_exactly_in_another_process(carphone_feature
     with np.load(tmp_path / "out.npz") as z:
         other = [z[f"arr_{i}"] for i in range(len(z.files))]
     assert all(np.array_equal(a, b) for a, b in zip(other, [t for f in decoded for t in f]))
+
+
+def test_feature_layer_on_the_base_in_the_stream(carphone_yuv, tmp_path):
+    """svc-encode --features-on-base writes a feature layer coded against the base layer (the header
+    says so); analysis from the feature layer decodes the base too and finds the carphone person; a
+    damaged base payload skips its GOP of that analysis; a feature-only stream cannot be coded that way."""
+    import io
+
+    from conftest import run_cli
+    from svc.analytics.tracker import Tracker
+    from svc.bitstream import ContainerReader
+    from svc.config import load_config
+    from svc.errors import InputError
+    from svc.features.layer import load_features_for_decoding, load_features_for_encoding
+    from svc.io import open_source
+    from svc.pipeline.analyze import analyze
+    from svc.pipeline.encode import encode
+
+    out = tmp_path / "b.svc"
+    run_cli("svc-encode", carphone_yuv, "--frames", "8", "--gop", "4", "--no-enhancement", "--features-on-base",
+            "-o", out, "-q")
+    layers = {}
+
+    def loader(header):
+        if "layer" not in layers:
+            layers["layer"] = load_features_for_decoding(header, threads=2)
+        return layers["layer"]
+
+    def frames_with_person(path, on_error="fail"):
+        tracks = io.StringIO()
+        with open(path, "rb") as fh:
+            report = analyze(fh, None, Tracker(), tracks, source="features", layer_loader=loader, on_error=on_error)
+        rows = np.loadtxt(io.StringIO(tracks.getvalue()), delimiter=",", ndmin=2)
+        return report, set(np.unique(rows[rows[:, 7] == 0][:, 0]))
+
+    with open(out, "rb") as fh:
+        reader = ContainerReader(fh, ("base",))
+        assert reader.header.features["interlayer"] is True and reader.header.features["spatial"] is False
+        recs = list(reader)
+    assert len(frames_with_person(out)[1]) >= 7  # the person in nearly every one of 8 frames
+    data = bytearray(out.read_bytes())
+    data[recs[1].offset + 100] ^= 0x55  # inside GOP 1's base payload
+    bad = tmp_path / "bad.svc"
+    bad.write_bytes(bytes(data))
+    report, found = frames_with_person(bad, "skip")
+    assert [(g.first_index, g.count) for g in report.lost] == [(1, 1)] and "base payload" in report.lost[0].cause
+    assert found <= set(range(1, 5)) and len(found) >= 3
+    cfg = load_config(overrides=["features.enabled=true", "features.pixels=false", "features.interlayer=true"])
+    with pytest.raises(InputError, match="interlayer"), open(tmp_path / "x.svc", "wb") as fh:
+        encode(open_source(carphone_yuv, max_frames=4), fh, cfg, features=load_features_for_encoding(cfg, threads=2))
 
 
 def test_damaged_feature_payload_raises(carphone_features):

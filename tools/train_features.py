@@ -1,13 +1,14 @@
 #!/usr/bin/env python
-"""Design the feature layer's quantisers and tables (svc/features/weights/nanodet-g-<split>-v3.npz).
+"""Design the feature layer's quantisers and tables (svc/features/weights/nanodet-g-<split>-v4.npz).
 
     python tools/train_features.py [--split stage2] [--frames 48] [--compand 3] [--out PATH]
 
 Training frames: svc.datasets.clips' training clips (bbb_train: bigbuckbunny frames 66.., and pans
 over scikit-image's photographs); carphone, bikes and RaceHorses are left for evaluation (tools/bench_features.py).
 The shipped file was made by: python tools/train_features.py --split stage2 --frames 48 --compand 3 --rdo 0.15
-(uniform quantisers of the steps of svc.features.train.STEPS on activations whose negative part is scaled
-by 3; --ecsq designs the analytic-range ECSQ model instead, the earlier kind).
+--base-qps 27 32 37 (uniform quantisers of the steps of svc.features.train.STEPS on activations whose
+negative part is scaled by 3, inter-layer tables from the clips coded at those base QPs; --ecsq designs
+the analytic-range ECSQ model instead, the earlier kind).
 """
 from __future__ import annotations
 
@@ -57,13 +58,17 @@ def main(argv=None):
     ap.add_argument("--ecsq", action="store_true",
                     help="analytic per-tensor clipping ranges and designed ECSQs (one per lambda) instead of the "
                          "uniform quantisers of svc.features.train.STEPS")
-    ap.add_argument("--out", help="output file (default svc/features/weights/nanodet-g-<split>-v3.npz)")
+    ap.add_argument("--base-qps", nargs="*", type=float, default=[27, 32, 37],
+                    help="base-layer QPs whose decoded training clips design the inter-layer tables "
+                         "(features.interlayer; none: no such tables)")
+    ap.add_argument("--out", help="output file (default svc/features/weights/nanodet-g-<split>-v4.npz)")
     args = ap.parse_args(argv)
-    out = Path(args.out) if args.out else WEIGHTS_DIR / f"nanodet-g-{args.split}-v3.npz"
+    out = Path(args.out) if args.out else WEIGHTS_DIR / f"nanodet-g-{args.split}-v4.npz"
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = "python tools/train_features.py " + " ".join(argv if argv is not None else sys.argv[1:])
     model = design_model(training_clips(args.frames), args.split, args.levels, samples=args.samples, source=cmd,
-                         steps=None if args.ecsq else (args.steps or STEPS), compand_slope=args.compand, rdo=args.rdo)
+                         steps=None if args.ecsq else (args.steps or STEPS), compand_slope=args.compand, rdo=args.rdo,
+                         base_qps=tuple(args.base_qps))
     model.save(out)
     print(f"wrote {out}")
     return 0

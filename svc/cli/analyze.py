@@ -37,7 +37,8 @@ def build_parser():
     p.add_argument("--from", dest="source", choices=("base", "features"), default="base",
                    help="analyse the HEVC base layer (default) or the split-DNN feature layer (svc-encode "
                         "--features): its tensors are decoded and the rest of NanoDet runs on them, on every frame, "
-                        "with no pixels decoded (--detector, --detect-every and --show do not apply)")
+                        "with no pixels decoded, except the base layer's where the feature layer is coded on it "
+                        "(svc-encode --features-on-base) (--detector, --detect-every and --show do not apply)")
     p.add_argument("--show", help="render track boxes labelled 'id class' on the base frames into this video "
                                   "(.mp4/.mkv/.y4m)")
     p.add_argument("--follow", action="store_true", help="keep reading a file that is still being written")

@@ -53,6 +53,10 @@ def build_parser():
                         "config features.* (quantiser 0 finest .. 6 coarsest, default 3)")
     p.add_argument("--features-only", action="store_true",
                    help="code the feature layer alone (no base or enhancement layer: nothing to view)")
+    p.add_argument("--features-on-base", action="store_true",
+                   help="code the feature layer against the decoded base layer (implies --features): its tensors "
+                        "cost about a quarter to a third fewer bits, and svc-analyze --from features then decodes "
+                        "the base layer too (config features.interlayer)")
     add_config(p)
     add_common(p)
     return p
@@ -127,8 +131,10 @@ def command(argv) -> int:
                                  "enhancement.tiles": ("--enh-tiles", args.enh_tiles),
                                  "base.denoise": ("--denoise", args.denoise),
                                  "features.enabled": ("--features", True if args.features or args.features_only
-                                                      else None),
-                                 "features.pixels": ("--features-only", False if args.features_only else None)})
+                                                      or args.features_on_base else None),
+                                 "features.pixels": ("--features-only", False if args.features_only else None),
+                                 "features.interlayer": ("--features-on-base", True if args.features_on_base
+                                                         else None)})
     if args.frames is not None and args.frames < 1:
         raise InputError(f"--frames must be >= 1, got {args.frames}")
     out = args.output or default_output(args.input)

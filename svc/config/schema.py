@@ -262,12 +262,14 @@ class FeaturesConfig(Section):
 
     enabled: bool = option(False, "code the feature layer (svc-encode --features)")
     pixels: bool = option(True, "also code the pixel layers (base, enhancement); false: a feature-only stream")
-    model: str = option("svc/features/weights/nanodet-g-stage2-v3.npz",
+    model: str = option("svc/features/weights/nanodet-g-stage2-v4.npz",
                         "feature codec model (split point, quantisers, tables); relative to the project root")
     quantiser: int = option(3, "quantiser id, 0 (finest, most bits) .. 6 (coarsest)", lo=0, hi=255)
     temporal: bool = option(True, "code each frame's indices conditioned on the previous frame's (within a GOP)")
     spatial: bool = option(True, "add what the cells decoded before an index did (neighbours, earlier channel "
                                  "groups) to its context, where the model has the tables (11-15% fewer bits)")
+    interlayer: bool = option(False, "code the tensors against the front's tensors of the decoded base layer "
+                                     "(needs the pixel layers; the cloud then decodes the base too)")
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,16 @@ Frames go through the edge side of the split detector. Two kinds of model:
 Either way, consecutive frames of each clip give the tables of P(index | previous frame's index) per
 quantiser (counts with a pseudo-count prior toward the marginal). Uniform models also get the tables
 of the spatio-temporal contexts (:mod:`svc.features.context`): intra ones counted on the clips coded
-intra, inter ones on consecutive frames, each row with a prior toward the row it refines.
+intra, inter ones on consecutive frames, each row with a prior toward the row it refines. With base
+QPs given, the clips are also coded with the HEVC base layer at each of them, and the front's tensors
+of the decoded frames give the tables of the inter-layer contexts (:mod:`svc.features.interlayer`),
+counted over all those QPs on indices chosen with those tables (a second round, as above).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from svc.features import context
+from svc.features import context, interlayer
 from svc.features.clipping import fit_model, optimal_range
 from svc.features.codec import ALPHA, FeatureCodec, FeatureModel, compand
 from svc.features.ecsq import Ecsq, design, uniform
@@ -90,11 +93,68 @@ def _spatial(q: Ecsq, cond: np.ndarray, zero: int, intra_idx, inter_idx, prior: 
     return out
 
 
+def _interlayer(q: Ecsq, cond: np.ndarray, intra_idx, inter_idx, preds, prior: float = 4.0) -> dict:
+    """The inter-layer context tables for quantiser ``q`` (its previous-frame table ``cond``): counts of
+    the intra indices ``intra_idx`` and of consecutive frames of ``inter_idx`` (both per clip, per
+    frame, per tensor) against ``preds`` (per clip, per base QP, per frame, per tensor: the predicted
+    indices), each row with ``prior`` pseudo-counts of the marginal (intra) or of ``cond``'s row."""
+    n = len(q.levels)
+    rows = interlayer.table_rows(n)
+    counts = {k: np.zeros(rows[k] * n) for k in interlayer.KINDS}
+
+    def add(kind, ctx, sym):
+        counts[kind] += np.bincount(ctx.ravel() * n + sym.ravel(), minlength=rows[kind] * n)
+
+    for intra, inter, clip_preds in zip(intra_idx, inter_idx, preds):
+        for pred in clip_preds:
+            for f, p in zip(intra, pred):
+                for t, pt in zip(f, p):
+                    add(*interlayer.contexts(pt, None), t)
+            for prev, cur, p in zip(inter, inter[1:], pred[1:]):
+                for a, t, pt in zip(prev, cur, p):
+                    add(*interlayer.contexts(pt, a), t)
+    base = {"base_intra": np.tile(q.probs, (n, 1)), "base_inter": np.repeat(cond, 2 * interlayer.D + 1, 0)}
+    out = {}
+    for k in interlayer.KINDS:
+        c = counts[k].reshape(rows[k], n)
+        out[k] = (c + prior * base[k]) / (c.sum(1, keepdims=True) + prior)
+    return out
+
+
+def base_layer_features(clips, qps, split: str = "stage2", threads: int | None = None, log=print) -> list:
+    """Per clip, per QP of ``qps``: the float64 split tensors of each frame of the clip coded with the
+    HEVC base layer at that QP (16-frame GOPs) and decoded."""
+    from svc.base import BaseEncoder
+    from svc.config import BaseConfig
+    from svc.features.interlayer import BasePredictor
+    from svc.features.split import SplitDetector
+    from svc.io.frames import VideoFormat
+
+    predictor = BasePredictor(SplitDetector(split, threads=threads))
+    out = []
+    for frames in clips:
+        h, w = frames[0].y.shape
+        fmt = VideoFormat(w, h, 30)
+        per_qp = []
+        for qp in qps:
+            stream = BaseEncoder(fmt, BaseConfig(qp=qp, preset="fast", gop=16)).stream(16)
+            recon = []
+            for i in range(0, len(frames), 16):
+                recon += [f for g in stream.feed(frames[i:i + 16]) for f in g.recon]
+            recon += [f for g in stream.flush() for f in g.recon]
+            per_qp.append([[t.astype(np.float32) for t in f] for f in predictor.features(recon)])
+        out.append(per_qp)
+        log(f"  base layer at QP {', '.join(f'{q:g}' for q in qps)}: {len(frames)} frames")
+    return out
+
+
 def design_model(clips, split: str = "stage2", n_levels: int = 32, lambdas=LAMBDAS, samples: int = 400_000,
                  seed: int = 0, threads: int | None = None, source: str = "", log=print, steps=None,
-                 compand_slope: float = 1.0, bounds=BOUNDS, rdo: float = 0.0) -> FeatureModel:
+                 compand_slope: float = 1.0, bounds=BOUNDS, rdo: float = 0.0, base_qps=()) -> FeatureModel:
     """A :class:`FeatureModel` from ``clips`` (lists of YuvFrame, consecutive frames of one scene each).
-    ``rdo``: the uniform quantisers' Lagrangian in units of their squared step (0: nearest level)."""
+    ``rdo``: the uniform quantisers' Lagrangian in units of their squared step (0: nearest level);
+    ``base_qps``: base-layer QPs whose decoded frames design the inter-layer tables (uniform models;
+    none: no such tables)."""
     from svc.features.split import SplitDetector
 
     sd = SplitDetector(split, threads=threads)
@@ -105,15 +165,18 @@ def design_model(clips, split: str = "stage2", n_levels: int = 32, lambdas=LAMBD
             f_clip += sd.edge(frames[i:i + 4])[0]
         feats.append(f_clip)
         log(f"  clip of {len(frames)} frames: {sum(t.size for t in f_clip[0])} elements per frame")
+    base = base_layer_features(clips, base_qps, split, threads, log) if base_qps and steps is not None else None
     return design_from_features(feats, split, n_levels, lambdas, samples, seed, source, log, steps,
-                                compand_slope, bounds, rdo)
+                                compand_slope, bounds, rdo, base)
 
 
 def design_from_features(feats, split: str = "stage2", n_levels: int = 32, lambdas=LAMBDAS, samples: int = 400_000,
                          seed: int = 0, source: str = "", log=print, steps=None, compand_slope: float = 1.0,
-                         bounds=BOUNDS, rdo: float = 0.0) -> FeatureModel:
-    """:func:`design_model` from the split tensors of each training clip (per clip, per frame, its tensors)."""
-    quantisers, conditional, ranges, spatial = [], [], [], []
+                         bounds=BOUNDS, rdo: float = 0.0, base=None) -> FeatureModel:
+    """:func:`design_model` from the split tensors of each training clip (per clip, per frame, its tensors);
+    ``base``: per clip, per base QP, per frame, the tensors of the decoded base frame (uniform models:
+    the inter-layer tables; None: none)."""
+    quantisers, conditional, ranges, spatial, inter_tables = [], [], [], [], []
     if steps is not None:
         for s in steps:
             q, rng = uniform(s, *bounds)
@@ -135,9 +198,13 @@ def design_from_features(feats, split: str = "stage2", n_levels: int = 32, lambd
             ranges.append(rng)
             zero = FeatureModel(split, n_levels, [q], [cond], ranges=[rng]).zero_index(0)
             spatial.append(_spatial(q, cond, zero, intra, idx))
+            if base is not None:
+                inter_tables.append(_designed_interlayer(split, n_levels, q, cond, rng, compand_slope, feats, base,
+                                                         intra, idx))
             log(f"  step {s:g}: {n} levels on [{rng[0]:.3f}, {rng[1]:.3f}], "
                 f"{np.sum(-q.probs * np.log2(q.probs)):.3f} bits/element intra")
-        return FeatureModel(split, n_levels, quantisers, conditional, source, compand_slope, ranges, spatial)
+        return FeatureModel(split, n_levels, quantisers, conditional, source, compand_slope, ranges, spatial,
+                            inter_tables if base is not None else None)
     rng = np.random.default_rng(seed)
     per_clip = [[[normalised(t, n_levels, compand_slope) for t in f] for f in clip] for clip in feats]
     pool = np.concatenate([t.ravel() for us in per_clip for f in us for t in f])
@@ -148,3 +215,21 @@ def design_from_features(feats, split: str = "stage2", n_levels: int = 32, lambd
         conditional.append(_conditional(q, [[[q.quantise(t) for t in f] for f in us] for us in per_clip]))
         log(f"  lambda {lam:g}: {len(q.levels)} levels, {np.sum(-q.probs * np.log2(q.probs)):.3f} bits/element intra")
     return FeatureModel(split, n_levels, quantisers, conditional, source, compand_slope)
+
+
+def _designed_interlayer(split, n_levels, q, cond, rng, compand_slope, feats, base, intra, idx) -> dict:
+    """The inter-layer tables of one uniform quantiser: counted on the indices of the previous-frame
+    design (``intra``, ``idx``), then once more on the indices the encoder chooses with those tables."""
+    m = FeatureModel(split, n_levels, [q], [cond], compand=compand_slope, ranges=[rng])
+    probe = FeatureCodec(m, 0, True, rdo=False)
+    preds = [[[[probe.predicted(t) for t in f] for f in per_qp] for per_qp in clip] for clip in base]
+    tables = _interlayer(q, cond, intra, idx, preds)
+    m.interlayer = [tables]
+    coded = [FeatureCodec(m, 0, temporal, interlayer=True) for temporal in (False, True)]
+    intra2, idx2, preds2 = [], [], []
+    for clip, clip_base, clip_preds in zip(feats, base, preds):
+        for per_qp, pred in zip(clip_base, clip_preds):
+            intra2.append([[i for i, _, _ in f] for f in coded[0].indices(clip, per_qp)])
+            idx2.append([[i for i, _, _ in f] for f in coded[1].indices(clip, per_qp)])
+            preds2.append([pred])
+    return _interlayer(q, cond, intra2, idx2, preds2)

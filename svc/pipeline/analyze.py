@@ -7,7 +7,8 @@
     gops    = track_stage(gops, tracker, coast)               # Kalman + Hungarian on IoU; optical flow between
     rows    -> MOTChallenge text, flushed as each GOP completes
 
-From the feature layer instead (``source="features"``, no pixels decoded):
+From the feature layer instead (``source="features"``, no pixels decoded, except the base layer's
+where the feature layer is coded against it, ``features.interlayer``):
 
     records = ContainerReader(fh, ("features",))
     gops    = features_detect_stage(records, layer, class_ids)  # decode tensors, rest of NanoDet, every frame
@@ -50,7 +51,9 @@ def feature_gops(reader, layer_loader, tracker, class_ids=None, on_error: str = 
     ``layer_loader(header)`` gives the :class:`svc.features.layer.FeatureLayer` of the stream; damaged
     feature payloads as for :func:`~svc.pipeline.stages.features_detect_stage`."""
     layer = layer_loader(reader.header)
-    gops = features_detect_stage(reader, layer, class_ids, reader.header.format, on_error, report)
+    coded_on_base = bool(reader.header.features.get("interlayer"))  # the base's frames are decoded too
+    gops = features_detect_stage(reader, layer, class_ids, reader.header.format, on_error, report,
+                                 BaseDecoder(reader.header.format) if coded_on_base else None)
     return track_stage(gops, tracker, "kalman")
 
 

@@ -73,7 +73,10 @@ def open_reader(fh, layer: str = "base", follow: bool = False, on_error: str = "
     """A reader of the layers ``layer`` needs: base, full (base + enhancement) or features."""
     if layer not in READ_LAYERS:
         raise ValueError(f"layer must be one of {sorted(READ_LAYERS)}")
-    reader = ContainerReader(fh, READ_LAYERS[layer], follow=follow, on_error=on_error)
+    layers = READ_LAYERS[layer]
+    reader = ContainerReader(fh, layers, follow=follow, on_error=on_error)
+    if layer == "features" and isinstance(reader.header.features, dict) and reader.header.features.get("interlayer"):
+        reader.layers = frozenset(("base",) + layers)  # coded against the base layer: its frames are needed too
     if layer != "features" and reader.header.base is None:
         from svc.errors import InputError
         raise InputError("the stream carries the feature layer only (no pixels): analyse it with "

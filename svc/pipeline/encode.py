@@ -157,6 +157,9 @@ def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter
     if not pixels and (codec is not None or analyzer is not None):
         raise InputError("a feature-only stream (features.pixels: false) has no base layer for the enhancement "
                          "layer or ROI: add --no-enhancement, leave --roi off")
+    if not pixels and features.interlayer:
+        raise InputError("a feature-only stream (features.pixels: false) has no base layer to code the feature "
+                         "layer against: set features.interlayer=false or keep the pixel layers")
     writer = ContainerWriter(out_fh, make_header(fmt, cfg, codec, features, pixels, regions))
     # ROI + enhancement with roi.viewer_quality: match: also code the GOPs without ROI (the viewer reference)
     reference = codec is not None and analyzer is not None and roi.viewer_quality == "match"

@@ -157,10 +157,11 @@ def enhancement_encode_stage(coded_gops: Iterable[CodedGop], codec, max_rate_rat
 
 def features_encode_stage(coded_gops: Iterable[CodedGop], layer) -> Iterator[CodedGop]:
     """Runs the detector's front on each GOP's original frames and codes the tensors
-    (:class:`svc.features.layer.FeatureLayer`)."""
+    (:class:`svc.features.layer.FeatureLayer`; coded against the GOP's decoded base frames where the
+    layer is ``interlayer``)."""
     for coded in coded_gops:
         t0 = time.perf_counter()
-        coded.feat_payload = layer.encode_gop(coded.gop.frames)
+        coded.feat_payload = layer.encode_gop(coded.gop.frames, coded.base_recon if layer.interlayer else None)
         _timed(coded.timings, "features", t0)
         yield coded
 
@@ -222,10 +223,12 @@ def frames_stage(gops: Iterable[DecodedGop]) -> Iterator[YuvFrame]:
 
 
 def features_detect_stage(records: Iterable[GopRecord], layer, class_ids=None, fmt=None, on_error: str = "fail",
-                          report=None) -> Iterator[DecodedGop]:
+                          report=None, base_decoder=None) -> Iterator[DecodedGop]:
     """Cloud side of the feature layer: each record's feature payload through the rest of the detector.
     The GOPs carry no pixels (``frames`` holds None per frame), detections on every frame. A damaged
-    or missing feature payload raises, or with ``on_error="skip"`` drops the GOP and is ``report``ed."""
+    or missing feature payload raises, or with ``on_error="skip"`` drops the GOP and is ``report``ed.
+    ``base_decoder`` (a :class:`~svc.base.BaseDecoder`; streams whose feature layer is coded against the
+    base layer): each record's base payload is decoded first; a record without one counts as damaged."""
     from svc.analytics.detectors import filter_classes
     from svc.errors import BitstreamError
 
@@ -236,12 +239,19 @@ def features_detect_stage(records: Iterable[GopRecord], layer, class_ids=None, f
                 raise BitstreamError(rec.errors["features"], rec.index)
             if rec.payloads.get("features") is None:
                 raise BitstreamError("record carries no feature layer", rec.index)
-            found = layer.detect_gop(rec.payloads["features"], fmt, rec.frame_count, rec.index)
+            base_frames = None
+            if base_decoder is not None:  # (a record whose base payload is damaged never gets here: the reader drops it)
+                if rec.base is None:
+                    raise BitstreamError("record carries no base layer, which its feature layer is coded against",
+                                         rec.index)
+                base_frames = base_decoder.decode(rec.base, rec.index)
+            found = layer.detect_gop(rec.payloads["features"], fmt, rec.frame_count, rec.index, base_frames)
         except BitstreamError as e:
             if on_error == "fail":
                 raise
             if report is not None:
-                report(f"GOP {rec.index}: feature layer damaged, its {rec.frame_count} frames skipped ({e})")
+                report(f"GOP {rec.index}: feature layer {'or its base ' if base_decoder else ''}damaged, "
+                       f"its {rec.frame_count} frames skipped ({e})")
             continue
         dec = DecodedGop(rec, [None] * rec.frame_count, layer="features")
         dec.detections = [filter_classes(d, class_ids) if class_ids else d for d in found]
