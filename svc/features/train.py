@@ -124,7 +124,7 @@ def _interlayer(q: Ecsq, cond: np.ndarray, intra_idx, inter_idx, preds, prior: f
 def base_layer_features(clips, qps, split: str = "stage2", threads: int | None = None, log=print) -> list:
     """Per clip, per QP of ``qps``: the split tensors of each frame of the clip coded with the HEVC base
     layer at that QP (16-frame GOPs) and decoded, computed in float64 as the codec does and kept as
-    float32 (a third of the memory; only the table counts see them)."""
+    float32 (half the memory; only the table counts see them)."""
     from svc.base import BaseEncoder
     from svc.config import BaseConfig
     from svc.features.interlayer import BasePredictor
