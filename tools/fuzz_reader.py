@@ -7,7 +7,8 @@
     python tools/fuzz_reader.py --replay fuzz/corpus                # run the target on each file, no atheris
 
 The target parses a stream in both error policies and decodes every layer it accepts: base
-payloads (HEVC), enhancement payloads (restoration flags and block coder) and feature payloads (rANS). Anything but :class:`svc.errors.SvcError` is a finding
+payloads (HEVC), enhancement payloads (restoration flags and block coder) and feature payloads (rANS;
+against the decoded base where they are coded on it). Anything but :class:`svc.errors.SvcError` is a finding
 (libFuzzer writes the input to crash-*); a read that takes over -timeout seconds is a hang.
 """
 from __future__ import annotations
@@ -30,16 +31,17 @@ def make_corpus(folder: str):
 
     os.makedirs(folder, exist_ok=True)
     clip = ROOT.parent / "shared" / "data" / "carphone_176x144_30.mp4"
-    # (frames, GOP, QP, enhancement quality or None, with the feature layer)
+    # (frames, GOP, QP, enhancement quality or None, feature layer: False, True or "base" (coded on the base))
     for frames, gop, qp, enh, feat in ((6, 3, 40, None, False), (8, 4, 45, None, False), (2, 2, 30, 0.5, False),
-                                       (2, 1, 42, 0.0, False), (1, 1, 40, None, True)):
+                                       (2, 1, 42, 0.0, False), (1, 1, 40, None, True), (2, 2, 40, None, "base")):
         cfg = load_config(overrides=[{"base": {"qp": qp, "gop": gop, "preset": "ultrafast"},
-                                      "enhancement": {"enabled": enh is not None, "quality": enh or 0.0}}])
+                                      "enhancement": {"enabled": enh is not None, "quality": enh or 0.0},
+                                      "features": {"interlayer": feat == "base"}}])
         src = open_source(clip, max_frames=frames)
         codec = load_codec_for_encoding(cfg, src.format) if enh is not None else None
         buf = io.BytesIO()
         encode(src, buf, cfg, codec=codec, features=load_features_for_encoding(cfg) if feat else None)
-        name = f"carphone_{frames}f_gop{gop}_qp{qp}" + (f"_enh{enh}" if enh is not None else "") + ("_feat" if feat else "")
+        name = f"carphone_{frames}f_gop{gop}_qp{qp}" + (f"_enh{enh}" if enh is not None else "") + {False: "", True: "_feat", "base": "_featbase"}[feat]
         Path(folder, name + ".svc").write_bytes(buf.getvalue())
     print(f"corpus written to {folder}")
 
@@ -66,7 +68,8 @@ def fuzz_one(data: bytes):
                     codec.decode_gop(frames, rec.enhancement, rec.index)
                 if feats is not None and rec.features is not None:
                     shapes, _ = feats.shapes(reader.header.format)
-                    feats.codec.decode_gop(rec.features, shapes, rec.index)
+                    on_base = reader.header.features.get("interlayer") and frames is not None
+                    feats.codec.decode_gop(rec.features, shapes, rec.index, feats.base_tensors(frames) if on_base else None)
         except SvcError:
             pass
 
