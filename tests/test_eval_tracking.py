@@ -95,13 +95,21 @@ def test_qoffset_roi_points_have_a_crf_plain_anchor():
 
 
 def test_feature_layer_points(ctc_tree, tmp_path):
-    """The features configuration: the split-DNN layer alone per quantiser, scored like the others; a
-    coarser quantiser costs fewer kbps; the finer one tracks the pasted person."""
-    out = tmp_path / "feat"
+    """The features configurations: the split-DNN layer alone per quantiser, and coded on a QP32 base
+    layer (8 frames, to keep the test short), scored like the others; a coarser quantiser costs fewer
+    kbps; on the base the layer costs fewer kbps in all (base included) than alone; the finer points
+    track the pasted person."""
+    out, out_base = tmp_path / "feat", tmp_path / "feat_base"
     assert _run(ctc_tree, out, "--configurations", "features", "--feature-quantisers", "2", "5") == 0
     rows = sorted(csv.DictReader(open(out / "results.csv")), key=lambda r: int(r["qp"]))
     assert [(r["configuration"], r["qp"]) for r in rows] == [("features", "2"), ("features", "5")]
     assert float(rows[0]["base_kbps"]) > float(rows[1]["base_kbps"]) > 0
-    person = [r for r in csv.DictReader(open(out / "results_per_class.csv"))
-              if r["qp"] == "2" and r["object_class"] == "person"][0]
-    assert float(person["MOTA"]) > 0.5
+    assert _run(ctc_tree, out_base, "--configurations", "features-base", "--feature-quantisers", "2", "--frames", "8",
+                "--set", "base.qp=32") == 0
+    (on_base,) = csv.DictReader(open(out_base / "results.csv"))
+    assert (on_base["configuration"], on_base["qp"], on_base["frames"]) == ("features-base", "2", "8")
+    assert 0 < float(on_base["base_kbps"]) < float(rows[0]["base_kbps"])
+    for folder in (out, out_base):
+        person = [r for r in csv.DictReader(open(folder / "results_per_class.csv"))
+                  if r["qp"] == "2" and r["object_class"] == "person"][0]
+        assert float(person["MOTA"]) > 0.5

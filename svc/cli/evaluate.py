@@ -23,10 +23,12 @@ def build_parser():
     p.add_argument("--classes", default="B,C,D,E", help="CTC classes to run, e.g. D,C (default all)")
     p.add_argument("--qps", nargs="+", type=int, default=[22, 27, 32, 37], help="base-layer QPs (CRF values for both plain and ROI when --set roi.method=qoffset)")
     p.add_argument("--configurations", default="roi,plain,uncompressed",
-                   help="which of roi,plain,uncompressed,features (features: the split-DNN feature layer alone, "
-                        "analysed as svc-analyze --from features; its kbps are the feature layer's)")
+                   help="which of roi,plain,uncompressed,features,features-base (features: the split-DNN feature "
+                        "layer alone, analysed as svc-analyze --from features; its kbps are the feature layer's; "
+                        "features-base: the feature layer coded against the base layer at base.qp (--set "
+                        "base.qp=N), its kbps those of both)")
     p.add_argument("--feature-quantisers", nargs="+", type=int, default=[1, 3, 5],
-                   help="feature quantiser ids of the features configuration (0 finest .. 6 coarsest)")
+                   help="feature quantiser ids of the features configurations (0 finest .. 6 coarsest)")
     p.add_argument("--enh-quality", type=float, help="also code the enhancement layer at this quality (full kbps/PSNR)")
     p.add_argument("--frames", type=int, help="at most N frames per sequence (default: the CTC count)")
     p.add_argument("--detector", help="detector backend for analytics and ROI (default: config analytics.detector, "
@@ -46,7 +48,7 @@ def command(argv) -> int:
     from svc.analytics.detectors import class_ids_from_names
     from svc.evaluation.report import format_table, plot_mota, write_results
     from svc.evaluation.runner import PointCache, discover, run_points
-    from svc.pipeline.evaluate import CONFIGURATIONS, PointSpec
+    from svc.pipeline.evaluate import CONFIGURATIONS, FEATURE_CONFIGURATIONS, PointSpec
 
     args = build_parser().parse_args(argv)
     log = (lambda m: print(m, file=sys.stderr))
@@ -72,7 +74,7 @@ def command(argv) -> int:
         for cfg in configs:
             if cfg == "uncompressed":
                 specs.append(PointSpec(configuration=cfg, **common))
-            elif cfg == "features":
+            elif cfg in FEATURE_CONFIGURATIONS:
                 specs.extend(PointSpec(configuration=cfg, qp=q, **common) for q in args.feature_quantisers)
             else:
                 specs.extend(PointSpec(configuration=cfg, qp=qp, enh_quality=args.enh_quality, **common)

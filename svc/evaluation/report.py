@@ -202,8 +202,9 @@ def plot_mota(rows, path):
     classes = sorted({g for g, _, _ in s if g != "all"}) + ["all"]
     fig, axes = plt.subplots(1, len(classes), figsize=(4.5 * len(classes), 4), squeeze=False)
     for ax, g in zip(axes[0], classes):
-        labels = {"plain": "base, ROI off", "roi": "base, ROI on", "features": "feature layer (split NanoDet)"}
-        for cfg, style in (("plain", "b-o"), ("roi", "r-s"), ("features", "g-^")):
+        labels = {"plain": "base, ROI off", "roi": "base, ROI on", "features": "feature layer (split NanoDet)",
+                  "features-base": "feature layer on the base (both)"}
+        for cfg, style in (("plain", "b-o"), ("roi", "r-s"), ("features", "g-^"), ("features-base", "m-v")):
             pts = sorted((v["base_kbps"], v["MOTA"]) for (gg, c, _), v in s.items() if gg == g and c == cfg)
             if pts:
                 ax.plot(*zip(*pts), style, label=labels[cfg])

@@ -7,7 +7,9 @@
 The ``uncompressed`` configuration runs detect -> track on the original frames (the upper bound). The
 ``features`` configuration codes the split-DNN feature layer alone at quantiser ``qp`` (the point's
 ``qp`` is the quantiser id there) and analyses it as ``svc-analyze --from features`` does; its
-``base_kbps`` is the feature layer's rate (what the machine consumer receives).
+``base_kbps`` is the feature layer's rate (what the machine consumer receives). ``features-base``
+codes the feature layer against the base layer at the configuration's ``base.qp``
+(``features.interlayer``), analysed the same way; its ``base_kbps`` is feature layer + base layer.
 Analytics track the configuration's ``analytics.classes`` (as ``svc-analyze`` does); the scored
 classes are the point's ``object_classes`` (default: every class in the sequence's ground truth),
 each class on its own and pooled.
@@ -28,7 +30,8 @@ from svc.evaluation.rows import EvaluationRow
 
 from svc.pipeline.stages import DecodedGop, detect_stage, track_stage
 
-CONFIGURATIONS = ("roi", "plain", "uncompressed", "features")
+CONFIGURATIONS = ("roi", "plain", "uncompressed", "features", "features-base")
+FEATURE_CONFIGURATIONS = ("features", "features-base")  # points whose qp is the feature quantiser
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,8 @@ class PointSpec:
     height: int
     fps: float
     frames: int
-    configuration: str     # roi | plain | uncompressed | features
-    qp: int | None = None  # base QP; features: the feature quantiser id
+    configuration: str     # roi | plain | uncompressed | features | features-base
+    qp: int | None = None  # base QP; features, features-base: the feature quantiser id
     enh_quality: float | None = None
     detector: str | None = None  # None: the configuration's analytics.detector
     object_classes: tuple | None = None  # COCO ids to score; None: every class in the ground truth
@@ -64,8 +67,10 @@ def point_config(spec: PointSpec) -> SvcConfig:
     cfg = load_config(overrides=[f"{k}={v}" for k, v in spec.overrides])
     over = {"roi.mode": "auto" if spec.configuration == "roi" else "off",
             "enhancement.enabled": spec.enh_quality is not None}
-    if spec.configuration == "features":
-        over.update({"features.enabled": True, "features.pixels": False, "enhancement.enabled": False})
+    if spec.configuration in FEATURE_CONFIGURATIONS:
+        on_base = spec.configuration == "features-base"
+        over.update({"features.enabled": True, "features.pixels": on_base, "features.interlayer": on_base,
+                     "enhancement.enabled": False})
         if spec.qp is not None:
             over["features.quantiser"] = spec.qp
     elif spec.qp is not None:
@@ -133,7 +138,7 @@ def analyse_point(spec: PointSpec) -> PointOutput:
     from svc.pipeline.decode import open_reader
     from svc.pipeline.encode import encode
 
-    if spec.configuration == "features":
+    if spec.configuration in FEATURE_CONFIGURATIONS:
         from svc.features.layer import load_features_for_encoding
 
         layer = load_features_for_encoding(cfg)
@@ -141,7 +146,12 @@ def analyse_point(spec: PointSpec) -> PointOutput:
         s = encode(source, buf, cfg, features=layer)
         reader = open_reader(io.BytesIO(buf.getvalue()), "features")
         hyp, dets = _rows(feature_gops(reader, lambda header: layer, tracker, tracked))
-        coded = dict(base_kbps=s.feat_kbps, full_kbps=s.feat_kbps, psnr_y_base=float("nan"), psnr_y_full=float("nan"))
+        if spec.configuration == "features":
+            coded = dict(base_kbps=s.feat_kbps, full_kbps=s.feat_kbps, psnr_y_base=float("nan"),
+                         psnr_y_full=float("nan"))
+        else:  # what the machine consumer receives: the feature layer and the base it is coded on
+            kbps = s.feat_kbps + s.base_kbps
+            coded = dict(base_kbps=kbps, full_kbps=kbps, psnr_y_base=s.psnr_base.y, psnr_y_full=s.psnr_base.y)
         return PointOutput(hyp, dets, s.frames, coded, tracked, time.perf_counter() - t0)
 
     codec = analyzer = roi_filter = None
@@ -176,7 +186,7 @@ def score_point(spec: PointSpec, gt: np.ndarray, out: PointOutput) -> Evaluation
         scored = [int(c) for c in spec.object_classes]
     # mAP@0.5 scores the detector where it ran (every analytics.detect_interval-th frame; every frame of
     # the feature layer)
-    k = 1 if spec.configuration == "features" else point_config(spec).analytics.detect_interval
+    k = 1 if spec.configuration in FEATURE_CONFIGURATIONS else point_config(spec).analytics.detect_interval
     m = evaluate(gt[np.isin(gt[:, 7], scored)], out.hyp, out.dets, classes=scored,
                  det_frames=range(1, out.frames + 1, k))
     metrics = {k: m["all"][k] for k in ("MOTA", "MOTP", "IDF1", "IDs", "FP", "FN", "HOTA", "mAP50")}
