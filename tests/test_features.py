@@ -215,6 +215,7 @@ def test_interlayer_contexts_save_bits_and_check_their_prediction(carphone_featu
 
     _, _, feats, _ = carphone_features
     base, _ = carphone_base
+    feats, base = feats[:4], base[:4]
     shapes = [t.shape for t in feats[0]]
     for temporal in (False, True):
         codec = _shipped_codec(2, temporal, interlayer=True)
