@@ -131,11 +131,11 @@ def main(argv=None):
         def feature_rows(label, codec, base=None, extra=None):
             nbytes, dec, t_enc, t_dec = 0, [], 0.0, 0.0
             for g in range(0, n, 16):
-                b = base[g:g + 16] if base is not None else None
+                gop_base = base[g:g + 16] if base is not None else None
                 t0 = time.perf_counter()
-                payload, d = codec.encode_gop(feats[g:g + 16], b)
+                payload, d = codec.encode_gop(feats[g:g + 16], gop_base)
                 t1 = time.perf_counter()
-                again = codec.decode_gop(payload, [t.shape for t in feats[0]], None, b)
+                again = codec.decode_gop(payload, [t.shape for t in feats[0]], None, gop_base)
                 t_enc, t_dec = t_enc + t1 - t0, t_dec + time.perf_counter() - t1
                 if not all(np.array_equal(a, b) for fa, fb in zip(again, d) for a, b in zip(fa, fb)):
                     raise SystemExit(f"{spec} {label}: the decoder disagrees with the encoder")
@@ -160,11 +160,7 @@ def main(argv=None):
                              FeatureCodec(model, qid, temporal, spatial=not args.no_spatial))
         det = sd.detector
         for qp in sorted(set(args.qps) | set(args.interlayer), reverse=True):
-            stream = BaseEncoder(fmt, BaseConfig(qp=qp, gop=16)).stream(16)
-            done = []
-            for i in range(0, n, 16):
-                done += stream.feed(frames[i:i + 16])
-            done += stream.flush()
+            done = BaseEncoder(fmt, BaseConfig(qp=qp, gop=16)).encode_sequence(frames, 16)
             nbytes = sum(len(g.payload) for g in done)
             if qp in args.interlayer:
                 t0 = time.perf_counter()

@@ -78,6 +78,15 @@ class BaseEncoder:
         done = stream.feed(frames, roi) + stream.flush()
         return done[0]
 
+    def encode_sequence(self, frames: list[YuvFrame], gop_size: int) -> list[BaseGop]:
+        """``frames`` coded as consecutive closed GOPs of ``gop_size`` frames (the last may be shorter),
+        through one encoder (:meth:`stream`)."""
+        stream = self.stream(gop_size)
+        done = []
+        for i in range(0, len(frames), gop_size):
+            done += stream.feed(frames[i:i + gop_size])
+        return done + stream.flush()
+
 
 @dataclass
 class _OpenGop:

@@ -124,11 +124,7 @@ def base_coding(name: str, frames: int, qp: float, cache: Path | None = PROJECT_
         with open(key, "rb") as fh:
             return pickle.load(fh)
     fmt, orig = clip(name, frames)
-    stream = BaseEncoder(fmt, BaseConfig(qp=qp, preset="fast", gop=GOP)).stream(GOP)
-    done = []
-    for i in range(0, len(orig), GOP):
-        done += stream.feed(orig[i:i + GOP])
-    done += stream.flush()
+    done = BaseEncoder(fmt, BaseConfig(qp=qp, preset="fast", gop=GOP)).encode_sequence(orig, GOP)
     out = (sum(len(g.payload) for g in done), _copy(f for g in done for f in g.recon))
     if key is not None:
         key.parent.mkdir(parents=True, exist_ok=True)

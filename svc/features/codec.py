@@ -56,10 +56,10 @@ ALPHA = 0.1  # NanoDet's LeakyReLU slope
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 
 
-def compand(x: np.ndarray, r: float) -> np.ndarray:
-    """``x`` with its negative part scaled by ``r`` (float32)."""
-    x = np.asarray(x, np.float32)
-    return x if r == 1.0 else np.where(x > 0, x, x * np.float32(r)).astype(np.float32)
+def compand(x: np.ndarray, r: float, dtype=np.float32) -> np.ndarray:
+    """``x`` with its negative part scaled by ``r`` (``dtype``, float32 unless asked)."""
+    x = np.asarray(x, dtype)
+    return x if r == 1.0 else np.where(x > 0, x, x * dtype(r)).astype(dtype)
 
 
 def expand(v: np.ndarray, r: float) -> np.ndarray:
@@ -204,8 +204,7 @@ class FeatureCodec:
         decoder agree (models with fixed ranges)."""
         qid = self.quantiser if quantiser is None else quantiser
         lo, hi = self.model.ranges[qid]
-        v = np.asarray(x, np.float64)
-        v = np.where(v > 0, v, v * self.model.compand)
+        v = compand(x, self.model.compand, np.float64)
         u = (np.clip(v, lo, hi) - lo) / (hi - lo)
         levels = self.model.quantisers[qid].levels.astype(np.float64)
         return np.searchsorted((levels[1:] + levels[:-1]) / 2, u).astype(np.int32)
@@ -216,12 +215,12 @@ class FeatureCodec:
         if self.interlayer:
             if pred is None:
                 raise ValueError("inter-layer coding needs the base layer's predicted indices")
-            key = ("interlayer", qid)
+            first, key = self._first_row[qid], ("interlayer", qid)
             bits = self._rd_bits.get(key)
-            if bits is None:  # every row, escape dropped; built once
-                bits = self._rd_bits[key] = np.stack([b[:n] for b in self._tables[qid].bits])
+            if bits is None:  # the inter-layer rows (they come last), escape dropped; built once
+                bits = self._rd_bits[key] = np.stack([b[:n] for b in self._tables[qid].bits[first[BASE_KINDS[0]]:]])
             kind, ctx = base_contexts(pred, prev if self.temporal else None)
-            tid = (ctx + self._first_row[qid][kind]).ravel()
+            tid = (ctx + first[kind] - first[BASE_KINDS[0]]).ravel()
         else:
             bits = self._rd_bits.get(qid)
             if bits is None:  # (marginal + previous-index rows, levels), escape dropped; built once
@@ -245,8 +244,11 @@ class FeatureCodec:
     def indices(self, frames: list[list[np.ndarray]], base=None) -> list[list[tuple]]:
         """(indices, lo, hi) of each tensor of each frame of a GOP, as :meth:`encode_gop` codes them;
         ``base``: per frame, the float64 tensors of the decoded base frame (with ``interlayer``)."""
+        return self._indices(frames, self._predictions(base, len(frames)))
+
+    def _indices(self, frames, preds) -> list[list[tuple]]:
         out, prev = [], None
-        for tensors, pred in zip(frames, self._predictions(base, len(frames))):
+        for tensors, pred in zip(frames, preds):
             cur = [self.quantise(x, prev=prev[k][0] if prev is not None and self.temporal else None,
                                  pred=pred[k] if pred is not None else None)
                    for k, x in enumerate(tensors)]
@@ -266,7 +268,7 @@ class FeatureCodec:
         side, values, tables, decoded, prev = [], [], [], [], None
         preds = self._predictions(base, len(frames))
         index_crc = 0
-        for coded, pred in zip(self.indices(frames, base), preds):
+        for coded, pred in zip(self._indices(frames, preds), preds):
             idx_f, out = [], []
             for k, (idx, lo, hi) in enumerate(coded):
                 side.append(_RANGE.pack(lo, hi))

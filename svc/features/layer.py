@@ -41,9 +41,6 @@ class FeatureLayer:
         self.model = FeatureModel.load(path)
         if not 0 <= quantiser < len(self.model.quantisers):
             raise ModelError(f"feature quantiser {quantiser} not in 0..{len(self.model.quantisers) - 1} of {path}")
-        if interlayer and self.model.interlayer is None:
-            raise ModelError(f"feature codec model {path} has no inter-layer tables (features.interlayer needs "
-                             "nanodet-g-stage2-v4.npz or later)")
         self.codec = FeatureCodec(self.model, quantiser, temporal, spatial=spatial, interlayer=interlayer)
         self.model_id = identify(path)
         self.split = SplitDetector(self.model.split, threads=threads, **dict(detector_options or {}))

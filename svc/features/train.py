@@ -138,11 +138,8 @@ def base_layer_features(clips, qps, split: str = "stage2", threads: int | None =
         fmt = VideoFormat(w, h, 30)
         per_qp = []
         for qp in qps:
-            stream = BaseEncoder(fmt, BaseConfig(qp=qp, preset="fast", gop=16)).stream(16)
-            recon = []
-            for i in range(0, len(frames), 16):
-                recon += [f for g in stream.feed(frames[i:i + 16]) for f in g.recon]
-            recon += [f for g in stream.flush() for f in g.recon]
+            done = BaseEncoder(fmt, BaseConfig(qp=qp, preset="fast", gop=16)).encode_sequence(frames, 16)
+            recon = [f for g in done for f in g.recon]
             per_qp.append([[t.astype(np.float32) for t in f] for f in predictor.features(recon)])
         out.append(per_qp)
         log(f"  base layer at QP {', '.join(f'{q:g}' for q in qps)}: {len(frames)} frames")
