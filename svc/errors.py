@@ -12,14 +12,16 @@ class InputError(SvcError):
 class BitstreamError(SvcError):
     """A container could not be parsed: damaged, truncated or not an svc file.
 
-    ``gop_index`` and ``offset`` (byte offset in the stream) locate the damage when known.
+    ``gop_index`` and ``offset`` (byte offset in the stream) locate the damage when known; a
+    location the message already names (a message passed on from a lower layer) is not repeated.
     """
 
     def __init__(self, message, gop_index=None, offset=None):
+        message = str(message)
         where = []
-        if gop_index is not None:
+        if gop_index is not None and f"GOP {gop_index}" not in message:
             where.append(f"GOP {gop_index}")
-        if offset is not None:
+        if offset is not None and f"byte offset {offset}" not in message:
             where.append(f"byte offset {offset}")
         super().__init__(message + (f" ({', '.join(where)})" if where else ""))
         self.gop_index = gop_index

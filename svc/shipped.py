@@ -3,6 +3,7 @@ and SHA-256: identifying a file for the header, finding the file a header names.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 from svc.errors import ModelError
@@ -21,12 +22,28 @@ def identify(path: Path) -> dict:
     return {"id": Path(path).stem, "sha256": sha256_file(path)}
 
 
+#: what a model id in a stream header may be: a plain file stem, never a path
+MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
+
+
+def check_model_id(model_id, what: str) -> str:
+    """``model_id`` when it is a plain name (letters, digits, ``._+-``, no separator, no ``..``);
+    otherwise a one-line ModelError: a header names models, it never points at files."""
+    if not isinstance(model_id, str) or not MODEL_ID.fullmatch(model_id) or ".." in model_id:
+        raise ModelError(f"the stream's header names its {what} {str(model_id)[:80]!r}, which is not a model "
+                         "name (a name has no folder separators or '..'): refused")
+    return model_id
+
+
 def find_shipped(entry: dict | None, what: str, folder: Path, suffix: str, hint: str = "") -> Path:
     """The file in ``folder`` that a header ``entry`` ({"id", "sha256"}) names, checked against its
-    SHA-256; ``what`` names the model in errors, ``hint`` (e.g. "; decode --layer base") ends them."""
+    SHA-256; ``what`` names the model in errors, ``hint`` (e.g. "; decode --layer base") ends them.
+    The id is a name resolved inside ``folder`` only (:func:`check_model_id`)."""
     if not isinstance(entry, dict) or "id" not in entry or "sha256" not in entry:
         raise ModelError(f"the stream's header does not name its {what}")
-    path = Path(folder) / f"{entry['id']}{suffix}"
+    path = Path(folder) / f"{check_model_id(entry['id'], what)}{suffix}"
+    if path.resolve().parent != Path(folder).resolve():
+        raise ModelError(f"the stream's header names its {what} outside the model folder: refused")
     if not path.is_file():
         raise ModelError(f"the stream needs {what} {entry['id']!r}, which this installation does not have{hint}")
     sha = sha256_file(path)
@@ -34,3 +51,23 @@ def find_shipped(entry: dict | None, what: str, folder: Path, suffix: str, hint:
         raise ModelError(f"the stream was coded with other {what} ({entry['id']!r} sha256 {entry['sha256'][:12]}..., "
                          f"this installation has {sha[:12]}...){hint}")
     return path
+
+
+def add_package_flag(p):
+    """The ``--into-package`` option of the training commands (argparse parser ``p``)."""
+    p.add_argument("--into-package", action="store_true",
+                   help="allow --out inside the installed package's weights folders (replacing a shipped model "
+                        "changes its SHA-256, so streams coded with it no longer decode)")
+
+
+def check_output(out, into_package: bool) -> Path:
+    """``out`` made absolute; an InputError when it lies in the package's shipped weights and
+    ``into_package`` is not set (training never overwrites a shipped model by default)."""
+    from svc.errors import InputError
+
+    target = Path(out).resolve()
+    package = Path(__file__).resolve().parent
+    if not into_package and package in target.parents and "weights" in target.relative_to(package).parts:
+        raise InputError(f"--out {out} is inside the package's shipped weights ({package}): replacing a shipped "
+                         "model breaks every stream coded with it; write elsewhere, or pass --into-package")
+    return target

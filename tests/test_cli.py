@@ -99,11 +99,12 @@ def test_interrupted_commands_leave_nothing(small, tmp_path, cmd, outputs):
     args = [a.format(d=tmp_path) for a in cmd]
     p = subprocess.Popen([sys.executable, "-m", "svc", args[0].removeprefix("svc-"), str(growing), *args[1:],
                           "--follow", "-q"], cwd=ROOT, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    partial = tmp_path / f".{outputs[0]}.partial"
+    def partial():  # each command's partial file has a name of its own: .NAME.PID-RANDOM.partial
+        return list(tmp_path.glob(f".{outputs[0]}.*.partial"))
     deadline = time.monotonic() + 120
-    while not partial.exists() and time.monotonic() < deadline and p.poll() is None:
+    while not partial() and time.monotonic() < deadline and p.poll() is None:
         time.sleep(0.2)
-    assert partial.exists(), "the command never started writing"
+    assert partial(), "the command never started writing"
     time.sleep(1.0)  # now it waits in --follow for the end marker
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)

@@ -43,6 +43,9 @@ def make_corpus(folder: str):
         encode(src, buf, cfg, codec=codec, features=load_features_for_encoding(cfg) if feat else None)
         name = f"carphone_{frames}f_gop{gop}_qp{qp}" + (f"_enh{enh}" if enh is not None else "") + {False: "", True: "_feat", "base": "_featbase"}[feat]
         Path(folder, name + ".svc").write_bytes(buf.getvalue())
+        if frames == 6:  # concatenations and trailing data (read on as one stream, or reported)
+            Path(folder, name + "_twice.svc").write_bytes(buf.getvalue() * 2)
+            Path(folder, name + "_trailing.svc").write_bytes(buf.getvalue() + buf.getvalue()[:40] + b"tail")
     print(f"corpus written to {folder}")
 
 

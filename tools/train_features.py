@@ -37,8 +37,8 @@ def training_clips(frames: int):
 
 
 def main(argv=None):
-    from svc.features.codec import WEIGHTS_DIR
     from svc.features.train import STEPS, design_model
+    from svc.shipped import add_package_flag, check_output
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", default="stage2")
@@ -61,9 +61,10 @@ def main(argv=None):
     ap.add_argument("--base-qps", nargs="*", type=float, default=[27, 32, 37],
                     help="base-layer QPs whose decoded training clips design the inter-layer tables "
                          "(features.interlayer; none: no such tables)")
-    ap.add_argument("--out", help="output file (default svc/features/weights/nanodet-g-<split>-v4.npz)")
+    ap.add_argument("--out", help="output file (default nanodet-g-<split>-v4.npz in the current folder)")
+    add_package_flag(ap)
     args = ap.parse_args(argv)
-    out = Path(args.out) if args.out else WEIGHTS_DIR / f"nanodet-g-{args.split}-v4.npz"
+    out = check_output(args.out or f"nanodet-g-{args.split}-v4.npz", args.into_package)
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = "python tools/train_features.py " + " ".join(argv if argv is not None else sys.argv[1:])
     model = design_model(training_clips(args.frames), args.split, args.levels, samples=args.samples, source=cmd,

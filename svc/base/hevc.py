@@ -30,6 +30,10 @@ class BaseGop:
     recon: list[YuvFrame]
 
 
+#: smallest frame side x265 opens (measured with PyAV 18.1: 14 fails, 16 codes)
+MIN_DIMENSION = 16
+
+
 class BaseEncoder:
     """Codes a list of frames (one GOP) into a closed HEVC GOP and returns its reconstruction.
 
@@ -42,6 +46,9 @@ class BaseEncoder:
             raise InputError(f"rate_control must be 'qp' or 'crf', got {settings.rate_control!r}")
         if not 0 <= float(settings.qp) <= 51:
             raise InputError(f"QP must be within 0..51, got {settings.qp}")
+        if min(fmt.width, fmt.height) < MIN_DIMENSION:
+            raise InputError(f"frame size {fmt.width}x{fmt.height} is too small for the HEVC base layer "
+                             f"(x265 needs at least {MIN_DIMENSION} pixels a side)")
         self.format = fmt
         self.settings = settings
         self._decoder = BaseDecoder(fmt)

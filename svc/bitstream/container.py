@@ -217,10 +217,20 @@ class ContainerReader:
       end marker arrives or ``idle_timeout`` seconds pass without growth.
     - ``on_error='skip'`` reports a damaged record in :attr:`errors` and resynchronises on the
       next valid record instead of raising.
+    - ``verify=True`` checks the CRC of every payload it does not keep too (in 1 MiB chunks, never
+      holding it): a mismatch is reported in the record's :attr:`GopRecord.errors`.
+    - After the end marker: a second stream with the same header (``cat a.svc a.svc``) is read on
+      as a continuation, its GOP indices and frames numbered after the first's
+      (:attr:`streams` counts them); anything else is counted in :attr:`trailing` and never decoded.
+
+    Memory: a payload that is kept is held once (plus one copy while it is joined); skipped and
+    verified payloads pass in 1 MiB chunks; resynchronisation never holds more than a record head
+    and a 64 KiB window. A damaged payload behind a valid head is passed over by its length.
     """
 
     def __init__(self, fh, layers=("base", "enhancement"), limits: Limits = Limits(),
-                 follow: bool = False, idle_timeout: float = 10.0, on_error: str = "fail"):
+                 follow: bool = False, idle_timeout: float = 10.0, on_error: str = "fail",
+                 verify: bool = False):
         if on_error not in ("fail", "skip"):
             raise ValueError("on_error must be 'fail' or 'skip'")
         if not set(layers) <= set(LAYERS):
@@ -237,13 +247,39 @@ class ContainerReader:
         self.truncated: str | None = None
         self.ended = False
         self.end_counts: tuple[int, int] | None = None
+        self.verify = verify
+        #: bytes after the last end marker that are not a continuation of this stream: (offset, count)
+        self.trailing: tuple[int, int] | None = None
+        #: streams read (more than 1 after ``cat a.svc b.svc`` of streams with one header)
+        self.streams = 1
         self._pending = b""
         self._journal: list[bytes] | None = None
+        self._fd = self._pipe_fd(fh) if follow else None
         self.header = self._read_header()
 
     # -- low-level reading -------------------------------------------------------------------
+    @staticmethod
+    def _pipe_fd(fh) -> int | None:
+        """The descriptor of ``fh`` when it is a pipe or socket (read with a timeout in follow mode)."""
+        import os
+        import stat
+
+        try:
+            fd = fh.fileno()
+            mode = os.fstat(fd).st_mode
+        except (AttributeError, OSError, ValueError):
+            return None
+        return fd if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) else None
+
     def _raw_read(self, n: int) -> bytes:
-        """One read of up to ``n`` bytes; in follow mode waits for growth until ``idle_timeout``."""
+        """One read of up to ``n`` bytes; in follow mode waits for growth (a file) or for data (a pipe)
+        until ``idle_timeout`` seconds pass without any."""
+        if self._fd is not None:
+            import os
+            import select
+
+            ready, _, _ = select.select([self._fd], [], [], self.idle_timeout)
+            return os.read(self._fd, n) if ready else b""
         idle_since = None
         while True:
             b = self._fh.read(n)
@@ -280,8 +316,16 @@ class ContainerReader:
             raise TruncatedError(f"stream ends inside {what}: {len(data)} of {n} bytes", gop_index, start)
         return data
 
-    def _skip(self, n: int, gop_index: int):
-        """Passes over ``n`` bytes without keeping them (seeks on a seekable, finished file)."""
+    def _skip(self, n: int, gop_index: int, crc: bool = False) -> int | None:
+        """Passes over ``n`` bytes without keeping them (seeks on a seekable, finished file); with
+        ``crc`` reads them in 1 MiB chunks and returns their CRC-32."""
+        if crc:
+            value = 0
+            while n > 0:
+                chunk = self._read_exact(min(n, 1 << 20), "a payload", gop_index)
+                value = zlib.crc32(chunk, value)
+                n -= len(chunk)
+            return value
         seekable = (not self._pending and not self.follow and self._journal is None
                     and getattr(self._fh, "seekable", lambda: False)())
         if seekable:
@@ -292,13 +336,15 @@ class ContainerReader:
                 raise TruncatedError("stream ends inside a payload", gop_index, self.offset)
             self._fh.seek(here + n)
             self.offset += n
-            return
+            return None
         while n > 0:
             n -= len(self._read_exact(min(n, 1 << 20), "a payload", gop_index))
+        return None
 
     # -- header --------------------------------------------------------------------------------
-    def _read_header(self) -> Header:
-        head = self._read(9)
+    def _read_header(self, head: bytes | None = None) -> Header:
+        """Reads the stream header (``head``: its first bytes, when already read)."""
+        head = self._read(9) if head is None else head + self._read(9 - len(head))
         if len(head) < 4 or head[:4] != MAGIC:
             raise BitstreamError("not an svc container (bad magic)", offset=0)
         if len(head) < 9:
@@ -325,11 +371,27 @@ class ContainerReader:
         frame counts must match what came before it. Under ``on_error='fail'`` a break in that chain
         raises :class:`BitstreamError` naming the GOP; under ``'skip'`` damaged records are reported in
         :attr:`errors`, every GOP that did not arrive in :attr:`lost` (index, frames, cause), and a
-        stream that ends without its end marker in :attr:`truncated`."""
+        stream that ends without its end marker in :attr:`truncated`. After the end marker, a
+        continuation stream is read on (records renumbered after the first's) and other bytes are
+        counted in :attr:`trailing`."""
+        gop_base = frame_base = 0
+        while True:
+            for rec in self._chain():
+                rec.index += gop_base
+                rec.first_frame += frame_base
+                yield rec
+            if not self.ended or not self._continues():
+                return
+            gop_base, frame_base = gop_base + self.end_counts[0], frame_base + self.end_counts[1]
+
+    def _chain(self):
+        """The records of one stream (one header), up to its end marker."""
         expected, expected_frame, damaged = 0, 0, None
+        self.ended = False
         while True:
             start = self.offset
             self._journal = [] if self.on_error == "skip" else None
+            self._past_head = False
             try:
                 rec = self._read_record(expected)
                 if rec is not None and (rec.index != expected or rec.first_frame != expected_frame):
@@ -342,7 +404,10 @@ class ContainerReader:
                 else:
                     self.errors.append(e)
                     damaged = damaged or str(e)
-                consumed = b"".join(self._journal)
+                if self._past_head:   # a valid head: go on after the payloads it declared
+                    consumed, start = b"", self.offset - 1
+                else:
+                    consumed = b"".join(self._journal or [])
                 self._journal = None
                 if not self._resync(consumed, start):
                     self._note_tail_loss(expected, expected_frame, damaged)
@@ -355,6 +420,42 @@ class ContainerReader:
                 return
             expected, expected_frame, damaged = rec.index + 1, rec.first_frame + rec.frame_count, None
             yield rec
+
+    def _continues(self) -> bool:
+        """After an end marker: True when another stream with the same header follows (it is then
+        read on); otherwise whatever follows is counted in :attr:`trailing` and False returned."""
+        follow, self.follow = self.follow, False        # the marker ended the stream: no waiting
+        try:
+            start = self.offset
+            head = self._read(4)
+            if not head:
+                return False
+            if head == MAGIC:
+                try:
+                    header = self._read_header(head)
+                except BitstreamError:
+                    header = None
+                if header is not None and header.to_bytes() == self.header.to_bytes():
+                    self.streams += 1
+                    return True
+            n = self.offset - start
+            while True:
+                chunk = self._read(1 << 20)
+                if not chunk:
+                    break
+                n += len(chunk)
+            self.trailing = (start, n)
+            return False
+        finally:
+            self.follow = follow
+
+    def describe_trailing(self) -> str | None:
+        """One line about the bytes after the end marker, or None when there were none."""
+        if self.trailing is None:
+            return None
+        at, n = self.trailing
+        return (f"{n} bytes after the end marker (byte offset {at}) are not a continuation of this stream "
+                "(another header, or no header): ignored")
 
     def _check_continuity(self, rec: GopRecord, expected: int, expected_frame: int, damaged: str | None):
         """A record that does not continue the chain: a gap is a loss (reported or raised), a
@@ -487,10 +588,14 @@ class ContainerReader:
             entries.append((name, length, crc))
             last = kind
         rec = GopRecord(index, first, nframes, {}, {n: length for n, length, _ in entries}, {}, start)
+        self._past_head = True           # the head is valid: its payload bytes are never rescanned
+        self._journal = None
         for name, length, crc in entries:
             at = self.offset
             if name not in self.layers:
-                self._skip(length, index)
+                got = self._skip(length, index, crc=self.verify)
+                if got is not None and got != crc:
+                    rec.errors[name] = f"{name} payload CRC mismatch (GOP {index}, byte offset {at})"
                 continue
             data = self._read_exact(length, f"the {name} payload", index)
             if zlib.crc32(data) == crc:

@@ -82,7 +82,8 @@ def command(argv) -> int:
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(output_file(args.output, "w", args.live_output))
         dets = stack.enter_context(output_file(args.detections, "w", args.live_output)) if args.detections else None
-        show_target = stack.enter_context(output_path(args.show, args.live_output)) if args.show else None
+        show_target = (stack.enter_context(output_path(args.show, args.live_output, optional=True))
+                       if args.show else None)
         bar = stack.enter_context(progress_bar(None, "analyze", quiet=args.quiet))
         renderer = None
 

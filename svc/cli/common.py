@@ -8,18 +8,41 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import secrets
 import signal
+import stat
 import sys
 from pathlib import Path
 
 from svc.errors import InputError, SvcError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+#: signals that stop a command cleanly (outputs removed), each exiting with 128 + its number
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
 
 EXIT_STATUS_HELP = (
     "exit status: 0 success; 1 error (one line on stderr, nothing half-written left behind); "
     "2 usage error; 3 finished, but the output is incomplete (damaged or missing GOPs skipped, or "
-    "GOPs output from the base layer), each problem named on stderr; 130 interrupted.")
+    "GOPs output from the base layer, or bytes after the stream's end marker), each problem named on "
+    "stderr; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hang-up (SIGHUP), each "
+    "removing what it had half-written.")
+
+
+class Stopped(KeyboardInterrupt):
+    """A stop signal arrived (``signum``): raised from the handler so every ``finally`` and output
+    clean-up runs as for Ctrl-C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def status(self) -> int:
+        return 128 + self.signum
+
+    @property
+    def what(self) -> str:
+        return {signal.SIGINT: "interrupted"}.get(self.signum, f"stopped by {signal.Signals(self.signum).name}")
 
 
 def prog() -> str:
@@ -32,46 +55,58 @@ def error_line(msg: str):
 
 def run_main(main, argv=None) -> int:
     """Runs ``main(argv)`` and returns its exit status, turning library errors into one-line
-    messages (tracebacks with ``--debug``). Ctrl-C is exit status 130 wherever it lands, also inside
-    FFmpeg, which turns it into an error of its own (PyAV raises it as an ``OSError``)."""
+    messages (tracebacks with ``--debug``). SIGINT, SIGTERM and SIGHUP stop the command as Ctrl-C
+    does (outputs cleaned up) with exit status 128 + the signal number, wherever they land, also
+    inside FFmpeg, which turns an interruption into an error of its own (PyAV raises it as an
+    ``OSError``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
-    interrupted = []
+    stopped: list[Stopped] = []
 
-    def on_sigint(signum, frame):
-        interrupted.append(signum)
-        raise KeyboardInterrupt
+    def on_signal(signum, frame):
+        stop = Stopped(signum)
+        stopped.append(stop)
+        raise stop
 
-    old = None
-    with contextlib.suppress(ValueError):          # not the main thread: keep Python's handler
-        old = signal.signal(signal.SIGINT, on_sigint)
+    old = {}
+    for sig in STOP_SIGNALS:
+        with contextlib.suppress(ValueError, OSError):   # not the main thread: keep Python's handlers
+            old[sig] = signal.signal(sig, on_signal)
+
+    def interrupted(exc=None) -> int:
+        stop = exc if isinstance(exc, Stopped) else (stopped[0] if stopped else Stopped(signal.SIGINT))
+        error_line(stop.what)
+        return stop.status
+
     try:
         return main(argv) or EXIT_OK
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         if debug:
             raise
-        error_line("interrupted")
-        return EXIT_INTERRUPTED
+        return interrupted(e)
     except SvcError as e:
         if debug:
             raise
-        error_line("interrupted" if interrupted else str(e))
-        return EXIT_INTERRUPTED if interrupted else EXIT_ERROR
+        if stopped:
+            return interrupted()
+        error_line(str(e))
+        return EXIT_ERROR
     except BrokenPipeError:
-        with contextlib.suppress(OSError):
-            sys.stdout = None  # the reader went away: nothing more to say
+        # the reader of our standard output went away (e.g. `| head -c 100`): say so once, on stderr
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout = None
+        error_line("the output pipe was closed by its reader before the output was complete")
         return EXIT_ERROR
     except OSError as e:
         if debug:
             raise
-        if interrupted:
-            error_line("interrupted")
-            return EXIT_INTERRUPTED
+        if stopped:
+            return interrupted()
         error_line(f"{e.filename}: {e.strerror or e}" if e.filename else str(e))
         return EXIT_ERROR
     finally:
-        if old is not None:
-            signal.signal(signal.SIGINT, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def parser(prog_name: str, description: str, examples: str = "") -> argparse.ArgumentParser:
@@ -155,21 +190,64 @@ def check_outputs(inputs, outputs):
                 raise InputError(f"two outputs are the same file {a}")
 
 
+def _special(path) -> bool:
+    """Whether ``path`` exists and is not a regular file (a device, FIFO or socket)."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode) and not stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
-def output_path(path, live: bool = False):
-    """The path to write ``path``'s data to: a hidden ``.partial`` file beside it, renamed over
-    ``path`` when the block completes and removed on any error or interruption (so ``path`` is
-    either whole or untouched); with ``live`` (a consumer reads the file while it grows) ``path``
-    itself. ``-`` stays ``-`` (stdout)."""
-    if path == "-" or live:
+def _exclusive(path):
+    """Holds an advisory lock on ``path`` (created if missing) while the block writes it in place, so
+    that two svc commands writing one live output cannot interleave: the second is refused."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o666)
+    except OSError as e:
+        raise InputError(f"cannot write {path}: {e.strerror}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise InputError(f"cannot write {path}: another command is writing it now") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def output_path(path, live: bool = False, optional: bool = False):
+    """The path to write ``path``'s data to.
+
+    - A regular file (or a new name): a hidden partial file beside it, unique to this command
+      (``.NAME.PID-RANDOM.partial``, same folder so the rename is atomic), renamed over ``path``
+      when the block completes and removed on any error or interruption: ``path`` is either whole
+      or untouched, and two commands writing one name each leave a whole file (the last one's).
+      The rename is checked: a partial file that has gone is an error, unless ``optional`` (the
+      block may legitimately write nothing, e.g. no frame to render).
+    - ``live`` (a consumer reads the file while it grows): ``path`` itself, under an advisory lock
+      that refuses a second svc command writing it at the same time.
+    - An existing device, FIFO or socket (``/dev/null``, a named pipe): written in place, never
+      replaced by a regular file. ``-`` stays ``-`` (stdout).
+    """
+    if path == "-" or _special(path):
         yield path
         return
+    if live:
+        with _exclusive(path):
+            yield path
+        return
     head, tail = os.path.split(path)
-    tmp = os.path.join(head, f".{tail}.partial")
+    tmp = os.path.join(head, f".{tail}.{os.getpid()}-{secrets.token_hex(4)}.partial")
     try:
         yield tmp
-        if os.path.exists(tmp):  # nothing written (e.g. no frame to render): no file
+        if os.path.exists(tmp):
             os.replace(tmp, path)
+        elif not optional:
+            raise InputError(f"cannot finish {path}: its partial file {tmp} was removed while being written")
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

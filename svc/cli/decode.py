@@ -103,7 +103,8 @@ def info_command(argv) -> int:
     p.add_argument("input", help="svc stream ('-' for stdin)")
     add_common(p, quiet=False)
     args = p.parse_args(argv)
-    reader = ContainerReader(open_input(args.input), (), on_error="skip")  # sizes only: every payload skipped
+    # sizes and integrity: no payload is kept, every payload's CRC is checked in 1 MiB chunks
+    reader = ContainerReader(open_input(args.input), (), on_error="skip", verify=True)
     h = reader.header
     f = h.format
     print(f"svc stream {args.input}")
@@ -113,7 +114,9 @@ def info_command(argv) -> int:
     print(f"  features     {h.features if h.features else 'none'}")
     print(f"  {'GOP':>5} {'first':>6} {'frames':>6} {'base bytes':>11} {'enh bytes':>10} {'feat bytes':>10} {'offset':>10}")
     totals, nf = {k: 0 for k in ("base", "enhancement", "features")}, 0
+    damaged_payloads = []
     for rec in reader:
+        damaged_payloads += [f"damaged: {m}" for m in rec.errors.values()]
         size = {k: rec.sizes.get(k, 0) for k in totals}
         print(f"  {rec.index:5d} {rec.first_frame:6d} {rec.frame_count:6d} {size['base']:11d} "
               f"{size['enhancement']:10d} {size['features']:10d} {rec.offset:10d}")
@@ -122,9 +125,13 @@ def info_command(argv) -> int:
     secs = nf / float(f.fps) if nf else 0
     kb = (lambda b: b * 8 / 1000 / secs if secs else 0.0)
     print(f"  total: {nf} frames, " + ", ".join(f"{k} {v} bytes ({kb(v):.2f} kbps)" for k, v in totals.items()))
-    problems = [f"damaged: {e}" for e in reader.errors] + [x.describe() for x in reader.lost]
+    problems = [f"damaged: {e}" for e in reader.errors] + damaged_payloads + [x.describe() for x in reader.lost]
     problems += [reader.truncated] if reader.truncated else []
-    print("  integrity: " + ("whole (end marker counts match)" if not problems else "; ".join(problems)))
+    problems += [reader.describe_trailing()] if reader.trailing else []
+    whole = "whole (every payload CRC and the end marker counts match)"
+    if reader.streams > 1:
+        whole += f"; {reader.streams} concatenated streams with one header, read as one"
+    print("  integrity: " + (whole if not problems else "; ".join(problems)))
     return EXIT_INCOMPLETE if problems else EXIT_OK
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from svc.cli.common import EXIT_STATUS_HELP, add_common, run_main
+from svc.shipped import add_package_flag, check_output
 
 
 def build_parser():
@@ -29,7 +30,10 @@ def build_parser():
     t.add_argument("--init", help="tables to start from (default: flat priors)")
     t.add_argument("--no-restoration", action="store_true", help="code with R = the base (no restoration network)")
     t.add_argument("--restoration-model", default="svc/enhancement/weights/svc-restore-v1.pt")
-    t.add_argument("--out", default="svc/enhancement/weights/blockcoder-tables.npz")
+    t.add_argument("--out", default="blockcoder-tables.npz",
+                   help="tables file to write (default: blockcoder-tables.npz in the current folder; use it with "
+                        "--set enhancement.tables=PATH)")
+    add_package_flag(t)
     add_common(t, quiet=False)
     sub.add_parser("restoration", add_help=False,
                    help="the zero-bit restoration network (QAT, integer export); its options: "
@@ -52,7 +56,7 @@ def command(argv) -> int:
         from svc.datasets.clips import TRAIN_CLIPS
         from svc.enhancement.train_tables import train_tables
 
-        out = train_tables(resolve_path(args.out), args.iterations, args.frames, args.qps, args.qualities,
+        out = train_tables(check_output(args.out, args.into_package), args.iterations, args.frames, args.qps, args.qualities,
                            args.clips or TRAIN_CLIPS, args.jobs, args.gops, args.strength, args.init,
                            None if args.no_restoration else resolve_path(args.restoration_model), log)
         log(f"svc-train: wrote {out} ({out.stat().st_size} bytes)")

@@ -12,6 +12,8 @@ dataclasses around, the standard library keeps the install light, and ``frozen=T
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
@@ -60,8 +62,8 @@ def check_value(key: str, meta, value, source: str | None):
             raise bad()
         return value
     if kind in ("int", "float"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad()
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise bad()  # NaN passes every comparison and infinity is no setting: both are refused
         if kind == "int":
             if float(value) != int(value):
                 raise bad()

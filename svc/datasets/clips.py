@@ -18,7 +18,7 @@ Training never sees an evaluation clip. :func:`base_coding` codes a clip's base 
 from __future__ import annotations
 
 import importlib.util
-import pickle
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -116,18 +116,25 @@ def photo_pans(frames: int = 24, size=(256, 384), seed: int = 0):
 def base_coding(name: str, frames: int, qp: float, cache: Path | None = PROJECT_ROOT / "results" / "clip_cache"):
     """(base payload bytes in all, reconstructed base frames) of the clip coded at ``qp``; cached in
     ``cache`` (None: not cached)."""
+    import numpy as np
+
     from svc.base import BaseEncoder
     from svc.config import BaseConfig
 
-    key = cache / f"{name}_{frames}_qp{qp}.pkl" if cache is not None else None
+    key = cache / f"{name}_{frames}_qp{qp}.npz" if cache is not None else None
     if key is not None and key.exists():
-        with open(key, "rb") as fh:
-            return pickle.load(fh)
+        try:   # plain arrays, never pickles; an unreadable cache entry is coded again
+            with np.load(key, allow_pickle=False) as z:
+                n, y, u, v = int(z["bytes"]), z["y"], z["u"], z["v"]
+            return n, [YuvFrame(*p) for p in zip(y, u, v)]
+        except (OSError, ValueError, KeyError):
+            pass
     fmt, orig = clip(name, frames)
     done = BaseEncoder(fmt, BaseConfig(qp=qp, preset="fast", gop=GOP)).encode_sequence(orig, GOP)
     out = (sum(len(g.payload) for g in done), _copy(f for g in done for f in g.recon))
     if key is not None:
         key.parent.mkdir(parents=True, exist_ok=True)
-        with open(key, "wb") as fh:
-            pickle.dump(out, fh)
+        tmp = key.with_name(f".{key.name}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, bytes=np.int64(out[0]), **{k: np.stack([getattr(f, k) for f in out[1]]) for k in "yuv"})
+        os.replace(tmp, key)
     return out

@@ -130,7 +130,7 @@ class EntropyModel:
         path = Path(path)
         if not path.exists():
             return cls({n: _prior(n) for n in NAMES})
-        with np.load(path) as z:
+        with np.load(path, allow_pickle=False) as z:
             counts = {}
             for n in NAMES:
                 c = z[n]

@@ -34,9 +34,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from svc.checkpoint import load_checkpoint, save_checkpoint
 from svc.enhancement.restoration import RestoreNet, aligned_neighbours, save_weights
 from svc.errors import InputError
 from svc.io.frames import VideoFormat, YuvFrame
+from svc.shipped import add_package_flag, check_output
 
 CACHE_VERSION = "restore-cache-1"   # bump when the alignment, coding or layout changes
 GOP = 16
@@ -312,28 +314,32 @@ def train(cfg: TrainConfig, command: str = "", log=print) -> RestoreNet:
     torch.set_num_threads(max(1, cfg.threads))
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
+    ckpt = Path(cfg.ckpt_dir) / "last.ckpt" if cfg.ckpt_dir else None
+    # checkpoints are read (and a foreign one refused) before any work starts
+    init_state = load_checkpoint(cfg.init_from) if cfg.init_from else None
+    resume_state = load_checkpoint(ckpt) if cfg.resume and ckpt is not None and ckpt.exists() else None
     log(f"caching coded clips in {cfg.cache_dir} (QPs {list(cfg.qps)})")
     clips = [CachedClip(cache_clip(s, cfg.qps, cfg.cache_dir, log=log), cfg.qps) for s in cfg.clips]
     val = [CachedClip(cache_clip(s, cfg.val_qps, cfg.cache_dir, log=log), cfg.val_qps) for s in cfg.val_clips]
     model = RestoreNet(cfg.frames, cfg.channels, cfg.depth, cfg.qp_aware, cfg.chroma, cfg.intra_qp_offset, cfg.bn)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     stages = []                         # the commands of earlier stages (--init-from), oldest first
-    if cfg.init_from:
-        state = torch.load(cfg.init_from, map_location="cpu", weights_only=False)
+    if init_state is not None:
+        state = init_state
         model.load_state_dict(state["ema"])
         stages = list(state.get("stages", [])) + [state.get("command", "")]
         log(f"initialised from {cfg.init_from} (step {state['step']} of its run)")
     ema = copy.deepcopy(model)          # the exported weights: an exponential moving average
     step, elapsed = 0, 0.0
-    ckpt = Path(cfg.ckpt_dir) / "last.ckpt" if cfg.ckpt_dir else None
-    if cfg.resume and ckpt is not None and ckpt.exists():
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    if resume_state is not None:
+        state = resume_state
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
         step, elapsed = state["step"], state.get("elapsed", 0.0)
         stages = list(state.get("stages", stages))
-        rng.setstate(state["rng"])
+        version, internal, gauss = state["rng"]
+        rng.setstate((version, tuple(internal), gauss))
         torch.set_rng_state(state["torch_rng"])
         log(f"resumed from {ckpt} at step {step}")
     quant_step = int(cfg.quant_from * cfg.steps)
@@ -390,8 +396,7 @@ def train(cfg: TrainConfig, command: str = "", log=print) -> RestoreNet:
                      "elapsed": elapsed + time.time() - t0, "rng": rng.getstate(),
                      "torch_rng": torch.get_rng_state(), "config": cfg.__dict__,
                      "command": command, "stages": stages}
-            torch.save(state, ckpt.with_suffix(".tmp"))
-            os.replace(ckpt.with_suffix(".tmp"), ckpt)
+            save_checkpoint(ckpt, state)
             if val and step % (cfg.ckpt_every * 4) == 0:
                 log(f"  validation (integer net, PSNR-Y gain dB): "
                     f"{ {q: round(g, 3) for q, g in validate(ema.export(), val, cfg.val_qps).items()} }")
@@ -412,7 +417,7 @@ def train(cfg: TrainConfig, command: str = "", log=print) -> RestoreNet:
 
 def export_checkpoint(ckpt: str, out: str, chroma: bool | None, command: str = "", log=print) -> None:
     """Writes the weights of a training checkpoint (its averaged weights), optionally luma-only."""
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    state = load_checkpoint(ckpt)
     cfg = TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in state["config"].items()})
     model = RestoreNet(cfg.frames, cfg.channels, cfg.depth, cfg.qp_aware, cfg.chroma, cfg.intra_qp_offset, cfg.bn)
     model.load_state_dict(state["ema"])
@@ -457,14 +462,16 @@ def build_parser():
     p.add_argument("--no-qp", dest="qp_aware", action="store_false", help="a QP-blind network")
     p.add_argument("--no-bn", dest="bn", action="store_false", help="no batch norm in training")
     p.add_argument("--no-chroma", dest="chroma", action="store_false", help="restore luma only")
+    add_package_flag(p)
     return p
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    check_output(args.out, args.into_package)
     export_from, export_chroma = args.export_from, args.export_chroma
-    del args.export_from, args.export_chroma
+    del args.export_from, args.export_chroma, args.into_package
     cfg = TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in vars(args).items()})
     command = "python tools/train_restoration.py " + " ".join(shlex.quote(a) for a in argv)
 

@@ -111,7 +111,7 @@ class FeatureModel:
         if not path.is_file():
             raise ModelError(f"feature codec model {path} not found (make one with tools/train_features.py)")
         try:
-            with np.load(path) as z:
+            with np.load(path, allow_pickle=False) as z:
                 n = sum(1 for k in z.files if k.startswith("levels_"))
                 qs = [Ecsq(z[f"levels_{i}"], z[f"probs_{i}"], float(z[f"lam_{i}"])) for i in range(n)]
                 ranges = [tuple(float(v) for v in z[f"range_{i}"]) for i in range(n)] if "range_0" in z.files else None

@@ -15,6 +15,20 @@ from svc.errors import InputError
 
 SUPPORTED_BIT_DEPTHS = (8, 10)
 MAX_DIMENSION = 16384
+#: highest frame rate accepted (frames per second); high-speed cameras stay below it
+MAX_FPS = 1000
+
+
+def parse_fps(text) -> Fraction:
+    """A frame rate from ``30``, ``29.97`` or ``30000/1001`` (frames per second); a one-line InputError
+    for anything that is not a positive, finite rate up to :data:`MAX_FPS`."""
+    try:
+        fps = Fraction(str(text).strip())
+    except (ValueError, ZeroDivisionError):
+        raise InputError(f"frame rate must be a number like 30, 29.97 or 30000/1001, got {text!r}") from None
+    if not 0 < fps <= MAX_FPS:
+        raise InputError(f"frame rate must be above 0 and at most {MAX_FPS} fps, got {text!r}")
+    return fps
 
 
 class YuvFrame(NamedTuple):
@@ -57,8 +71,8 @@ class VideoFormat:
             raise InputError(f"frame size {self.width}x{self.height} is odd: 4:2:0 needs even width and height")
         if self.bit_depth not in SUPPORTED_BIT_DEPTHS:
             raise InputError(f"unsupported bit depth {self.bit_depth} (supported: 8, 10)")
-        if self.fps <= 0:
-            raise InputError(f"frame rate must be positive, got {self.fps}")
+        if not 0 < self.fps <= MAX_FPS:
+            raise InputError(f"frame rate must be above 0 and at most {MAX_FPS} fps, got {float(self.fps):g}")
 
     @property
     def dtype(self):

@@ -10,7 +10,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from svc.errors import InputError
-from svc.io.frames import VideoFormat, YuvFrame
+from svc.io.frames import VideoFormat, YuvFrame, parse_fps
 from svc.io.yuv import YuvReader, YuvWriter, parse_yuv_name
 
 RAW_SUFFIXES = {".yuv", ".raw", ".i420"}
@@ -32,7 +32,7 @@ def raw_format(path, size: str | None = None, fps=None, bit_depth: int | None = 
     if "width" not in info:
         raise InputError(f"cannot tell the frame size of {path}: name it like Name_416x240_50.yuv or pass --size WxH")
     if fps is not None:
-        info["fps"] = Fraction(str(fps))
+        info["fps"] = parse_fps(fps)
     if bit_depth is not None:
         info["bit_depth"] = int(bit_depth)
     return VideoFormat(info["width"], info["height"], info.get("fps", Fraction(30)), info.get("bit_depth", 8))
@@ -59,7 +59,7 @@ class AvSource:
         self._stream = self._container.streams.video[0]
         cc = self._stream.codec_context
         deep = cc.format is not None and any(c.bits > 8 for c in cc.format.components)
-        rate = Fraction(str(fps)) if fps else (self._stream.average_rate or self._stream.guessed_rate or Fraction(30))
+        rate = parse_fps(fps) if fps else (self._stream.average_rate or self._stream.guessed_rate or Fraction(30))
         self.format = VideoFormat(cc.width, cc.height, Fraction(rate), 10 if deep else 8)
         self.path = path
         self.max_frames = max_frames
@@ -93,9 +93,21 @@ def open_source(path, size=None, fps=None, bit_depth=None, max_frames=None):
 AV_SINK_FORMATS = {".y4m": "yuv4mpegpipe", ".mp4": "mp4", ".mkv": "matroska"}
 
 
+def _device(path) -> bool:
+    """An existing output that is not a regular file or folder (``/dev/null``, a named pipe)."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 def sink_kind(path) -> str:
-    """``'raw'`` or the FFmpeg muxer for an output ``path``; a one-line InputError for a suffix no sink writes."""
-    if _is_raw(path):
+    """``'raw'`` or the FFmpeg muxer for an output ``path``; a one-line InputError for a suffix no sink
+    writes. A device or named pipe without a known suffix (``/dev/null``) takes raw 4:2:0."""
+    if _is_raw(path) or (_device(path) and Path(str(path)).suffix.lower() not in AV_SINK_FORMATS):
         return "raw"
     muxer = AV_SINK_FORMATS.get(Path(str(path)).suffix.lower())
     if muxer is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -73,17 +74,22 @@ class YuvReader:
                 self._fh = open(path, "rb")
             except OSError as e:
                 raise InputError(f"cannot read {path}: {e.strerror}") from None
-            size = os.fstat(self._fh.fileno()).st_size
-            if size == 0:
+            st = os.fstat(self._fh.fileno())
+            size = st.st_size
+            if not stat.S_ISREG(st.st_mode):   # a named pipe or device: streamed like stdin
+                size = None
+                self.num_frames = None
+            elif size == 0:
                 self._fh.close()
                 raise InputError(f"{path} is empty: no frames to code")
-            if size % fmt.frame_bytes:
+            elif size % fmt.frame_bytes:
                 self._fh.close()
                 raise InputError(
                     f"{path}: size {size} bytes is not a whole number of {fmt.width}x{fmt.height} "
                     f"{fmt.bit_depth}-bit 4:2:0 frames ({fmt.frame_bytes} bytes each, "
                     f"{size / fmt.frame_bytes:.3f} frames); check --size / the file name")
-            self.num_frames = size // fmt.frame_bytes
+            if size is not None:
+                self.num_frames = size // fmt.frame_bytes
         if max_frames is not None and self.num_frames is not None:
             self.num_frames = min(self.num_frames, max_frames)
 
@@ -100,6 +106,11 @@ class YuvReader:
                 buf = np.frombuffer(data, dtype="<u2" if fmt.bit_depth > 8 else np.uint8)
                 if fmt.bit_depth > 8:
                     buf = buf.astype(np.uint16)
+                    top = int(buf.max())
+                    if top >= 1 << fmt.bit_depth:
+                        raise InputError(
+                            f"{self.path}: frame {n} holds the sample value {top}, beyond {fmt.bit_depth}-bit "
+                            f"(0..{(1 << fmt.bit_depth) - 1}): is it 8-bit video? (drop --bit-depth / _10bit)")
                 yield YuvFrame.from_i420(buf, fmt.width, fmt.height)
                 n += 1
         finally:

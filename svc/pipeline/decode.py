@@ -24,7 +24,8 @@ class DecodeReport:
 
     ``skipped``: damaged records the reader dropped (``--on-error skip``); ``lost``: GOPs that never
     arrived (:class:`~svc.bitstream.container.LostGops`); ``truncated``: why the stream ended early, if
-    it did; ``base_only``: GOPs output from the base layer because their enhancement was damaged."""
+    it did; ``base_only``: GOPs output from the base layer because their enhancement was damaged;
+    ``trailing``: bytes after the end marker that were not a continuation stream."""
 
     frames: int = 0
     gops: int = 0
@@ -34,15 +35,17 @@ class DecodeReport:
     lost: list = field(default_factory=list)
     truncated: str | None = None
     base_only: list = field(default_factory=list)
+    trailing: str | None = None
 
     @property
     def complete(self) -> bool:
         """True when every GOP of the stream was output at the requested layer."""
-        return not (self.skipped or self.lost or self.truncated or self.base_only)
+        return not (self.skipped or self.lost or self.truncated or self.base_only or self.trailing)
 
     def take_reader(self, reader: ContainerReader):
         """Copies the reader's findings (call after the reader is exhausted)."""
         self.skipped, self.lost, self.truncated = list(reader.errors), list(reader.lost), reader.truncated
+        self.trailing = reader.describe_trailing()
 
     def shortfall(self) -> str:
         """``''`` for a complete output, else a short count of what is missing (for a summary line)."""
@@ -55,6 +58,8 @@ class DecodeReport:
             parts.append("the stream was truncated")
         if self.base_only:
             parts.append(f"{len(self.base_only)} GOP(s) with a damaged enhancement layer output as base")
+        if self.trailing:
+            parts.append("bytes after the end marker ignored")
         return ("; incomplete: " + ", ".join(parts)) if parts else ""
 
     def problems(self) -> list[str]:
@@ -63,6 +68,7 @@ class DecodeReport:
         out += [lost.describe() for lost in self.lost]
         out += [self.truncated] if self.truncated else []
         out += list(self.base_only)
+        out += [self.trailing] if self.trailing else []
         return out
 
 

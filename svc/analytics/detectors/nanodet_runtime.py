@@ -79,19 +79,25 @@ def cache_dir() -> Path:
 
 
 def _disk_cached(name: str, make) -> bytes:
-    """``make()``'s bytes, kept as ``cache_dir() / name`` (written atomically; a cache folder that
-    cannot be written is skipped, the bytes are then made each time)."""
+    """``make()``'s bytes, kept as ``cache_dir() / name`` with their SHA-256 beside them in
+    ``name.sha256`` (each written atomically). A cached file whose bytes do not match its hash
+    (truncated, damaged, or written without one) is made again and replaced; a cache folder that
+    cannot be written is skipped, the bytes are then made each time."""
     path = cache_dir() / name
+    sha_path = path.with_name(path.name + ".sha256")
     try:
-        return path.read_bytes()
+        blob = path.read_bytes()
+        if hashlib.sha256(blob).hexdigest() == sha_path.read_text().strip():
+            return blob
     except OSError:
         pass
     blob = make()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        tmp.write_bytes(blob)
-        os.replace(tmp, path)
+        for target, data in ((sha_path, hashlib.sha256(blob).hexdigest().encode()), (path, blob)):
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
     except OSError:
         pass
     return blob
