@@ -1,6 +1,5 @@
 """The enhancement layer end to end (restoration + block coder) on real frames, with the shipped models."""
 import io
-import shutil
 
 import numpy as np
 import pytest
@@ -101,24 +100,23 @@ def test_cross_process_determinism_and_cli(tmp_path, carphone_yuv):
 
 
 def test_other_tables_are_refused(tmp_path, runs):
-    """A stream names the SHA-256 of the models it was coded with; other files are refused in one line."""
-    from svc.enhancement.zoo import WEIGHTS_DIR
+    """A stream names the SHA-256 of the models it was coded with; other files are refused in one line.
+    (The stream's header is rewritten to name tables of the same id with other bytes: the package's
+    files are never touched, so tests can run in parallel.)"""
+    import io
+
+    from svc.bitstream import ContainerReader
 
     _, data = runs[0.5]
+    header = ContainerReader(io.BytesIO(data), ()).header
+    size = len(header.to_bytes())
+    header.enhancement["tables"] = {**header.enhancement["tables"], "sha256": "0" * 64}  # same id, other bytes
     path = tmp_path / "e.svc"
-    path.write_bytes(data)
-    tables = WEIGHTS_DIR / "blockcoder-tables.npz"
-    saved = tmp_path / "saved.npz"
-    shutil.copy(tables, saved)
-    try:
-        with open(tables, "ab") as fh:
-            fh.write(b"\0")  # same id, other bytes
-        p = run_cli("svc-decode", path, "--layer", "full", "-o", tmp_path / "f.yuv", check=False)
-        err = p.stderr.decode()
-        assert p.returncode == 1 and "other block coder tables" in err and len(err.strip().splitlines()) == 1
-        run_cli("svc-decode", path, "--layer", "base", "-o", tmp_path / "b.yuv")  # the base needs no model
-    finally:
-        shutil.copy(saved, tables)
+    path.write_bytes(header.to_bytes() + data[size:])
+    p = run_cli("svc-decode", path, "--layer", "full", "-o", tmp_path / "f.yuv", check=False)
+    err = p.stderr.decode()
+    assert p.returncode == 1 and "other block coder tables" in err and len(err.strip().splitlines()) == 1
+    run_cli("svc-decode", path, "--layer", "base", "-o", tmp_path / "b.yuv")  # the base needs no model
 
 
 def test_missing_model_file_is_clear(tmp_path, carphone_yuv):

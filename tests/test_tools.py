@@ -26,6 +26,7 @@ SMOKE = {
     "bench_denoise.py": ["--frames", "4", "--noise", "15", "--qps", "37", "--no-detection", "--out", "{tmp}"],
     "bench_features.py": ["--clips", "carphone", "--frames", "4", "--qps", "42", "--quantisers", "0", "--out", "{tmp}"],
     "train_features.py": ["--frames", "4", "--steps", "0.15", "0.24", "--base-qps", "32", "--out", "{tmp}/f.npz"],
+    "make_reference_streams.py": ["{tmp}", "base-v1"],
 }
 
 
