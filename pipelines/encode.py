@@ -11,8 +11,10 @@ from svc.base import BaseEncoder
 from svc.bitstream import ContainerWriter
 from svc.buffer import GopBuffer
 from svc.config import load_config
+from svc.errors import InputError
 from svc.io import open_source
 from svc.pipeline.encode import make_header
+from svc.pipeline.encoder import Encoder
 from svc.pipeline.stages import (analysis_stage, base_encode_stage, denoise_stage, enhancement_encode_stage,
                                  features_encode_stage, write_stage)
 
@@ -24,14 +26,11 @@ args = ap.parse_args()
 
 cfg = load_config(overrides=args.set)
 source = open_source(args.input)
-codec = None
-if cfg.enhancement.enabled:
-    from svc.enhancement import load_codec_for_encoding
-    codec = load_codec_for_encoding(cfg, source.format)
-features = None
-if cfg.features.enabled:
-    from svc.features.layer import load_features_for_encoding
-    features = load_features_for_encoding(cfg)
+parts = Encoder.from_config(cfg, source.format)          # the one place a config becomes an encoder
+if parts.analyzer is not None or parts.regions is not None or parts.latent is not None or not parts.pixels:
+    raise SystemExit(str(InputError("this pipeline shows the plain layers: use svc-encode for ROI, latent and "
+                                    "feature-only streams")))
+codec, features = parts.codec, parts.features
 
 with open(args.output, "wb") as fh:
     writer = ContainerWriter(fh, make_header(source.format, cfg, codec, features))

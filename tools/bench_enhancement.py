@@ -32,10 +32,10 @@ from svc.base import BaseDecoder  # noqa: E402
 from svc.bitstream import ContainerReader  # noqa: E402
 from svc.config import load_config  # noqa: E402
 from svc.datasets.clips import clip  # noqa: E402
-from svc.enhancement import load_codec_for_decoding, load_codec_for_encoding  # noqa: E402
+from svc.enhancement import load_codec_for_decoding  # noqa: E402
+from svc.pipeline.encoder import Encoder  # noqa: E402
 from svc.io.memory import FrameCollector, FrameList  # noqa: E402
 from svc.pipeline.decode import decode  # noqa: E402
-from svc.pipeline.encode import encode  # noqa: E402
 
 SYMBOLS = ("R skip", "R coded", "F skip", "F coded", "blend skip", "blend coded", "refined skip", "refined coded")
 
@@ -60,9 +60,10 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     fmt, frames = clip(args.clip, args.frames)
     cfg = load_config(overrides=[{"base": {"qp": args.qp}, "enhancement": {"quality": args.quality}}, *args.set])
-    codec = load_codec_for_encoding(cfg, fmt)
+    encoder = Encoder.from_config(cfg, fmt)
+    codec = encoder.codec
     buf = io.BytesIO()
-    s = encode(FrameList(fmt, frames), buf, cfg, codec=codec)
+    s = encoder.encode(FrameList(fmt, frames), buf)
     data = buf.getvalue()
     n = len(frames)
     t = time.perf_counter()
@@ -117,7 +118,7 @@ def region_decode_bench(fmt, frames, args, fraction):
         cfg = load_config(overrides=[{"base": {"qp": args.qp}, "enhancement": {"quality": args.quality,
                                                                                "tiles": tiles}}, *args.set])
         buf = io.BytesIO()
-        s = encode(FrameList(fmt, frames), buf, cfg, codec=load_codec_for_encoding(cfg, fmt))
+        s = Encoder.from_config(cfg, fmt).encode(FrameList(fmt, frames), buf)
         reader = ContainerReader(io.BytesIO(buf.getvalue()))
         dec, bd = load_codec_for_decoding(reader.header), BaseDecoder(reader.header.format)
         want = dec.region_units(np.array([[x, y, w, h]]))

@@ -36,39 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from svc.evaluation.machine import rows, scores, tracks  # noqa: E402
 from svc.evaluation.report import write_csv  # noqa: E402
-
-
-def rows(dets) -> np.ndarray:
-    """MOT rows (frame from 1, id -1, box, score, class) of per-frame detections."""
-    out = [[i + 1, -1, *b, s, c, -1, -1] for i, d in enumerate(dets) for b, s, c in zip(d.boxes, d.scores, d.classes)]
-    return np.array(out, np.float64).reshape(-1, 10)
-
-
-def tracks(dets, fps_frames) -> np.ndarray:
-    from svc.analytics.tracker import Tracker
-
-    tr, out = Tracker(), []
-    for i, d in enumerate(dets):
-        out += [[i + 1, t.track_id, *t.box, t.score, t.class_id, -1, -1] for t in tr.update(d)]
-    return np.array(out, np.float64).reshape(-1, 10)
-
-
-def scores(ref_dets, ref_tracks, dets, threshold: float) -> tuple[float, float, float]:
-    """(mAP@0.5 of ``dets`` ranked by score, mAP@0.5 of those scoring >= ``threshold``, MOTA of those),
-    against the reference; mAPs instance-weighted over the reference's classes."""
-    from svc.metrics.mot import detection_map50, evaluate
-
-    g, h = rows(ref_dets), rows(dets)
-    cls, cnt = np.unique(g[:, 7], return_counts=True)
-    if not len(cls):
-        return float("nan"), float("nan"), float("nan")
-    cut = h[h[:, 6] >= threshold]
-    aps = [detection_map50(g[g[:, 7] == c], h[h[:, 7] == c]) for c in cls]
-    aps_cut = [detection_map50(g[g[:, 7] == c], cut[cut[:, 7] == c]) for c in cls]
-    kept = [d.select(d.scores >= threshold) for d in dets]
-    mota = evaluate(ref_tracks, tracks(kept, len(kept)), classes=[int(c) for c in cls])["all"]["MOTA"]
-    return float(np.average(aps, weights=cnt)), float(np.average(aps_cut, weights=cnt)), float(mota)
 
 
 def load_frames(spec: str, n: int):
@@ -122,7 +91,7 @@ def main(argv=None):
             feats += f
             lbs += lb
         ref = sd.cloud(feats, lbs)
-        ref_tracks = tracks(ref, n)
+        ref_tracks = tracks(ref)
         elems = sum(t.size for t in feats[0])
         print(f"\n{spec}: {n} frames {fmt.width}x{fmt.height}, split {model.split}: {elems} elements per frame, "
               f"reference: {len(rows(ref))} detections")

@@ -41,7 +41,6 @@ from svc.metrics.bdrate import bd_rate, pareto_front, simulcast  # noqa: E402
 from svc.metrics.msssim import ms_ssim_y  # noqa: E402
 from svc.metrics.quality import PsnrAccumulator  # noqa: E402
 from svc.pipeline.decode import decode  # noqa: E402
-from svc.pipeline.encode import encode  # noqa: E402
 
 
 def msssim(clip, frames) -> float:
@@ -54,12 +53,13 @@ def point(clip, qp, quality=None, overrides=()):
     if quality is not None:
         over.append({"enhancement": {"quality": quality}})
     cfg = load_config(overrides=over)
-    codec = loader = None
-    if quality is not None:
-        from svc.enhancement import load_codec_for_decoding, load_codec_for_encoding
-        codec, loader = load_codec_for_encoding(cfg, clip.format), load_codec_for_decoding
+    from svc.enhancement import load_codec_for_decoding
+    from svc.pipeline.encoder import Encoder
+
+    encoder = Encoder.from_config(cfg, clip.format)
+    codec, loader = encoder.codec, load_codec_for_decoding
     buf = io.BytesIO()
-    s = encode(clip, buf, cfg, codec=codec)
+    s = encoder.encode(clip, buf)
     sink = FrameCollector()
     t = time.perf_counter()
     decode(io.BytesIO(buf.getvalue()), sink, layer="full" if codec else "base", codec_loader=loader)

@@ -9,7 +9,8 @@ Header::
                     fps_num u32, fps_den u32, gop_size u32,
                     then a UTF-8 JSON object (u32 length + bytes) with one entry per layer kind:
                     {"base": {codec settings} | null, "enhancement": {codec id, model ids, weights
-                    SHA-256s, quality} | null, "features": {feature codec description} | null}
+                    SHA-256s, quality} | null, "features": {feature codec description} | null,
+                    "latent": {latent codec id, model id + SHA-256, each layer's quality} | null}
     crc32      u32  over version, body_len and body
 
 GOP record (16-byte fixed head, a layer table, the head CRC, then the payloads in table order)::
@@ -18,12 +19,14 @@ GOP record (16-byte fixed head, a layer table, the head CRC, then the payloads i
     gop_index  u32
     first_frame u32 display index of the GOP's first frame
     frames     u16  frame count
-    n_layers   u8   1 .. 3
+    n_layers   u8   1 .. 5
     reserved   u8   0
     n_layers x (kind u8, len u32, crc u32)   kinds in ascending order, each at most once:
                     0 base (HEVC Annex-B of the closed GOP: VPS/SPS/PPS + IDR first),
                     1 enhancement (the enhancement codec's bytes for the GOP),
-                    2 features (the split-DNN feature codec's bytes for the GOP)
+                    2 features (the split-DNN feature codec's bytes for the GOP),
+                    3 latent_base (the learned latent codec's base latents: detection without pixels),
+                    4 latent_enhancement (its enhancement latents: with the base, the pictures)
     head_crc   u32  over the head and table before it
     payloads
 
@@ -58,7 +61,7 @@ _U32 = struct.Struct("<I")
 _FIXED = struct.Struct("<IIBBIII")
 _END = struct.Struct("<4sII")
 #: layer kinds in the record table, in their order
-LAYERS = ("base", "enhancement", "features")
+LAYERS = ("base", "enhancement", "features", "latent_base", "latent_enhancement")
 _KIND = {name: i for i, name in enumerate(LAYERS)}
 
 
@@ -71,11 +74,13 @@ class Limits:
     max_base_bytes: int = 1 << 30
     max_enh_bytes: int = 1 << 30
     max_feature_bytes: int = 1 << 30
+    max_latent_bytes: int = 1 << 30
     max_dimension: int = MAX_DIMENSION
 
     def max_bytes(self, layer: str) -> int:
         return {"base": self.max_base_bytes, "enhancement": self.max_enh_bytes,
-                "features": self.max_feature_bytes}[layer]
+                "features": self.max_feature_bytes, "latent_base": self.max_latent_bytes,
+                "latent_enhancement": self.max_latent_bytes}[layer]
 
 
 @dataclass
@@ -87,11 +92,14 @@ class Header:
     base: dict | None = field(default_factory=dict)
     enhancement: dict | None = None
     features: dict | None = None
+    latent: dict | None = None
 
     def to_bytes(self) -> bytes:
         f = self.format
-        meta = json.dumps({"base": self.base, "enhancement": self.enhancement, "features": self.features},
-                          sort_keys=True).encode()
+        layers = {"base": self.base, "enhancement": self.enhancement, "features": self.features}
+        if self.latent is not None:   # (streams without it keep the bytes they always had)
+            layers["latent"] = self.latent
+        meta = json.dumps(layers, sort_keys=True).encode()
         body = _FIXED.pack(f.width, f.height, f.bit_depth, 1, f.fps.numerator, f.fps.denominator,
                            self.gop_size) + _U32.pack(len(meta)) + meta
         crc_part = bytes([VERSION]) + _U32.pack(len(body)) + body
@@ -118,7 +126,7 @@ class Header:
             raise BitstreamError(f"header is invalid: {e}", offset=0) from None
         if not isinstance(meta, dict):
             raise BitstreamError("header metadata is not a JSON object", offset=0)
-        return cls(fmt, gop, meta.get("base"), meta.get("enhancement"), meta.get("features"))
+        return cls(fmt, gop, meta.get("base"), meta.get("enhancement"), meta.get("features"), meta.get("latent"))
 
 
 @dataclass

@@ -34,11 +34,14 @@ def build_parser():
     p.add_argument("--detect-every", type=int, metavar="K",
                    help="run the detector on every K-th frame only; tracks coast on their motion in between "
                         "(faster; config analytics.detect_interval)")
-    p.add_argument("--from", dest="source", choices=("base", "features"), default="base",
-                   help="analyse the HEVC base layer (default) or the split-DNN feature layer (svc-encode "
+    p.add_argument("--from", dest="source", choices=("base", "features", "latent"), default="base",
+                   help="analyse the HEVC base layer (default), the split-DNN feature layer (svc-encode "
                         "--features): its tensors are decoded and the rest of NanoDet runs on them, on every frame, "
                         "with no pixels decoded, except the base layer's where the feature layer is coded on it "
-                        "(svc-encode --features-on-base) (--detector, --detect-every and --show do not apply)")
+                        "(svc-encode --features-on-base), or the base latents of a latent-codec stream (svc-encode "
+                        "--codec latent): the latent transform makes NanoDet's split tensor of them, no pixels, "
+                        "the enhancement latents never read (--detector, --detect-every and --show apply to "
+                        "--from base only)")
     p.add_argument("--show", help="render track boxes labelled 'id class' on the base frames into this video "
                                   "(.mp4/.mkv/.y4m)")
     p.add_argument("--follow", action="store_true", help="keep reading a file that is still being written")
@@ -64,9 +67,9 @@ def command(argv) -> int:
     if args.show:
         from svc.io.sources import sink_kind
         sink_kind(args.show)
-    if args.source == "features" and args.show:
+    if args.source != "base" and args.show:
         from svc.errors import InputError
-        raise InputError("--show needs pixels: it draws on the base layer, not with --from features")
+        raise InputError(f"--show needs pixels: it draws on the base layer, not with --from {args.source}")
     check_outputs([args.input], [args.output, args.detections, args.show])
     class_ids = class_ids_from_names(acfg.classes) if acfg.classes else None
     if args.source == "features":
@@ -74,6 +77,11 @@ def command(argv) -> int:
 
         from svc.features.layer import load_features_for_decoding
         detector, loader = None, partial(load_features_for_decoding, detector_options=dict(acfg.detector_options))
+    elif args.source == "latent":
+        from functools import partial
+
+        from svc.latent.layer import load_latent_for_decoding
+        detector, loader = None, partial(load_latent_for_decoding, detector_options=dict(acfg.detector_options))
     else:
         detector, loader = make_detector(acfg.detector, **dict(acfg.detector_options)), None
     tracker = Tracker(acfg.tracker)
@@ -105,7 +113,7 @@ def command(argv) -> int:
         print(f"svc-analyze: {report.frames} frames, {len(report.track_ids)} tracks, {report.track_rows} rows -> "
               f"{args.output}; {report.frames / secs:.1f} fps (decode {t.get('decode', 0):.2f} s, detect "
               f"{t.get('detect', 0):.2f} s, track {t.get('track', 0):.2f} s) with "
-              + (f"detector {detector.name}" if detector is not None else "NanoDet from the feature layer"),
+              + (f"detector {detector.name}" if detector is not None else f"NanoDet from the {args.source} layer"),
               file=sys.stderr)
     return status
 

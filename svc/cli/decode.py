@@ -109,17 +109,23 @@ def info_command(argv) -> int:
     f = h.format
     print(f"svc stream {args.input}")
     print(f"  geometry     {f.width}x{f.height}, 4:2:0, {f.bit_depth}-bit, {float(f.fps):g} fps, GOP {h.gop_size}")
-    print(f"  base         {h.base}")
+    print(f"  base         {h.base if h.base else 'none'}")
     print(f"  enhancement  {h.enhancement if h.enhancement else 'none'}")
     print(f"  features     {h.features if h.features else 'none'}")
-    print(f"  {'GOP':>5} {'first':>6} {'frames':>6} {'base bytes':>11} {'enh bytes':>10} {'feat bytes':>10} {'offset':>10}")
-    totals, nf = {k: 0 for k in ("base", "enhancement", "features")}, 0
+    if h.latent is not None:
+        print(f"  latent       {h.latent}")
+    # one column per layer kind the header declares (all three for older streams)
+    kinds = ["latent_base", "latent_enhancement"] if h.latent is not None else ["base", "enhancement", "features"]
+    names = {"base": "base bytes", "enhancement": "enh bytes", "features": "feat bytes",
+             "latent_base": "latent base", "latent_enhancement": "latent enh"}
+    print(f"  {'GOP':>5} {'first':>6} {'frames':>6} " + " ".join(f"{names[k]:>11}" for k in kinds) + f" {'offset':>10}")
+    totals, nf = {k: 0 for k in kinds}, 0
     damaged_payloads = []
     for rec in reader:
         damaged_payloads += [f"damaged: {m}" for m in rec.errors.values()]
         size = {k: rec.sizes.get(k, 0) for k in totals}
-        print(f"  {rec.index:5d} {rec.first_frame:6d} {rec.frame_count:6d} {size['base']:11d} "
-              f"{size['enhancement']:10d} {size['features']:10d} {rec.offset:10d}")
+        print(f"  {rec.index:5d} {rec.first_frame:6d} {rec.frame_count:6d} "
+              + " ".join(f"{size[k]:11d}" for k in kinds) + f" {rec.offset:10d}")
         totals = {k: totals[k] + size[k] for k in totals}
         nf += rec.frame_count
     secs = nf / float(f.fps) if nf else 0

@@ -47,6 +47,14 @@ def build_parser():
                    help="code the enhancement in independent tiles of N x N 16x16 blocks (4: 64x64 pixels), so "
                         "svc-decode --roi decodes a region alone, faster; costs about 3%% enhancement rate at N=4 "
                         "(config enhancement.tiles, default 0: no tiles)")
+    p.add_argument("--codec", choices=("hevc", "latent"),
+                   help="hevc (default): HEVC base layer + enhancement layer; latent: the learned latent codec, "
+                        "whose base latent serves the detector without pixels (svc-analyze --from latent) and whose "
+                        "base + enhancement latents give the pictures (svc-decode --layer full) (config "
+                        "latent.enabled)")
+    p.add_argument("--latent-quality", type=float, metavar="Q",
+                   help="with --codec latent: 0.0 (fewest bits) .. 1.0, sets both latents' rates along one "
+                        "trade-off (config latent.base_quality and latent.enh_quality set each on its own)")
     p.add_argument("--features", action="store_true",
                    help="also code the split-DNN feature layer: NanoDet's front on the original frames, its tensors "
                         "quantised and entropy-coded for a cloud detector (svc-analyze --from features); "
@@ -119,7 +127,7 @@ def roi_notes(s, method: str) -> list[str]:
 
 def command(argv) -> int:
     from svc.io import open_source
-    from svc.pipeline.encode import encode
+    from svc.pipeline.encoder import Encoder
 
     args = build_parser().parse_args(argv)
     cfg = load_cli_config(args, {"base.qp": ("--qp", args.qp), "base.gop": ("--gop", args.gop),
@@ -134,37 +142,42 @@ def command(argv) -> int:
                                                       or args.features_on_base else None),
                                  "features.pixels": ("--features-only", False if args.features_only else None),
                                  "features.interlayer": ("--features-on-base", True if args.features_on_base
-                                                         else None)})
+                                                         else None),
+                                 "latent.enabled": ("--codec", None if args.codec is None else args.codec == "latent"),
+                                 "latent.base_quality": ("--latent-quality", args.latent_quality),
+                                 "latent.enh_quality": ("--latent-quality", args.latent_quality)})
+    if args.latent_quality is not None and not cfg.latent.enabled:
+        raise InputError("--latent-quality applies to --codec latent")
     if args.frames is not None and args.frames < 1:
         raise InputError(f"--frames must be >= 1, got {args.frames}")
     out = args.output or default_output(args.input)
     check_outputs([args.input], [out])
     source = open_source(args.input, args.size, args.fps, args.bit_depth, args.frames)
-    codec = features = None
-    if cfg.features.enabled:
-        from svc.features.layer import load_features_for_encoding  # imports torch lazily
-        features = load_features_for_encoding(cfg)
-    if cfg.enhancement.enabled and (features is None or cfg.features.pixels):
-        from svc.enhancement import load_codec_for_encoding  # imports torch lazily
-        codec = load_codec_for_encoding(cfg, source.format)
-    regions = None
-    if codec is not None and cfg.enhancement.roi != "off":
-        from svc.analytics.regions import make_regions
-        regions = make_regions(cfg, source.format)
-    elif cfg.enhancement.roi != "off":
-        raise InputError("--enh-roi needs the enhancement layer (drop --no-enhancement / --features-only)")
-    analyzer = roi_filter = None
-    if cfg.roi.mode == "auto":
-        from svc.analytics.roi import make_roi
-        analyzer, roi_filter = make_roi(cfg, source.format)
+    encoder = Encoder.from_config(cfg, source.format)
     with progress_bar(source.num_frames, "encode", quiet=args.quiet) as bar, output_file(out) as fh:
-        summary = encode(source, fh, cfg, codec=codec, analyzer=analyzer, roi_filter=roi_filter,
-                         progress=bar.update, features=features, regions=regions)
+        summary = encoder.encode(source, fh, progress=bar.update)
         if summary.frames == 0:
             raise InputError(f"{args.input} holds no frames")
-    if not args.quiet:
-        print_summary(summary, out, roi_notes(summary, cfg.roi.method) if analyzer is not None else ())
+    if args.quiet:
+        return 0
+    if encoder.latent is not None:
+        print_latent_summary(summary, out, encoder.latent)
+    else:
+        print_summary(summary, out, roi_notes(summary, cfg.roi.method) if encoder.analyzer is not None else ())
     return 0
+
+
+def print_latent_summary(s, out: str, latent):
+    """The encode summary of a latent-codec stream on stderr."""
+    print("\n".join([
+        f"svc-encode: {s.frames} frames in {s.gops} GOPs -> {out} (learned latent codec {latent.codec.model_id})",
+        f"  latent base       {s.base_kbps:10.2f} kbps   (machines: svc-analyze --from latent; quality "
+        f"{latent.base_quality:g})",
+        f"  latent enhancement{s.enh_kbps:10.2f} kbps   (quality {latent.enh_quality:g})",
+        f"  full (base+enh)   {s.full_kbps:10.2f} kbps   PSNR-Y {s.psnr_full.y:6.2f} dB   PSNR-YUV "
+        f"{s.psnr_full.yuv:6.2f} dB",
+        f"  container total   {s.total_kbps:10.2f} kbps",
+        f"  encode speed      {s.encode_fps:10.2f} fps"]), file=sys.stderr)
 
 
 def main(argv=None):

@@ -1,5 +1,5 @@
-"""``svc-train``: learn the enhancement layer's models on CPU (``tables``: the block coder's context
-tables; ``restoration``: the zero-bit restoration network)."""
+"""``svc-train``: learn the models on CPU (``tables``: the block coder's context tables; ``restoration``:
+the zero-bit restoration network; ``latent``: the learned latent codec)."""
 from __future__ import annotations
 
 import sys
@@ -38,6 +38,9 @@ def build_parser():
     sub.add_parser("restoration", add_help=False,
                    help="the zero-bit restoration network (QAT, integer export); its options: "
                         "svc-train restoration --help")
+    sub.add_parser("latent", add_help=False,
+                   help="the learned latent codec (reconstruction, task and VBR stages, resumable); its options: "
+                        "svc-train latent --help")
     add_common(p, quiet=False)
     return p
 
@@ -50,6 +53,10 @@ def command(argv) -> int:
         from svc.enhancement.train_restoration import main as train_restoration
 
         return train_restoration(argv[1:])
+    if argv[:1] == ["latent"]:
+        from svc.latent.train import main as train_latent
+
+        return train_latent(argv[1:])
     args = build_parser().parse_args(argv)
     log = (lambda m: print(m, file=sys.stderr, flush=True))
     if args.what == "tables":

@@ -275,6 +275,21 @@ class FeaturesConfig(Section):
 
 
 @dataclass(frozen=True)
+class LatentConfig(Section):
+    """Learned latent codec (svc-encode --codec latent): a layered latent instead of HEVC + enhancement;
+    its base latent serves the detector without pixels, base + enhancement latents the viewer."""
+
+    KEY = "latent"
+
+    enabled: bool = option(False, "code the video with the learned latent codec (svc-encode --codec latent)")
+    model: str = option("", "latent codec weights: empty = the shipped default model, else a file path")
+    base_quality: float = option(0.5, "rate of the base latent (machines), 0.0 (fewest bits) .. 1.0",
+                                 lo=0.0, hi=1.0)
+    enh_quality: float = option(0.5, "rate of the enhancement latent (viewers), 0.0 (fewest bits) .. 1.0",
+                                lo=0.0, hi=1.0)
+
+
+@dataclass(frozen=True)
 class SvcConfig(Section):
     """The whole configuration: one section per stage."""
 
@@ -283,6 +298,7 @@ class SvcConfig(Section):
     roi: RoiConfig = section(RoiConfig, "region of interest base layer")
     analytics: AnalyticsConfig = section(AnalyticsConfig, "analytics")
     features: FeaturesConfig = section(FeaturesConfig, "split-DNN feature layer")
+    latent: LatentConfig = section(LatentConfig, "learned latent codec")
 
 
 def schema_fields(cls):

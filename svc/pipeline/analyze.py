@@ -13,6 +13,13 @@ where the feature layer is coded against it, ``features.interlayer``):
     records = ContainerReader(fh, ("features",))
     gops    = features_detect_stage(records, layer, class_ids)  # decode tensors, rest of NanoDet, every frame
     gops    = track_stage(gops, tracker, "kalman")
+
+From the learned latent codec's base latents (``source="latent"``, no pixels, the enhancement latents
+never read):
+
+    records = ContainerReader(fh, ("latent_base",))
+    gops    = latent_detect_stage(records, layer, class_ids)    # latent -> stage2 tensor -> rest of NanoDet
+    gops    = track_stage(gops, tracker, "kalman")
 """
 from __future__ import annotations
 
@@ -22,7 +29,8 @@ from svc.analytics.mot_io import det_rows, mot_rows
 from svc.base import BaseDecoder
 
 from svc.pipeline.decode import DecodeReport, open_reader
-from svc.pipeline.stages import base_decode_stage, detect_stage, features_detect_stage, track_stage
+from svc.pipeline.stages import (base_decode_stage, detect_stage, features_detect_stage, latent_detect_stage,
+                                 track_stage)
 
 
 @dataclass
@@ -57,15 +65,26 @@ def feature_gops(reader, layer_loader, tracker, class_ids=None, on_error: str = 
     return track_stage(gops, tracker, "kalman")
 
 
+def latent_gops(reader, layer_loader, tracker, class_ids=None, on_error: str = "fail", report=None):
+    """Iterator of GOPs (no pixels) with ``detections`` and ``tracks`` per frame from the base latents;
+    ``layer_loader(header)`` gives the :class:`svc.latent.layer.LatentLayer` of the stream."""
+    layer = layer_loader(reader.header)
+    gops = latent_detect_stage(reader, layer, class_ids, reader.header.format, on_error, report)
+    return track_stage(gops, tracker, "kalman")
+
+
 def analyze(fh, detector, tracker, tracks_out, dets_out=None, class_ids=None, follow=False, on_error="fail",
             on_gop=None, detect_interval: int = 1, coast: str = "flow", source: str = "base",
             layer_loader=None) -> AnalyzeReport:
     """Writes MOT rows for every frame of ``fh``'s base layer (``source="features"``: of its feature
-    layer, with ``layer_loader``; ``detector`` is then unused); ``on_gop(decoded_gop, format)`` sees each GOP."""
+    layer, ``source="latent"``: of its base latents, each with ``layer_loader``; ``detector`` is then
+    unused); ``on_gop(decoded_gop, format)`` sees each GOP."""
     stats = AnalyzeReport()
     reader = open_reader(fh, source, follow, on_error)
     if source == "features":
         gops = feature_gops(reader, layer_loader, tracker, class_ids, on_error, stats.damaged.append)
+    elif source == "latent":
+        gops = latent_gops(reader, layer_loader, tracker, class_ids, on_error, stats.damaged.append)
     else:
         gops = analytics_gops(reader, detector, tracker, class_ids, detect_interval, coast)
     for dec in gops:

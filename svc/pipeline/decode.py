@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from svc.base import BaseDecoder
 from svc.bitstream import ContainerReader
 
-from svc.pipeline.stages import base_decode_stage, enhancement_decode_stage
+from svc.pipeline.stages import base_decode_stage, enhancement_decode_stage, latent_decode_stage
 
 
 @dataclass
@@ -44,7 +44,9 @@ class DecodeReport:
 
     def take_reader(self, reader: ContainerReader):
         """Copies the reader's findings (call after the reader is exhausted)."""
-        self.skipped, self.lost, self.truncated = list(reader.errors), list(reader.lost), reader.truncated
+        # (damage a stage reported on its own, e.g. a latent payload, stays)
+        self.skipped = list(reader.errors) + list(self.skipped)
+        self.lost, self.truncated = list(reader.lost), reader.truncated
         self.trailing = reader.describe_trailing()
 
     def shortfall(self) -> str:
@@ -72,15 +74,35 @@ class DecodeReport:
         return out
 
 
-READ_LAYERS = {"base": ("base",), "full": ("base", "enhancement"), "features": ("features",)}
+READ_LAYERS = {"base": ("base",), "full": ("base", "enhancement"), "features": ("features",),
+               "latent": ("latent_base",)}
+#: what ``full`` reads from a stream of the learned latent codec
+LATENT_FULL = ("latent_base", "latent_enhancement")
 
 
 def open_reader(fh, layer: str = "base", follow: bool = False, on_error: str = "fail") -> ContainerReader:
-    """A reader of the layers ``layer`` needs: base, full (base + enhancement) or features."""
+    """A reader of the layers ``layer`` needs: base, full (base + enhancement, or both latents), features
+    or latent (the latent codec's base latents)."""
+    from svc.errors import InputError
+
     if layer not in READ_LAYERS:
         raise ValueError(f"layer must be one of {sorted(READ_LAYERS)}")
     layers = READ_LAYERS[layer]
     reader = ContainerReader(fh, layers, follow=follow, on_error=on_error)
+    if reader.header.latent is not None:
+        if layer == "base":
+            raise InputError("this stream is coded with the learned latent codec: its base layer is a latent for "
+                             "machines, not pictures; detect and track with svc-analyze --from latent, or view "
+                             "it with svc-decode --layer full")
+        if layer == "features":
+            raise InputError("this stream is coded with the learned latent codec: it has no feature layer; "
+                             "use svc-analyze --from latent")
+        if layer == "full":
+            reader.layers = frozenset(LATENT_FULL)
+        return reader
+    if layer == "latent":
+        raise InputError("the stream has no latent layers (svc-encode --codec latent writes them): analyse its "
+                         "base layer (svc-analyze) or its feature layer (--from features)")
     if layer == "features" and isinstance(reader.header.features, dict) and reader.header.features.get("interlayer"):
         reader.layers = frozenset(("base",) + layers)  # coded against the base layer: its frames are needed too
     if layer != "features" and reader.header.base is None:
@@ -100,8 +122,16 @@ def decoded_gops(reader: ContainerReader, layer: str = "base", codec_loader=None
     """
     stats = stats if stats is not None else DecodeReport()
     stats.layer = layer
-    gops = base_decode_stage(reader, BaseDecoder(reader.header.format))
-    if layer == "full":
+    if reader.header.latent is not None:          # the learned latent codec: pictures from both latents
+        from svc.latent.layer import load_latent_for_decoding
+        if region is not None:
+            from svc.errors import InputError
+            raise InputError("--roi decodes the HEVC stream's enhancement in a region; a latent-codec stream "
+                             "decodes whole pictures")
+        gops = latent_decode_stage(reader, load_latent_for_decoding(reader.header), on_error, stats.skipped.append)
+    else:
+        gops = base_decode_stage(reader, BaseDecoder(reader.header.format))
+    if layer == "full" and reader.header.latent is None:
         if reader.header.enhancement is None:
             stats.notes.append("stream has no enhancement layer: --layer full outputs the base frames")
             stats.layer = "base"

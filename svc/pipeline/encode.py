@@ -13,6 +13,10 @@
     coded  = write_stage(coded, writer)                # one record per GOP, flushed
 
 With ``features.pixels: false`` the base and enhancement stages are left out (a feature-only stream).
+With the learned latent codec (``latent``) the GOPs go through one stage instead of the HEVC and
+enhancement stages:
+
+    coded  = latent_encode_stage(gops, latent)         # base latents (machines) + enhancement latents
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from svc.buffer import GopBuffer
 from svc.config import SvcConfig
 from svc.metrics.quality import Psnr, PsnrAccumulator
 from svc.pipeline.stages import (analysis_stage, base_encode_stage, denoise_stage, enhancement_encode_stage,
-                                 enhancement_region_stage, features_encode_stage, write_stage)
+                                 enhancement_region_stage, features_encode_stage, latent_encode_stage, write_stage)
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,9 @@ class EncodeStats:
         self.frames += len(c.gop)
         self.base_bytes += len(c.base_payload)
         self.enh_bytes += c.enh_bytes
+        if c.latent_payloads is not None:   # the latent codec's layers count as base and enhancement
+            self.base_bytes += len(c.latent_payloads[0])
+            self.enh_bytes += len(c.latent_payloads[1])
         self.feat_bytes += len(c.feat_payload) if c.feat_payload is not None else 0
         for orig, rec in zip(c.gop.frames, c.base_recon):
             self.psnr_base.add(orig, rec)
@@ -125,7 +132,10 @@ class EncodeStats:
                              self.roi_dropped_gops if ref else None, dict(self.timings), self.wall, self.feat_bytes)
 
 
-def make_header(fmt, cfg: SvcConfig, codec=None, features=None, pixels: bool = True, regions=None) -> Header:
+def make_header(fmt, cfg: SvcConfig, codec=None, features=None, pixels: bool = True, regions=None,
+                latent=None) -> Header:
+    if latent is not None:
+        return Header(fmt, cfg.base.gop, None, None, None, latent.header_info())
     enh = None
     if codec is not None:
         enh = codec.header_info()
@@ -136,7 +146,7 @@ def make_header(fmt, cfg: SvcConfig, codec=None, features=None, pixels: bool = T
 
 
 def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter=None, progress=None,
-           features=None, regions=None) -> EncodeSummary:
+           features=None, regions=None, latent=None) -> EncodeSummary:
     """Codes every frame of ``source`` into ``out_fh`` (a binary file object); returns the summary.
 
     ``codec`` is an enhancement codec (or None for base only); ``analyzer``/``roi_filter`` make the
@@ -144,12 +154,22 @@ def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter
     :func:`svc.analytics.roi.with_roi_rate_control`); ``progress`` is called with the frame count of
     each finished GOP; ``regions`` (a source of :mod:`svc.analytics.regions`, with ``codec``) limits the
     enhancement to regions; ``features`` is a :class:`svc.features.layer.FeatureLayer` (or None). With
-    ``cfg.features.pixels`` false (and ``features`` given) only the feature layer is coded.
+    ``cfg.features.pixels`` false (and ``features`` given) only the feature layer is coded. ``latent``
+    (a :class:`svc.latent.layer.LatentLayer`) codes the stream with the learned latent codec instead
+    of HEVC: then no other layer may be given.
     """
     from svc.errors import InputError
     from svc.analytics.roi import with_roi_rate_control
 
     fmt = source.format
+    if latent is not None:
+        if codec is not None or analyzer is not None or features is not None or regions is not None:
+            raise InputError("the latent codec codes its own base and enhancement layers: it takes no HEVC "
+                             "enhancement, ROI or feature layer (--codec latent with --no-enhancement, no --roi, "
+                             "--enh-roi or --features)")
+        if cfg.base.denoise > 0:
+            raise InputError("joint denoising (--denoise) applies to the HEVC base layer, not to --codec latent")
+        return _encode_latent(source, out_fh, cfg, latent, progress)
     if analyzer is not None:
         cfg = with_roi_rate_control(cfg)
     gop_size, roi = cfg.base.gop, cfg.roi
@@ -184,6 +204,22 @@ def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter
     coded = write_stage(coded, writer, pixels)
 
     for c in coded:
+        stats.add(c)
+        if progress is not None:
+            progress(len(c.gop))
+    writer.close()
+    stats.wall = time.perf_counter() - t0
+    stats.total_bytes = writer.bytes_written
+    return stats.summary()
+
+
+def _encode_latent(source, out_fh, cfg: SvcConfig, latent, progress=None) -> EncodeSummary:
+    """:func:`encode` with the learned latent codec: base and enhancement latents per GOP."""
+    writer = ContainerWriter(out_fh, make_header(source.format, cfg, latent=latent))
+    stats = EncodeStats(source.format, True, False)
+    t0 = time.perf_counter()
+    coded = latent_encode_stage(analysis_stage(GopBuffer(source, cfg.base.gop), None), latent)
+    for c in write_stage(coded, writer, pixels=False):
         stats.add(c)
         if progress is not None:
             progress(len(c.gop))

@@ -136,14 +136,13 @@ def analyse_point(spec: PointSpec) -> PointOutput:
         return PointOutput(hyp, dets, source.num_frames, {}, tracked, time.perf_counter() - t0)
     from svc.pipeline.analyze import analytics_gops, feature_gops
     from svc.pipeline.decode import open_reader
-    from svc.pipeline.encode import encode
+    from svc.pipeline.encoder import Encoder
 
     if spec.configuration in FEATURE_CONFIGURATIONS:
-        from svc.features.layer import load_features_for_encoding
-
-        layer = load_features_for_encoding(cfg)
+        encoder = Encoder.from_config(cfg, source.format, detector)
+        layer = encoder.features
         buf = io.BytesIO()
-        s = encode(source, buf, cfg, features=layer)
+        s = encoder.encode(source, buf)
         reader = open_reader(io.BytesIO(buf.getvalue()), "features")
         hyp, dets = _rows(feature_gops(reader, lambda header: layer, tracker, tracked))
         if spec.configuration == "features":
@@ -154,15 +153,8 @@ def analyse_point(spec: PointSpec) -> PointOutput:
             coded = dict(base_kbps=kbps, full_kbps=kbps, psnr_y_base=s.psnr_base.y, psnr_y_full=s.psnr_base.y)
         return PointOutput(hyp, dets, s.frames, coded, tracked, time.perf_counter() - t0)
 
-    codec = analyzer = roi_filter = None
-    if spec.enh_quality is not None:
-        from svc.enhancement import load_codec_for_encoding
-        codec = load_codec_for_encoding(cfg, source.format)
-    if spec.configuration == "roi":
-        from svc.analytics.roi import make_roi
-        analyzer, roi_filter = make_roi(cfg, source.format, detector)
     buf = io.BytesIO()
-    s = encode(source, buf, cfg, codec=codec, analyzer=analyzer, roi_filter=roi_filter)
+    s = Encoder.from_config(cfg, source.format, detector).encode(source, buf)
     reader = open_reader(io.BytesIO(buf.getvalue()), "base")
     hyp, dets = _rows(analytics_gops(reader, detector, tracker, tracked, interval, coast))
     coded = dict(base_kbps=s.base_kbps, full_kbps=s.full_kbps, psnr_y_base=s.psnr_base.y,

@@ -36,6 +36,7 @@ class CodedGop:
     base_input: list[YuvFrame] | None = None        # what the base layer codes when not the originals (denoised)
     record_bytes: int = 0
     enh_bytes: int = 0
+    latent_payloads: tuple[bytes, bytes] | None = None  # the latent codec's (base, enhancement) payloads
 
 
 @dataclass
@@ -166,14 +167,28 @@ def features_encode_stage(coded_gops: Iterable[CodedGop], layer) -> Iterator[Cod
         yield coded
 
 
+def latent_encode_stage(coded_gops: Iterable[CodedGop], layer) -> Iterator[CodedGop]:
+    """Codes each GOP's original frames with the learned latent codec
+    (:class:`svc.latent.layer.LatentLayer`): base and enhancement latents, and the pictures a decoder
+    will reconstruct from both (``full_recon``)."""
+    for coded in coded_gops:
+        t0 = time.perf_counter()
+        base, enh, coded.full_recon = layer.encode_gop(coded.gop.frames)
+        coded.latent_payloads = (base, enh)
+        _timed(coded.timings, "latent", t0)
+        yield coded
+
+
 def write_stage(coded_gops: Iterable[CodedGop], writer: ContainerWriter, pixels: bool = True) -> Iterator[CodedGop]:
-    """Appends one container record per GOP as soon as the GOP is coded (``pixels=False``: a
-    feature-only record, no base or enhancement layer)."""
+    """Appends one container record per GOP as soon as the GOP is coded (``pixels=False``: no HEVC base
+    or enhancement layer: a feature-only or latent record)."""
     for coded in coded_gops:
         enh = coded.enh_payload
         coded.enh_bytes = len(enh) if enh is not None else 0
+        latent_base, latent_enh = coded.latent_payloads or (None, None)
         coded.record_bytes = writer.write_gop(len(coded.gop), {
-            "base": coded.base_payload if pixels else None, "enhancement": enh, "features": coded.feat_payload})
+            "base": coded.base_payload if pixels else None, "enhancement": enh, "features": coded.feat_payload,
+            "latent_base": latent_base, "latent_enhancement": latent_enh})
         yield coded
 
 
@@ -213,6 +228,66 @@ def enhancement_decode_stage(gops: Iterable[DecodedGop], codec, on_error: str = 
             if report is not None:
                 report(f"GOP {rec.index}: enhancement layer damaged, base frames output ({e})")
         _timed(dec.timings, "enhancement", t0)
+        yield dec
+
+
+def _latent_payloads(rec: GopRecord, kinds):
+    """The record's latent payloads of ``kinds``; a BitstreamError for a damaged or missing one."""
+    from svc.errors import BitstreamError
+
+    for kind in kinds:
+        if kind in rec.errors:
+            raise BitstreamError(rec.errors[kind], rec.index)
+        if rec.payloads.get(kind) is None:
+            raise BitstreamError(f"record carries no {kind.replace('_', ' ')} layer", rec.index)
+    return [rec.payloads[k] for k in kinds]
+
+
+def latent_decode_stage(records: Iterable[GopRecord], layer, on_error: str = "fail", report=None
+                        ) -> Iterator[DecodedGop]:
+    """Pictures of each record from its base and enhancement latents
+    (:class:`svc.latent.layer.LatentLayer`). A damaged latent payload raises, or with
+    ``on_error="skip"`` drops the GOP and is ``report``ed."""
+    from svc.errors import BitstreamError
+
+    for rec in records:
+        t0 = time.perf_counter()
+        try:
+            base, enh = _latent_payloads(rec, ("latent_base", "latent_enhancement"))
+            frames = layer.decode_gop(base, enh, rec.frame_count, rec.index)
+        except BitstreamError as e:
+            if on_error == "fail":
+                raise
+            if report is not None:
+                report(BitstreamError(f"latent layers damaged, the GOP's {rec.frame_count} frames skipped ({e})",
+                                      rec.index))
+            continue
+        dec = DecodedGop(rec, frames, layer="full")
+        _timed(dec.timings, "decode", t0)
+        yield dec
+
+
+def latent_detect_stage(records: Iterable[GopRecord], layer, class_ids=None, fmt=None, on_error: str = "fail",
+                        report=None) -> Iterator[DecodedGop]:
+    """Detections of each record from its base latents alone (NanoDet's back half on the latent
+    transform's ``stage2`` tensors; no pixels, the enhancement latents never read)."""
+    from svc.analytics.detectors import filter_classes
+    from svc.errors import BitstreamError
+
+    for rec in records:
+        t0 = time.perf_counter()
+        try:
+            (base,) = _latent_payloads(rec, ("latent_base",))
+            found = layer.detect_gop(base, fmt, rec.frame_count, rec.index)
+        except BitstreamError as e:
+            if on_error == "fail":
+                raise
+            if report is not None:
+                report(f"GOP {rec.index}: latent base layer damaged, its {rec.frame_count} frames skipped ({e})")
+            continue
+        dec = DecodedGop(rec, [None] * rec.frame_count, layer="latent")
+        dec.detections = [filter_classes(d, class_ids) if class_ids else d for d in found]
+        _timed(dec.timings, "detect", t0)
         yield dec
 
 

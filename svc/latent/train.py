@@ -1,0 +1,261 @@
+"""Train the layered latent codec on the CPU (``svc-train latent``): resumable, plain-tensor checkpoints.
+
+Stages (each normally resumes the previous one's checkpoint):
+
+* ``recon``: rate of every latent + lambda * 255**2 * MSE(RGB); the base and enhancement quality
+  codes (hence gains and lambda) are drawn per picture, so one model covers all rates; the latent
+  transform learns NanoDet's stage2 tensor from the (detached) decoded base latent;
+* ``task``: as ``recon`` plus ``--task-weight`` * MSE(latent transform(y1_hat), NanoDet stage2 of the
+  original crop) back-propagated into the base layer (whose rate is in the loss);
+* ``vbr``: post-training of the variable-rate parts (reconstruction offsets, hyper-latent steps,
+  factorised priors) and the latent transform, the rest frozen.
+
+Checkpoints (every ``--every`` steps and at the end) are ``torch.save`` of a flat dict of tensors
+(``model.*``, ``opt.*``) next to a JSON file of metadata; ``--export CKPT`` writes the codec's
+weights file (float16 transforms, integer hyper-networks and entropy tables, metadata as JSON).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+FEAT_POWER = 0.017  # variance of NanoDet-g stage2 values on training crops: the task loss is normalised by it
+LAMBDAS = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483)  # per gain anchor (CompressAI's VBR set)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="svc-train latent", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--out", required=True, help="run directory (checkpoints, log.jsonl) or, with --export, the weights file")
+    p.add_argument("--steps", type=int, default=20000, help="train until this global step")
+    p.add_argument("--stage", choices=("recon", "task", "vbr"), default="recon")
+    p.add_argument("--resume", metavar="CKPT", help="checkpoint (.pt) to continue from")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--crop", type=int, default=128, help="crop side (multiple of 64)")
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--every", type=int, default=500, help="checkpoint every K steps")
+    p.add_argument("--task-weight", type=float, default=1.0)
+    p.add_argument("--no-mate", action="store_true", help="scikit-image photographs only")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--width", type=int, default=64, help="N of a new model")
+    p.add_argument("--export", metavar="CKPT", help="write the codec weights file of CKPT to --out and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+# --------------------------------------------------------------------------- checkpoints
+def save_checkpoint(path: Path, net, opt, meta: dict) -> None:
+    import torch
+
+    tensors = {f"model.{k}": v.detach().clone() for k, v in net.state_dict().items()}
+    if opt is not None:
+        for i, p in enumerate(opt.param_groups[0]["params"]):
+            st = opt.state.get(p)
+            if st:
+                for k, v in st.items():
+                    tensors[f"opt.{i}.{k}"] = torch.as_tensor(v).detach().clone()
+    tmp = path.with_suffix(".tmp")
+    torch.save(tensors, tmp)
+    tmp.replace(path)
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+
+
+def load_checkpoint(path) -> tuple[dict, dict]:
+    """(tensors, metadata) of a checkpoint; only plain tensors are unpickled (weights_only)."""
+    import torch
+
+    path = Path(path)
+    tensors = torch.load(path, map_location="cpu", weights_only=True)
+    meta_path = path.with_suffix(".json")
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    return tensors, meta
+
+
+def net_from_checkpoint(tensors: dict, meta: dict):
+    from svc.latent.model import LatentNet
+
+    net = LatentNet(**meta.get("config", {}))
+    state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    # CompressAI's entropy models keep their (possibly empty) tables as buffers of varying size
+    for k in list(state):
+        if k.split(".")[-1] in ("_quantized_cdf", "_offset", "_cdf_length", "scale_table"):
+            del state[k]
+    net.load_state_dict(state, strict=False)
+    return net
+
+
+# --------------------------------------------------------------------------- training
+def trainable(net, stage: str):
+    vbr_parts = ("offset1", "offset2", "log_zstep1", "log_zstep2")
+    main, aux = [], []
+    for name, p in net.named_parameters():
+        if name.endswith("quantiles"):
+            aux.append(p)
+        elif stage == "vbr":
+            if name in vbr_parts or name.startswith(("latent_tf.", "eb.", "eb2.")):
+                main.append(p)
+        elif name not in vbr_parts:
+            main.append(p)
+    return main, aux
+
+
+def nanodet_stage2(nd, x):
+    """NanoDet-g stage2 tensor of RGB crops ``x`` (B,3,H,W) in [0,1] (BGR, normalised as the detector)."""
+    import torch
+
+    from svc.analytics.detectors.nanodet_net import MEAN_BGR, STD_BGR
+    from svc.features.split import SplitPoint, run_edge
+
+    bgr = torch.round(x.flip(1) * 255.0)
+    mean = torch.tensor(MEAN_BGR, dtype=torch.float32).view(1, 3, 1, 1)
+    std = torch.tensor(STD_BGR, dtype=torch.float32).view(1, 3, 1, 1)
+    with torch.no_grad():
+        return run_edge(nd, SplitPoint("stage2"), (bgr - mean) / std)[0]
+
+
+def lambda_of(qcode):
+    import torch
+
+    from svc.latent.model import N_ANCHORS, QCODES, lerp_table
+
+    table = torch.log(torch.tensor(LAMBDAS, dtype=torch.float64))
+    return torch.exp(lerp_table(table, qcode.double() / (QCODES - 1) * (N_ANCHORS - 1))).float()
+
+
+def train_step(net, nd, x, stage: str, task_weight: float, gen):
+    import torch
+    import torch.nn.functional as F
+
+    B = x.shape[0]
+    q1 = torch.rand(B, generator=gen) * 255.0
+    q2 = torch.rand(B, generator=gen) * 255.0
+    out = net(x, q1, q2)
+    npix = x.shape[2] * x.shape[3]
+    bits = {k: (-torch.log2(v)).reshape(B, -1).sum(1) / npix for k, v in out["lik"].items()}
+    rate = sum(bits.values())
+    mse = F.mse_loss(out["x_hat"], x, reduction="none").reshape(B, -1).mean(1)
+    target = nanodet_stage2(nd, x)
+    y1 = out["y1_hat"] if stage == "task" else out["y1_hat"].detach()
+    feat_mse = F.mse_loss(net.latent_tf(y1), target)
+    loss = (rate + lambda_of(q2) * 255.0 ** 2 * mse).mean() + task_weight * feat_mse / FEAT_POWER
+    with torch.no_grad():
+        psnr = (10 * torch.log10(1.0 / mse.clamp(min=1e-10))).mean()
+        stats = {"loss": float(loss), "bpp": float(rate.mean()), "bpp_base": float((bits["z"] + bits["y1"]).mean()),
+                 "psnr": float(psnr), "feat_mse": float(feat_mse)}
+    return loss, stats
+
+
+def run(args, argv) -> int:
+    import torch
+
+    from svc.analytics.detectors.nanodet_weights import load_nanodet
+    from svc.latent.data import CropSampler, load_pictures
+    from svc.latent.model import LatentNet
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    if args.crop % 64:
+        raise SystemExit("--crop must be a multiple of 64")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    pics, sources = load_pictures(use_mate=not args.no_mate)
+    step, meta_prev = 0, {}
+    if args.resume:
+        tensors, meta_prev = load_checkpoint(args.resume)
+        net = net_from_checkpoint(tensors, meta_prev)
+        step = int(meta_prev.get("step", 0))
+    else:
+        tensors, net = {}, LatentNet(N=args.width)
+    net.train()
+    main, aux = trainable(net, args.stage)
+    opt = torch.optim.Adam(main, lr=args.lr)
+    aux_opt = torch.optim.Adam(aux, lr=1e-3)
+    same_stage = meta_prev.get("stage") == args.stage
+    if args.resume and same_stage:
+        # Adam moments of the same parameter list (same stage): restore them
+        for i, p in enumerate(main):
+            st = {k.split(".", 2)[2]: v for k, v in tensors.items() if k.startswith(f"opt.{i}.")}
+            if st and st.get("exp_avg") is not None and st["exp_avg"].shape == p.shape:
+                opt.state[p] = st
+    nd = load_nanodet().eval()
+    for p in nd.parameters():
+        p.requires_grad_(False)
+    sampler = CropSampler(pics, args.crop, seed=args.seed + step)
+    gen = torch.Generator().manual_seed(args.seed * 7919 + step)
+    history = meta_prev.get("history", [])
+    stages = meta_prev.get("stages", [])
+    if not stages or stages[-1]["stage"] != args.stage:
+        stages.append({"stage": args.stage, "from_step": step})
+    meta = {"format": "svc-latent-checkpoint-1", "config": net.config, "stage": args.stage, "stages": stages,
+            "train_sources": sorted(set(meta_prev.get("train_sources", [])) | set(sources)),
+            "command": meta_prev.get("command", []) + [shlex.join(["svc-train", "latent"] + list(argv))],
+            "lambdas": list(LAMBDAS)}
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=args.steps, initial=step, desc=f"latent {args.stage}", dynamic_ncols=True)
+    log = (out / "log.jsonl").open("a")
+    acc, t0 = [], time.time()
+    while step < args.steps:
+        x = torch.from_numpy(sampler.batch(args.batch))
+        loss, stats = train_step(net, nd, x, args.stage, args.task_weight, gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(main, 1.0)
+        opt.step()
+        aux_loss = net.eb.loss() + net.eb2.loss()
+        aux_opt.zero_grad(set_to_none=True)
+        aux_loss.backward()
+        aux_opt.step()
+        step += 1
+        acc.append(stats)
+        if bar is not None:
+            bar.update(1)
+            if step % 10 == 0:
+                bar.set_postfix(loss=f"{stats['loss']:.3f}", bpp=f"{stats['bpp']:.3f}", psnr=f"{stats['psnr']:.1f}")
+        if step % 50 == 0 or step == args.steps:
+            mean = {k: float(np.mean([a[k] for a in acc])) for k in acc[0]}
+            rec = {"step": step, "stage": args.stage, "time": time.time(), "it_s": len(acc) / (time.time() - t0), **mean}
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            history.append(rec)
+            acc, t0 = [], time.time()
+        if step % args.every == 0 or step == args.steps:
+            meta.update(step=step, history=history[-400:])
+            save_checkpoint(out / f"step_{step:07d}.pt", net, opt, meta)
+            save_checkpoint(out / "last.pt", net, opt, meta)
+    if bar is not None:
+        bar.close()
+    log.close()
+    return 0
+
+
+def export(ckpt, dest) -> int:
+    from svc.latent.codec import export_weights
+
+    tensors, meta = load_checkpoint(ckpt)
+    net = net_from_checkpoint(tensors, meta)
+    digest = export_weights(net, meta, Path(dest))
+    print(f"{dest}: sha256 {digest}")
+    return 0
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    if args.export:
+        return export(args.export, args.out)
+    return run(args, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""Shipped latent-codec weights: name -> (file in ``svc/latent/weights``, SHA-256 of the file).
+
+:meth:`svc.latent.codec.LatentCodec.load` refuses a file whose hash differs (:class:`~svc.errors.ModelError`).
+Export a checkpoint with ``python -m svc.latent.train --export CKPT --out svc/latent/weights/FILE``
+and record the printed hash here.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from svc.errors import ModelError
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+MODELS: dict[str, tuple[str, str]] = {
+    "latent-v1": ("latent-v1.pt", "60ce8d66256f28edf66db830b3b4ba31a0644e95413d53a013362c0d79f65ef6"),
+}
+DEFAULT = "latent-v1"
+
+
+def path_of(name: str) -> Path:
+    if name not in MODELS:
+        raise ModelError(f"unknown latent codec model {name!r}: {', '.join(sorted(MODELS))}")
+    return WEIGHTS_DIR / MODELS[name][0]  # an absolute file name stays as it is
