@@ -3,6 +3,7 @@ and SHA-256: identifying a file for the header, finding the file a header names.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -35,22 +36,36 @@ def check_model_id(model_id, what: str) -> str:
     return model_id
 
 
+def model_search_path(folder: Path) -> list[Path]:
+    """Where models are looked for: each folder of ``$SVC_MODEL_PATH`` (``os.pathsep``-separated), in
+    order, then the package's own ``folder`` (so a retrained model never has to go into the package)."""
+    extra = [Path(p) for p in os.environ.get("SVC_MODEL_PATH", "").split(os.pathsep) if p]
+    return extra + [Path(folder)]
+
+
 def find_shipped(entry: dict | None, what: str, folder: Path, suffix: str, hint: str = "") -> Path:
-    """The file in ``folder`` that a header ``entry`` ({"id", "sha256"}) names, checked against its
-    SHA-256; ``what`` names the model in errors, ``hint`` (e.g. "; decode --layer base") ends them.
-    The id is a name resolved inside ``folder`` only (:func:`check_model_id`)."""
+    """The model file a header ``entry`` ({"id", "sha256"}) names: ``ID + suffix`` in the first folder
+    of :func:`model_search_path` that holds a file of that name with that SHA-256; ``what`` names the
+    model in errors, ``hint`` (e.g. "; decode --layer base") ends them. The id is a name
+    (:func:`check_model_id`), resolved inside those folders only."""
     if not isinstance(entry, dict) or "id" not in entry or "sha256" not in entry:
         raise ModelError(f"the stream's header does not name its {what}")
-    path = Path(folder) / f"{check_model_id(entry['id'], what)}{suffix}"
-    if path.resolve().parent != Path(folder).resolve():
-        raise ModelError(f"the stream's header names its {what} outside the model folder: refused")
-    if not path.is_file():
-        raise ModelError(f"the stream needs {what} {entry['id']!r}, which this installation does not have{hint}")
-    sha = sha256_file(path)
-    if sha != entry["sha256"]:
-        raise ModelError(f"the stream was coded with other {what} ({entry['id']!r} sha256 {entry['sha256'][:12]}..., "
-                         f"this installation has {sha[:12]}...){hint}")
-    return path
+    name = f"{check_model_id(entry['id'], what)}{suffix}"
+    found = []
+    for d in model_search_path(folder):
+        path = d / name
+        if path.resolve().parent != d.resolve():
+            raise ModelError(f"the stream's header names its {what} outside the model folder: refused")
+        if path.is_file():
+            sha = sha256_file(path)
+            if sha == entry["sha256"]:
+                return path
+            found.append(sha)
+    if not found:
+        raise ModelError(f"the stream needs {what} {entry['id']!r}, which this installation does not have "
+                         f"(model path: $SVC_MODEL_PATH, then the package){hint}")
+    raise ModelError(f"the stream was coded with other {what} ({entry['id']!r} sha256 {entry['sha256'][:12]}..., "
+                     f"this installation has {found[-1][:12]}...){hint}")
 
 
 def add_package_flag(p):

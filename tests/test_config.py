@@ -73,7 +73,8 @@ def test_config_objects_are_frozen_and_validated():
 
 def test_roi_stage_does_not_change_the_config():
     """make_roi used to switch the base layer to CRF in place: the rate control depended on call order."""
-    from svc.analytics.roi import make_roi, with_roi_rate_control
+    from svc.analytics.roi import make_roi
+    from svc.base.roi import with_roi_rate_control
     from svc.io.frames import VideoFormat
 
     cfg = load_config(overrides=["roi.method=qoffset", "roi.mode=auto", "analytics.detector=opencv"])

@@ -82,7 +82,7 @@ def test_ray_backend(ctc_tree, tmp_path):
 def test_qoffset_roi_points_have_a_crf_plain_anchor():
     """x265 ROI offsets need CRF: with roi.method=qoffset both configurations code in CRF, so they
     differ by the ROI alone; blur keeps constant QP for both."""
-    from svc.pipeline.evaluate import PointSpec, point_config
+    from svc.evaluation.point import PointSpec, point_config
 
     common = dict(sequence="S_416x240_30", ctc_class="D", path="s.yuv", annotations="a", width=416, height=240,
                   fps=30, frames=8, qp=32)

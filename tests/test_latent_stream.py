@@ -88,7 +88,7 @@ def test_other_model_and_damaged_payloads_are_refused(latent_stream, tmp_path, c
     data = latent_stream.read_bytes()
     header = ContainerReader(io.BytesIO(data), ()).header
     size = len(header.to_bytes())
-    for entry, message in (({"id": "latent-v1", "sha256": "0" * 64}, "another latent codec model"),
+    for entry, message in (({"id": "latent-v1", "sha256": "0" * 64}, "other latent codec model"),
                            ({"id": "latent-v0", "sha256": "0" * 64}, "does not have"),
                            ({"id": "../zoo", "sha256": "0" * 64}, "not a model name")):
         header.latent = {**header.latent, "model": entry}
@@ -134,3 +134,23 @@ def test_shipped_latent_model_never_trained_on_an_evaluation_clip():
     assert set(EVAL_CLIPS) <= set(videos)
     for s in sources:
         assert not any(v in s.lower() or name in s.lower().split(":")[0] for name, v in videos.items()), s
+
+
+def test_models_on_the_model_path_decode_without_touching_the_package(latent_stream, tmp_path, monkeypatch):
+    """A retrained model lives outside the package: $SVC_MODEL_PATH is searched first, by name and SHA-256."""
+    import shutil
+
+    from svc.latent import zoo
+    data = latent_stream.read_bytes()
+    header = ContainerReader(io.BytesIO(data), ()).header
+    size = len(header.to_bytes())
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shutil.copy(zoo.path_of(zoo.DEFAULT), folder / "latent-retrained.pt")
+    header.latent = {**header.latent, "model": {**header.latent["model"], "id": "latent-retrained"}}
+    forged = tmp_path / "retrained.svc"
+    forged.write_bytes(header.to_bytes() + data[size:])
+    assert _decode(forged, tmp_path)[0] == 1          # not on the model path: refused
+    monkeypatch.setenv("SVC_MODEL_PATH", str(folder))
+    status, frames = _decode(forged, tmp_path)
+    assert status == 0 and np.array_equal(frames, _decode(latent_stream, tmp_path)[1])

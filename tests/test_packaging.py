@@ -68,3 +68,14 @@ def test_only_the_svc_package_is_installed():
     assert "pipelines" not in _imports(ROOT / "svc"), "the library must not import the pipeline definitions"
     for script in PYPROJECT["project"]["scripts"].values():
         assert script.startswith("svc.cli:")
+
+
+def test_import_layering_contracts_hold():
+    """The library's layering (pyproject.toml [tool.importlinter]): lint-imports must pass, so the
+    base layer's path never imports the learned layers and no lower layer imports a higher one."""
+    import subprocess
+
+    p = subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; "
+                        "sys.exit(lint_imports_command())"], capture_output=True, cwd=ROOT, timeout=300)
+    out = p.stdout.decode(errors="replace")
+    assert p.returncode == 0 and "0 broken" in out, out[-3000:]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from svc.enhancement.motion import align_plane, hierarchical_motion
+from svc.enhancement.align import align_plane, hierarchical_motion
 from svc.enhancement.restoration import DEFAULT_WEIGHTS, Restorer
 from svc.errors import ModelError
 from svc.io import open_source

@@ -77,7 +77,7 @@ def write_clip(comp, folder: Path) -> Path:
 
 
 def spec_for(comp, path, configuration, qp=None, overrides=(), enh_quality=None):
-    from svc.pipeline.evaluate import PointSpec
+    from svc.evaluation.point import PointSpec
 
     return PointSpec(sequence=comp.name, ctc_class="X", path=str(path), annotations="", width=comp.format.width,
                      height=comp.format.height, fps=float(comp.format.fps), frames=len(comp.frames),
@@ -90,7 +90,7 @@ def score_on_truth(spec, comp, out):
     rectangles (the unannotated background) are dropped first."""
     from dataclasses import replace
 
-    from svc.pipeline.evaluate import score_point
+    from svc.evaluation.point import score_point
 
     kept = replace(out, hyp=inside_regions(out.hyp, comp.regions), dets=inside_regions(out.dets, comp.regions))
     return score_point(spec, comp.truth, kept)
@@ -127,7 +127,7 @@ def speed(comp, intervals, variants, rounds: int):
         opts, batch = parse_variant(v)
         det = make_detector(acfg.detector, **{**dict(acfg.detector_options), **opts})
         runs[v] = (det, batch)
-    from svc.pipeline.evaluate import tracked_class_ids
+    from svc.evaluation.point import tracked_class_ids
     classes = tracked_class_ids(cfg)
     res = {(v, k): [] for v in variants for k in intervals}
     start = load()
@@ -165,7 +165,7 @@ def interval_accuracy(comp, path, intervals, qp: int, variants=("default",)):
     """MOTA / IDF1 per variant and interval on the plain base layer, against the pasted truth and
     against every-frame default analytics on the uncompressed frames."""
     from svc.metrics.mot import evaluate
-    from svc.pipeline.evaluate import analyse_point
+    from svc.evaluation.point import analyse_point
 
     every = analyse_point(spec_for(comp, path, "uncompressed"))
     classes = sorted({int(c) for c in every.hyp[:, 7]})
@@ -202,9 +202,9 @@ def _full_bd(plain, roi) -> str:
 
 
 def roi_accuracy(comp, path, qps, methods, out_dir: Path, enh_quality=None, roi_overrides=()):
-    from svc.analytics.roi import ROI_RATE_CONTROL
+    from svc.base.roi import ROI_RATE_CONTROL
     from svc.evaluation.report import format_table, plot_mota, write_results
-    from svc.pipeline.evaluate import analyse_point
+    from svc.evaluation.point import analyse_point
 
     cover = np.mean([_coverage(comp.truth[comp.truth[:, 0] == t + 1, 2:6], comp.format) for t in range(len(comp.frames))])
     print(f"ROI vs plain: {comp.name}, {len(comp.frames)} frames; truth = the {int(comp.truth[:, 1].max())} pasted "

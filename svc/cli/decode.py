@@ -37,6 +37,11 @@ def enhancement_loader(header):
     return load_codec_for_decoding(header)
 
 
+def latent_loader(header):
+    from svc.latent.layer import load_latent_for_decoding  # imports torch lazily
+    return load_latent_for_decoding(header)
+
+
 def decode_command(argv) -> int:
     from svc.io.sources import open_sink, sink_kind
     from svc.pipeline.decode import DecodeReport, decoded_gops, open_reader
@@ -57,7 +62,8 @@ def decode_command(argv) -> int:
         sink = open_sink(args.output, reader.header.format, None if target == args.output else target)
         try:
             with progress_bar(None, f"decode {args.layer}", quiet=args.quiet) as bar:
-                for dec in decoded_gops(reader, args.layer, enhancement_loader, report, on_error, region):
+                for dec in decoded_gops(reader, args.layer, enhancement_loader, report, on_error, region,
+                                        latent_loader):
                     for frame in dec.frames:
                         sink.write(frame)
                     bar.update(len(dec.frames))

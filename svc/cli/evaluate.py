@@ -48,7 +48,7 @@ def command(argv) -> int:
     from svc.analytics.detectors import class_ids_from_names
     from svc.evaluation.report import format_table, plot_mota, write_results
     from svc.evaluation.runner import PointCache, discover, run_points
-    from svc.pipeline.evaluate import CONFIGURATIONS, FEATURE_CONFIGURATIONS, PointSpec
+    from svc.evaluation.point import CONFIGURATIONS, FEATURE_CONFIGURATIONS, PointSpec
 
     args = build_parser().parse_args(argv)
     log = (lambda m: print(m, file=sys.stderr))

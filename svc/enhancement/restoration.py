@@ -2,7 +2,7 @@
 
 The decoder has every base frame of a GOP, so it can restore each one from itself and its
 neighbours (t-1 and t+1, replicated at the GOP's edges), aligned to frame t by block motion that it
-estimates on the base frames (:func:`svc.enhancement.motion.hierarchical_motion`: integer, no bits).
+estimates on the base frames (:func:`svc.enhancement.align.hierarchical_motion`: integer, no bits).
 The network is told the base QP (FiLM: per-channel gain and offset of every hidden layer as a
 function of the QP, learned over QP 22..42), so one model serves every rate.
 
@@ -36,7 +36,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from svc.enhancement.motion import align_to
+from svc.enhancement.align import align_to
 from svc.errors import ModelError
 from svc.io.frames import YuvFrame
 
@@ -53,7 +53,7 @@ DEFAULT_WEIGHTS = WEIGHTS_DIR / "svc-restore-v1.pt"
 # ------------------------------------------------------------------------------------------------
 # inputs
 
-ALIGN_MARGIN = 80  # luma samples beyond which no aligned sample's vector search reads (motion.py: <= 48)
+ALIGN_MARGIN = 80  # luma samples beyond which no aligned sample's vector search reads (align.py: <= 48)
 ALIGN_WORKERS = 2  # threads aligning a GOP's frame pairs (numpy and OpenCV release the GIL; same results)
 
 

@@ -93,7 +93,7 @@ def _init_worker():
 
 
 def _run(spec):
-    from svc.pipeline.evaluate import run_point
+    from svc.evaluation.point import run_point
     _init_worker()
     return run_point(spec)
 

@@ -145,15 +145,17 @@ def load_latent_for_decoding(header, detector_options: dict | None = None) -> La
     if not isinstance(entry, dict) or "sha256" not in entry:
         raise ModelError("the stream's header does not name its latent codec model")
     from svc.latent import zoo
+    from svc.shipped import find_shipped
 
     model_id = check_model_id(entry.get("id"), "latent codec model")
-    if model_id not in zoo.MODELS:   # a header names shipped models only, never a file
-        raise ModelError(f"the stream needs the latent codec model {model_id!r}, which this installation does "
-                         f"not have (it has {', '.join(sorted(zoo.MODELS))})")
-    codec = _load(model_id)
+    if model_id in zoo.MODELS and zoo.MODELS[model_id][1] == entry["sha256"]:
+        codec = _load(model_id)          # a shipped model (its file's hash checked at load)
+    else:                                # a name, found on the model path with the header's SHA-256
+        codec = _load(str(find_shipped(entry, "latent codec model", zoo.WEIGHTS_DIR, ".pt")))
     if codec.sha256 != entry["sha256"]:
         raise ModelError(f"the stream was coded with another latent codec model ({model_id!r} sha256 "
                          f"{entry['sha256'][:12]}..., this installation has {codec.sha256[:12]}...)")
+    codec.model_id = model_id
     opts = dict(detector_options or {})
     if info.get("input_size"):
         opts["input_size"] = int(info["input_size"])

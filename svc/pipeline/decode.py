@@ -113,22 +113,28 @@ def open_reader(fh, layer: str = "base", follow: bool = False, on_error: str = "
 
 
 def decoded_gops(reader: ContainerReader, layer: str = "base", codec_loader=None, stats: DecodeReport = None,
-                 on_error: str = "fail", region=None):
+                 on_error: str = "fail", region=None, latent_loader=None):
     """Iterator of :class:`DecodedGop` of the requested layer, one per record as it arrives.
 
     ``codec_loader(header)`` returns the enhancement codec for the full layer; it is only called
-    when the stream carries an enhancement layer. ``region``: decode the enhancement only there (see
-    :func:`svc.pipeline.stages.enhancement_decode_stage`).
+    when the stream carries an enhancement layer. ``latent_loader(header)`` returns the latent layers
+    (:class:`svc.latent.layer.LatentLayer`) of a latent-codec stream (the pictures come from both
+    latents). ``region``: decode the enhancement only there (see
+    :func:`svc.pipeline.stages.enhancement_decode_stage`). The loaders keep the base path free of
+    the learned layers' imports.
     """
+    from svc.errors import InputError
+
     stats = stats if stats is not None else DecodeReport()
     stats.layer = layer
     if reader.header.latent is not None:          # the learned latent codec: pictures from both latents
-        from svc.latent.layer import load_latent_for_decoding
         if region is not None:
-            from svc.errors import InputError
             raise InputError("--roi decodes the HEVC stream's enhancement in a region; a latent-codec stream "
                              "decodes whole pictures")
-        gops = latent_decode_stage(reader, load_latent_for_decoding(reader.header), on_error, stats.skipped.append)
+        if latent_loader is None:
+            raise InputError("this stream is coded with the learned latent codec; this reader has no latent "
+                             "decoder")
+        gops = latent_decode_stage(reader, latent_loader(reader.header), on_error, stats.skipped.append)
     else:
         gops = base_decode_stage(reader, BaseDecoder(reader.header.format))
     if layer == "full" and reader.header.latent is None:
@@ -146,11 +152,12 @@ def decoded_gops(reader: ContainerReader, layer: str = "base", codec_loader=None
 
 
 def decode(fh, sink, layer: str = "base", codec_loader=None, follow: bool = False, on_error: str = "fail",
-           progress=None) -> DecodeReport:
-    """Decodes ``fh`` into ``sink`` (``write(frame)``), emitting each GOP as soon as it is decoded."""
+           progress=None, latent_loader=None) -> DecodeReport:
+    """Decodes ``fh`` into ``sink`` (``write(frame)``), emitting each GOP as soon as it is decoded
+    (loaders as for :func:`decoded_gops`)."""
     stats = DecodeReport()
     reader = open_reader(fh, layer, follow, on_error)
-    for dec in decoded_gops(reader, layer, codec_loader, stats, on_error):
+    for dec in decoded_gops(reader, layer, codec_loader, stats, on_error, latent_loader=latent_loader):
         for frame in dec.frames:
             sink.write(frame)
         if progress is not None:

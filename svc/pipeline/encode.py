@@ -151,7 +151,7 @@ def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter
 
     ``codec`` is an enhancement codec (or None for base only); ``analyzer``/``roi_filter`` make the
     base layer detector-aware (with ``roi.method: qoffset`` the base is coded in CRF, see
-    :func:`svc.analytics.roi.with_roi_rate_control`); ``progress`` is called with the frame count of
+    :func:`svc.base.roi.with_roi_rate_control`); ``progress`` is called with the frame count of
     each finished GOP; ``regions`` (a source of :mod:`svc.analytics.regions`, with ``codec``) limits the
     enhancement to regions; ``features`` is a :class:`svc.features.layer.FeatureLayer` (or None). With
     ``cfg.features.pixels`` false (and ``features`` given) only the feature layer is coded. ``latent``
@@ -159,7 +159,7 @@ def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter
     of HEVC: then no other layer may be given.
     """
     from svc.errors import InputError
-    from svc.analytics.roi import with_roi_rate_control
+    from svc.base.roi import with_roi_rate_control
 
     fmt = source.format
     if latent is not None:

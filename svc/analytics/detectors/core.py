@@ -1,18 +1,19 @@
 """The detector interface: :class:`Detections`, the :class:`Detector` protocol and the backend registry.
 
-Backends register a factory under a name with :func:`register_detector`; :func:`make_detector`
-builds one by name with its options (``auto`` picks a configured backend, else the shipped ``nanodet``,
-see :func:`auto_backend`).
+Backends register a factory under a name with :func:`register_detector` (each backend module does,
+when :mod:`svc.analytics.detectors` imports it); :func:`make_detector` builds one by name with its
+options. A factory that ``auto`` may choose registers with an ``auto_rank`` and carries
+``available(options) -> bool``: ``auto`` walks the registry in rank order and takes the first
+available backend (:func:`auto_backend`). This module imports no backend.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-from svc.errors import InputError, ModelError
+from svc.errors import InputError
 from svc.io.frames import YuvFrame
 
 
@@ -62,15 +63,22 @@ class Detector(Protocol):
 
 
 _REGISTRY: dict[str, Callable[..., Detector]] = {}
+_AUTO: list[tuple[int, str]] = []   # (rank, name) of the backends auto may choose
 
 
-def register_detector(name: str, *aliases: str):
+def register_detector(name: str, *aliases: str, auto_rank: int | None = None):
     """Class / factory decorator: ``make_detector(name, **options)`` calls ``factory(**options)``.
 
-    A factory may carry ``OPTIONS`` (a set of option names): unknown options are then refused."""
+    A factory may carry ``OPTIONS`` (a set of option names): unknown options are then refused. With
+    ``auto_rank``, ``auto`` considers it (lowest rank first) when ``factory.available(options)``."""
     def deco(factory):
         for n in (name, *aliases):
             _REGISTRY[n] = factory
+        if auto_rank is not None:
+            if not callable(getattr(factory, "available", None)):
+                raise TypeError(f"detector {name!r}: an auto backend needs available(options)")
+            _AUTO.append((auto_rank, name))
+            _AUTO.sort()
         return factory
     return deco
 
@@ -108,21 +116,12 @@ AUTO_DROPS = {"nanodet": {"weights", "sha256"}}
 
 
 def auto_backend(options: dict) -> str:
-    """The backend ``auto`` means for these options: ``torchvision`` when its weights file is given
-    (or in torch's hub cache), else ``detectron2`` when importable with a config and an existing
-    weights file, else the offline ``nanodet`` (80 COCO classes, weights shipped in the package),
-    else (its weights file removed from the install) the people-only ``opencv``."""
-    from svc.analytics.detectors.detectron2_backend import detectron2_importable
-    from svc.analytics.detectors.nanodet_weights import WEIGHTS_PATH
-    from svc.analytics.detectors.torchvision_backend import DEFAULT_TV_MODEL, torchvision_weights_path
-
-    if not options.get("config"):  # a config file means detectron2 options
-        try:
-            if torchvision_weights_path(options.get("model", DEFAULT_TV_MODEL), options.get("weights")):
-                return "torchvision"
-        except ModelError:
-            pass
-    if options.get("config") and options.get("weights") and os.path.isfile(str(options["weights"])) \
-            and detectron2_importable():
-        return "detectron2"
-    return "nanodet" if WEIGHTS_PATH.is_file() else "opencv"
+    """The backend ``auto`` means for these options: the first registered backend, in rank order,
+    that reports itself available (as registered by the backends: ``torchvision`` when its weights
+    file is given or in torch's hub cache, ``detectron2`` when importable with a config and an existing
+    weights file, the offline ``nanodet`` when its shipped weights are installed, else the people-only
+    ``opencv``)."""
+    for _, name in _AUTO:
+        if _REGISTRY[name].available(options):
+            return name
+    raise InputError(f"no detector backend is available (registered: {', '.join(available_detectors())})")

@@ -26,11 +26,17 @@ def detectron2_importable() -> bool:
     return importlib.util.find_spec("detectron2") is not None
 
 
-@register_detector("detectron2")
+@register_detector("detectron2", auto_rank=1)
 class Detectron2Detector:
     """A detectron2 COCO model: ``config`` (model-zoo name or .yaml path), ``weights`` (local file)."""
 
     OPTIONS = {"config", "weights", "min_score", "device"}
+
+    @staticmethod
+    def available(options: dict) -> bool:
+        """``auto`` takes it when detectron2 imports and the options name a config and an existing weights file."""
+        return bool(options.get("config") and options.get("weights") and os.path.isfile(str(options["weights"]))
+                    and detectron2_importable())
 
     def __init__(self, config: str | None = None, weights=None, min_score: float = 0.3, device: str = "cpu"):
         try:

@@ -52,7 +52,7 @@ def decode(scores: np.ndarray, distances: np.ndarray, letterbox: Letterbox, min_
     return Detections(xywh[ok], conf[keep][ok], classes[keep][ok])
 
 
-@register_detector("nanodet")
+@register_detector("nanodet", auto_rank=2)
 class NanoDetDetector:
     """NanoDet-g, 80 COCO classes, offline (weights in ``svc/analytics/detectors/weights``).
 
@@ -67,6 +67,12 @@ class NanoDetDetector:
 
     OPTIONS = {"min_score", "nms_iou", "max_detections", "input_size", "runtime", "num_threads", "channels_last",
                "weights", "sha256"}
+
+    @staticmethod
+    def available(options: dict) -> bool:
+        """``auto``'s offline default whenever its shipped weights are installed."""
+        from svc.analytics.detectors.nanodet_weights import WEIGHTS_PATH
+        return WEIGHTS_PATH.is_file()
 
     def __init__(self, min_score: float = DEFAULT_MIN_SCORE, nms_iou: float = 0.5, max_detections: int = 100,
                  input_size: int = 416, runtime: str = DEFAULT_RUNTIME, num_threads: int | None = None,

@@ -42,7 +42,7 @@ def _map_boxes(boxes: np.ndarray, mapping) -> np.ndarray:
     return np.stack([b[:, 0] - l * b[:, 2], b[:, 1] - t * b[:, 3], w * b[:, 2], h * b[:, 3]], 1)
 
 
-@register_detector("opencv", "hog")
+@register_detector("opencv", "hog", auto_rank=3)
 class OpenCvPersonDetector:
     """People (class 0) from OpenCV's built-in HOG and Haar models; no weights to download.
 
@@ -68,6 +68,11 @@ class OpenCvPersonDetector:
 
     OPTIONS = {"min_score", "upscale", "min_side", "max_side", "sources", "nms_iou", "contain", "face_angles",
                "large_min", "equalize", "hog_scale", "cascade_scale", "secondary_scale"}
+
+    @staticmethod
+    def available(options: dict) -> bool:
+        """``auto``'s last resort: it needs nothing beyond the opencv wheel."""
+        return True
 
     def __init__(self, min_score: float = 0.3, upscale: float | None = None, min_side: int = 240,
                  max_side: int | None = None, sources: Iterable[str] | str = OPENCV_SOURCES,

@@ -45,7 +45,7 @@ def torchvision_weights_path(model: str, weights=None) -> Path | None:
     return p if p.is_file() else None
 
 
-@register_detector("torchvision")
+@register_detector("torchvision", auto_rank=0)
 class TorchvisionDetector:
     """COCO detector from torchvision (``model``: a TORCHVISION_MODELS key) with local weights only.
 
@@ -56,6 +56,17 @@ class TorchvisionDetector:
     """
 
     OPTIONS = {"model", "weights", "random_init", "min_score", "device", "min_size", "num_threads"}
+
+    @staticmethod
+    def available(options: dict) -> bool:
+        """``auto`` takes it when its weights file is given or in torch's hub cache (and no detectron2
+        config is given)."""
+        if options.get("config"):
+            return False
+        try:
+            return torchvision_weights_path(options.get("model", DEFAULT_TV_MODEL), options.get("weights")) is not None
+        except (InputError, ModelError):
+            return False
 
     def __init__(self, model: str = DEFAULT_TV_MODEL, weights=None, random_init: bool = False,
                  min_score: float = 0.3, device: str = "cpu", min_size: int | None = None,

@@ -62,7 +62,7 @@ class PointSpec:
 
 def point_config(spec: PointSpec) -> SvcConfig:
     """The configuration of one point: the spec's overrides, then its QP, ROI mode and enhancement."""
-    from svc.analytics.roi import with_roi_rate_control
+    from svc.base.roi import with_roi_rate_control
 
     cfg = load_config(overrides=[f"{k}={v}" for k, v in spec.overrides])
     over = {"roi.mode": "auto" if spec.configuration == "roi" else "off",
