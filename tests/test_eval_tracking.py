@@ -56,6 +56,7 @@ def test_end_to_end_parallel_and_resumable(ctc_tree, tmp_path, capsys):
     plain = sorted((r for r in rows if r["configuration"] == "plain"), key=lambda r: int(r["qp"]))
     assert float(plain[0]["base_kbps"]) > float(plain[1]["base_kbps"])
     assert json.loads((out / "results.json").read_text())[0]["sequence"] == "BasketballPass_416x240_50"
+    assert "NaN" not in (out / "results.json").read_text()   # standard JSON: the uncompressed point's PSNR is null
     assert (out / "mota_vs_kbps.png").stat().st_size > 5000
     assert "BD-rate ROI vs plain on MOTA" in err.out
     assert "tie *" in err.out and "can only be missed" in err.out  # the per-class table marks the untracked class

@@ -110,9 +110,18 @@ def run_main(main, argv=None) -> int:
 
 
 def parser(prog_name: str, description: str, examples: str = "") -> argparse.ArgumentParser:
-    """An argument parser whose help ends with the examples and the exit statuses."""
+    """An argument parser whose help ends with the examples and the exit statuses (with ``--version``)."""
     epilog = (f"examples: {examples}\n\n" if examples else "") + EXIT_STATUS_HELP
-    return argparse.ArgumentParser(prog=prog_name, description=description, epilog=epilog)
+    p = argparse.ArgumentParser(prog=prog_name, description=description, epilog=epilog)
+    add_version(p)
+    return p
+
+
+def add_version(p: argparse.ArgumentParser):
+    """``--version``: the program's name and svc's version, then exit 0."""
+    from svc import __version__
+
+    p.add_argument("--version", action="version", version=f"%(prog)s (svc) {__version__}")
 
 
 def add_common(p: argparse.ArgumentParser, quiet: bool = True):

@@ -101,50 +101,76 @@ def extract_command(argv) -> int:
     return status
 
 
-def info_command(argv) -> int:
+def stream_info(fh, name: str = "-") -> dict:
+    """What ``svc-info`` reports about a stream (``fh`` a binary file object), as plain data: format,
+    each layer kind's header entry, one row per GOP (sizes per layer kind, byte offset), totals (bytes
+    and kbps per layer kind) and integrity (``whole`` and the problems). No payload is decoded; every
+    payload's CRC is checked."""
     from svc.bitstream import ContainerReader
 
-    p = parser("svc-info", "Show an svc stream's header, its per-GOP table and whether it is whole.",
-               "svc-info out.svc")
-    p.add_argument("input", help="svc stream ('-' for stdin)")
-    add_common(p, quiet=False)
-    args = p.parse_args(argv)
-    # sizes and integrity: no payload is kept, every payload's CRC is checked in 1 MiB chunks
-    reader = ContainerReader(open_input(args.input), (), on_error="skip", verify=True)
+    reader = ContainerReader(fh, (), on_error="skip", verify=True)
     h = reader.header
     f = h.format
-    print(f"svc stream {args.input}")
-    print(f"  geometry     {f.width}x{f.height}, 4:2:0, {f.bit_depth}-bit, {float(f.fps):g} fps, GOP {h.gop_size}")
-    print(f"  base         {h.base if h.base else 'none'}")
-    print(f"  enhancement  {h.enhancement if h.enhancement else 'none'}")
-    print(f"  features     {h.features if h.features else 'none'}")
-    if h.latent is not None:
-        print(f"  latent       {h.latent}")
-    # one column per layer kind the header declares (all three for older streams)
     kinds = ["latent_base", "latent_enhancement"] if h.latent is not None else ["base", "enhancement", "features"]
+    gops, totals, frames, damaged = [], {k: 0 for k in kinds}, 0, []
+    for rec in reader:
+        damaged += [f"damaged: {m}" for m in rec.errors.values()]
+        size = {k: rec.sizes.get(k, 0) for k in kinds}
+        gops.append({"index": rec.index, "first_frame": rec.first_frame, "frames": rec.frame_count,
+                     "bytes": size, "offset": rec.offset})
+        totals = {k: totals[k] + size[k] for k in kinds}
+        frames += rec.frame_count
+    secs = frames / float(f.fps) if frames else 0.0
+    problems = [f"damaged: {e}" for e in reader.errors] + damaged + [x.describe() for x in reader.lost]
+    problems += [reader.truncated] if reader.truncated else []
+    problems += [reader.describe_trailing()] if reader.trailing else []
+    return {"stream": name,
+            "format": {"width": f.width, "height": f.height, "chroma": "4:2:0", "bit_depth": f.bit_depth,
+                       "fps": float(f.fps), "fps_fraction": f"{f.fps.numerator}/{f.fps.denominator}",
+                       "gop_size": h.gop_size},
+            "layers": {"base": h.base, "enhancement": h.enhancement, "features": h.features, "latent": h.latent},
+            "gops": gops, "frames": frames,
+            "totals": {k: {"bytes": v, "kbps": v * 8 / 1000 / secs if secs else 0.0} for k, v in totals.items()},
+            "integrity": {"whole": not problems, "problems": problems, "streams": reader.streams}}
+
+
+def info_command(argv) -> int:
+    p = parser("svc-info", "Show an svc stream's header, its per-GOP table and whether it is whole (every "
+                           "payload's CRC and the end marker are checked; nothing is decoded).",
+               "svc-info out.svc;  svc-info out.svc --json | python -m json.tool")
+    p.add_argument("input", help="svc stream ('-' for stdin)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object (format, layers, GOPs, totals, integrity) instead of the table")
+    add_common(p, quiet=False)
+    args = p.parse_args(argv)
+    info = stream_info(open_input(args.input), args.input)
+    if args.json:
+        from svc.io import jsontext
+        print(jsontext.dumps(info, indent=1))
+        return EXIT_OK if info["integrity"]["whole"] else EXIT_INCOMPLETE
+    f, layers = info["format"], info["layers"]
+    print(f"svc stream {args.input}")
+    print(f"  geometry     {f['width']}x{f['height']}, 4:2:0, {f['bit_depth']}-bit, {f['fps']:g} fps, "
+          f"GOP {f['gop_size']}")
+    for kind in ("base", "enhancement", "features"):
+        print(f"  {kind:<12} {layers[kind] if layers[kind] else 'none'}")
+    if layers["latent"] is not None:
+        print(f"  latent       {layers['latent']}")
+    kinds = list(info["totals"])
     names = {"base": "base bytes", "enhancement": "enh bytes", "features": "feat bytes",
              "latent_base": "latent base", "latent_enhancement": "latent enh"}
     print(f"  {'GOP':>5} {'first':>6} {'frames':>6} " + " ".join(f"{names[k]:>11}" for k in kinds) + f" {'offset':>10}")
-    totals, nf = {k: 0 for k in kinds}, 0
-    damaged_payloads = []
-    for rec in reader:
-        damaged_payloads += [f"damaged: {m}" for m in rec.errors.values()]
-        size = {k: rec.sizes.get(k, 0) for k in totals}
-        print(f"  {rec.index:5d} {rec.first_frame:6d} {rec.frame_count:6d} "
-              + " ".join(f"{size[k]:11d}" for k in kinds) + f" {rec.offset:10d}")
-        totals = {k: totals[k] + size[k] for k in totals}
-        nf += rec.frame_count
-    secs = nf / float(f.fps) if nf else 0
-    kb = (lambda b: b * 8 / 1000 / secs if secs else 0.0)
-    print(f"  total: {nf} frames, " + ", ".join(f"{k} {v} bytes ({kb(v):.2f} kbps)" for k, v in totals.items()))
-    problems = [f"damaged: {e}" for e in reader.errors] + damaged_payloads + [x.describe() for x in reader.lost]
-    problems += [reader.truncated] if reader.truncated else []
-    problems += [reader.describe_trailing()] if reader.trailing else []
+    for g in info["gops"]:
+        print(f"  {g['index']:5d} {g['first_frame']:6d} {g['frames']:6d} "
+              + " ".join(f"{g['bytes'][k]:11d}" for k in kinds) + f" {g['offset']:10d}")
+    print(f"  total: {info['frames']} frames, "
+          + ", ".join(f"{k} {t['bytes']} bytes ({t['kbps']:.2f} kbps)" for k, t in info["totals"].items()))
+    integrity = info["integrity"]
     whole = "whole (every payload CRC and the end marker counts match)"
-    if reader.streams > 1:
-        whole += f"; {reader.streams} concatenated streams with one header, read as one"
-    print("  integrity: " + (whole if not problems else "; ".join(problems)))
-    return EXIT_INCOMPLETE if problems else EXIT_OK
+    if integrity["streams"] > 1:
+        whole += f"; {integrity['streams']} concatenated streams with one header, read as one"
+    print("  integrity: " + (whole if integrity["whole"] else "; ".join(integrity["problems"])))
+    return EXIT_OK if integrity["whole"] else EXIT_INCOMPLETE
 
 
 def decode_main(argv=None):

@@ -24,6 +24,13 @@ def build_parser():
     p.add_argument("--bit-depth", type=int, choices=(8, 10), help="bit depth of raw input (default 8 or from the name)")
     p.add_argument("--frames", type=int, help="code at most N frames")
     p.add_argument("--qp", type=float, help="base-layer QP, 0..51 (config base.qp, default 37)")
+    p.add_argument("--crf", type=float,
+                   help="code the base layer at this constant rate factor, 0..51, instead of a constant QP "
+                        "(config base.rate_control=crf, base.qp=CRF)")
+    p.add_argument("--x265-params", metavar="K=V:K=V",
+                   help="extra x265 parameters for the base layer, as FFmpeg takes them (e.g. bframes=4:aq-mode=2; "
+                        "config base.x265_params); svc's own GOP structure keys (keyint, open-gop, "
+                        "repeat-headers, ...) are refused")
     p.add_argument("--gop", type=int, help="frames per GOP (config base.gop, default 16)")
     p.add_argument("--preset", help="x265 preset (config base.preset, default fast)")
     p.add_argument("--enh-quality", type=float,
@@ -68,6 +75,28 @@ def build_parser():
     add_config(p)
     add_common(p)
     return p
+
+
+#: x265 keys svc sets itself: closed GOPs that decode alone, headers in every GOP, one frame thread
+RESERVED_X265 = {"keyint", "min-keyint", "scenecut", "open-gop", "repeat-headers", "frame-threads", "qp", "crf",
+                 "log-level", "info"}
+
+
+def parse_x265_params(text: str | None) -> dict | None:
+    """``k=v:k=v`` (FFmpeg's x265-params syntax) as a mapping; None when not given."""
+    if text is None:
+        return None
+    out = {}
+    for item in filter(None, text.split(":")):
+        key, eq, value = item.partition("=")
+        key = key.strip()
+        if not key or not eq:
+            raise InputError(f"--x265-params takes key=value pairs separated by ':', got {item!r}")
+        if key in RESERVED_X265:
+            raise InputError(f"--x265-params {key}: svc sets it (closed GOPs, headers per GOP, --qp/--crf); "
+                             "use --gop, --qp or --crf")
+        out[key] = value.strip()
+    return out
 
 
 def default_output(path: str) -> str:
@@ -130,7 +159,11 @@ def command(argv) -> int:
     from svc.pipeline.encoder import Encoder
 
     args = build_parser().parse_args(argv)
-    cfg = load_cli_config(args, {"base.qp": ("--qp", args.qp), "base.gop": ("--gop", args.gop),
+    if args.qp is not None and args.crf is not None:
+        raise InputError("--qp and --crf both set the base layer's rate: give one")
+    cfg = load_cli_config(args, {"base.qp": ("--crf", args.crf) if args.crf is not None else ("--qp", args.qp),
+                                 "base.rate_control": ("--crf", "crf" if args.crf is not None else None),
+                                 "base.x265_params": ("--x265-params", parse_x265_params(args.x265_params)), "base.gop": ("--gop", args.gop),
                                  "base.preset": ("--preset", args.preset),
                                  "enhancement.quality": ("--enh-quality", args.enh_quality),
                                  "enhancement.enabled": ("--no-enhancement", False if args.no_enhancement else None),

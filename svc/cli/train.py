@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from svc.cli.common import EXIT_STATUS_HELP, add_common, run_main
+from svc.cli.common import EXIT_STATUS_HELP, add_common, add_version, run_main
 from svc.shipped import add_package_flag, check_output
 
 
@@ -16,6 +16,7 @@ def build_parser():
         description="Learn the enhancement layer's models on CPU from training clips that are never evaluation "
                     "clips (svc/datasets/clips.py). The command that made each shipped file is in its docstring "
                     "or stored in the file.")
+    add_version(p)
     sub = p.add_subparsers(dest="what", required=True)
     t = sub.add_parser("tables", help="the block coder's context tables (counts of coded symbols)",
                        epilog=EXIT_STATUS_HELP)

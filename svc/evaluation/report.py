@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 from collections import defaultdict
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from svc.evaluation.rows import EvaluationRow
+from svc.io import jsontext
 
 COLUMNS = list(EvaluationRow.COLUMNS)
 
@@ -54,7 +54,7 @@ def write_results(rows: list[EvaluationRow], out_dir):
     for name, columns, items in (("results.csv", COLUMNS, dicts), ("results_per_class.csv", CLASS_COLUMNS,
                                                                     class_rows(rows))):
         write_csv(out / name, items, columns)
-    _write_atomic(out / "results.json", json.dumps(dicts, indent=1, default=float))
+    _write_atomic(out / "results.json", jsontext.dumps(dicts, indent=1))   # null, never NaN
     return out / "results.csv", out / "results.json"
 
 

@@ -1,0 +1,64 @@
+"""Outputs other tools read and the command-line habits of the field (issue 25, in part): --version on
+every command, svc-info --json, JSON with null (never NaN), --crf and --x265-params."""
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from svc.cli import COMMANDS
+from svc.cli.common import run_main
+from svc.cli.decode import info_command
+from svc.cli.encode import command as encode_command
+
+from conftest import run_cli
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_has_version(command):
+    from svc import __version__
+    p = run_cli(f"svc-{command}", "--version")
+    assert p.stdout.decode().strip() == f"svc-{command} (svc) {__version__}"
+
+
+def test_info_json_parses_and_names_every_layer(tmp_path, carphone_yuv, capsys):
+    out = tmp_path / "s.svc"
+    assert run_main(encode_command, [str(carphone_yuv), "--frames", "6", "--gop", "3", "-o", str(out), "-q"]) == 0
+    capsys.readouterr()
+    assert run_main(info_command, [str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["format"]["width"] == 176 and info["format"]["fps_fraction"] == "30/1" and info["frames"] == 6
+    assert [g["frames"] for g in info["gops"]] == [3, 3] and info["integrity"] == {"whole": True, "problems": [],
+                                                                                   "streams": 1}
+    assert info["layers"]["enhancement"]["tables"]["sha256"] and info["totals"]["base"]["kbps"] > 0
+    assert sum(g["bytes"]["enhancement"] for g in info["gops"]) == info["totals"]["enhancement"]["bytes"]
+    bad = bytearray(out.read_bytes())
+    bad[info["gops"][1]["offset"] + 40] ^= 1
+    (tmp_path / "bad.svc").write_bytes(bytes(bad))
+    capsys.readouterr()
+    assert run_main(info_command, [str(tmp_path / "bad.svc"), "--json"]) == 3
+    info = json.loads(capsys.readouterr().out)
+    assert not info["integrity"]["whole"] and "CRC" in info["integrity"]["problems"][0]
+
+
+def test_json_has_null_never_nan():
+    from svc.io import jsontext
+    import numpy as np
+    text = jsontext.dumps({"a": float("nan"), "b": [np.float32(1.5), np.inf], "c": np.int64(3)})
+    assert json.loads(text) == {"a": None, "b": [1.5, None], "c": 3} and "NaN" not in text
+
+
+def test_crf_and_x265_params_reach_the_base_layer(tmp_path, carphone_yuv, capsys):
+    from svc.bitstream import ContainerReader
+    out = tmp_path / "crf.svc"
+    assert run_main(encode_command, [str(carphone_yuv), "--frames", "4", "--no-enhancement", "--crf", "30",
+                                     "--x265-params", "bframes=2:aq-mode=2", "-o", str(out), "-q"]) == 0
+    base = ContainerReader(io.BytesIO(out.read_bytes()), ()).header.base
+    assert base["rate_control"] == "crf" and base["qp"] == 30 and base["x265_params"] == {"bframes": "2",
+                                                                                          "aq-mode": "2"}
+    for args, message in ((["--qp", "30", "--crf", "30"], "give one"), (["--x265-params", "keyint=3"], "svc sets it"),
+                          (["--x265-params", "bframes"], "key=value")):
+        capsys.readouterr()
+        assert run_main(encode_command, [str(carphone_yuv), "--frames", "2", *args, "-o", str(tmp_path / "x.svc")]) == 1
+        assert message in capsys.readouterr().err
