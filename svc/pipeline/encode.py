@@ -7,8 +7,9 @@
                                                        # (not sent), the viewer-quality reference
     coded  = base_encode_stage(coded, base_encoder)    # HEVC payload + exact reconstruction (one x265)
     coded  = enhancement_region_stage(coded, regions)  # ROI-selective enhancement: regions per frame (optional)
-    coded  = enhancement_encode_stage(coded, codec)    # restoration + block coder (optional); an ROI GOP
-                                                       # that would cost viewers quality goes out plain
+    coded  = enhancement_encode_stage(coded, codec)    # restoration + block coder (optional)
+    coded  = roi_viewer_guard_stage(coded, codec)      # ROI + enhancement: a GOP whose ROI would cost the
+                                                       # viewer quality (or too much rate) goes out plain
     coded  = features_encode_stage(coded, features)    # split-DNN feature layer (optional)
     coded  = write_stage(coded, writer)                # one record per GOP, flushed
 
@@ -29,7 +30,8 @@ from svc.buffer import GopBuffer
 from svc.config import SvcConfig
 from svc.metrics.quality import Psnr, PsnrAccumulator
 from svc.pipeline.stages import (analysis_stage, base_encode_stage, denoise_stage, enhancement_encode_stage,
-                                 enhancement_region_stage, features_encode_stage, latent_encode_stage, write_stage)
+                                 enhancement_region_stage, features_encode_stage, latent_encode_stage,
+                                 roi_viewer_guard_stage, write_stage)
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,9 @@ def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter
     if codec is not None and regions is not None:
         coded = enhancement_region_stage(coded, regions)
     if codec is not None:
-        coded = enhancement_encode_stage(coded, codec, roi.max_full_rate_ratio)
+        coded = enhancement_encode_stage(coded, codec)
+    if reference:
+        coded = roi_viewer_guard_stage(coded, codec, roi.max_full_rate_ratio)
     if features is not None:
         coded = features_encode_stage(coded, features)
     coded = write_stage(coded, writer, pixels)

@@ -29,6 +29,8 @@ class CodedGop:
     reference_payload: bytes | None = None         # base layer without ROI (sent only if ROI is dropped)
     reference_recon: list[YuvFrame] | None = None   # ... its reconstruction: the viewer reference
     reference_full: list[YuvFrame] | None = None    # ... and its full layer, whose quality ROI must not lower
+    reference_enh_payload: bytes | None = None      # ... that full layer's enhancement payload
+    quality_targets: list | None = None             # per frame: the reference's full-layer quality to reach
     roi_dropped: bool = False                       # the GOP went out without ROI (see enhancement_encode_stage)
     timings: dict = field(default_factory=dict)
     feat_payload: bytes | None = None               # the feature layer (split-DNN tensors), when coded
@@ -124,35 +126,44 @@ def enhancement_region_stage(coded_gops: Iterable[CodedGop], source) -> Iterator
         yield coded
 
 
-def enhancement_encode_stage(coded_gops: Iterable[CodedGop], codec, max_rate_ratio: float | None = None
-                             ) -> Iterator[CodedGop]:
+def enhancement_encode_stage(coded_gops: Iterable[CodedGop], codec) -> Iterator[CodedGop]:
     """Codes each GOP's enhancement layer against its base reconstruction (:mod:`svc.enhancement.codec`).
 
     Where the GOP carries a without-ROI reference (ROI streams, ``roi.viewer_quality: match``), that
-    reference is enhanced first and each frame's full layer must reach the reference's full-layer
-    quality (PSNR-Y and 6:1:1 distortion). If some frame cannot, even at quality 1, or the GOP's two
-    layers would cost more than ``max_rate_ratio`` times the reference's, the GOP goes out as the
-    reference (base without ROI, and its enhancement): the viewer never loses to ROI."""
+    reference is enhanced first (``reference_enh_payload``, ``reference_full``) and the GOP's own
+    enhancement is coded to reach, frame by frame, the reference's full-layer quality
+    (``quality_targets``); :func:`roi_viewer_guard_stage` then decides which of the two goes out."""
     for coded in coded_gops:
-        targets = None
         if coded.reference_recon is not None:
             t0 = time.perf_counter()
-            ref_payload, coded.reference_full = codec.encode_gop(coded.gop.frames, coded.reference_recon,
-                                                                 regions=coded.enh_regions)
-            targets = [codec.quality_target(o, f) for o, f in zip(coded.gop.frames, coded.reference_full)]
+            coded.reference_enh_payload, coded.reference_full = codec.encode_gop(
+                coded.gop.frames, coded.reference_recon, regions=coded.enh_regions)
+            coded.quality_targets = [codec.quality_target(o, f) for o, f in zip(coded.gop.frames,
+                                                                                coded.reference_full)]
             _timed(coded.timings, "reference", t0)
         t0 = time.perf_counter()
-        coded.enh_payload, coded.full_recon = codec.encode_gop(coded.gop.frames, coded.base_recon, targets,
-                                                               coded.enh_regions)
-        if targets is not None and (not all(
-                codec.target_ratio(o, f, target) <= 1.0
-                for o, f, target in zip(coded.gop.frames, coded.full_recon, targets)) or (
-                max_rate_ratio is not None and len(coded.base_payload) + len(coded.enh_payload)
-                > max_rate_ratio * (len(coded.reference_payload) + len(ref_payload)))):
-            coded.base_payload, coded.base_recon = coded.reference_payload, coded.reference_recon
-            coded.enh_payload, coded.full_recon = ref_payload, coded.reference_full
-            coded.roi_dropped = True
+        coded.enh_payload, coded.full_recon = codec.encode_gop(coded.gop.frames, coded.base_recon,
+                                                               coded.quality_targets, coded.enh_regions)
         _timed(coded.timings, "enhancement", t0)
+        yield coded
+
+
+def roi_viewer_guard_stage(coded_gops: Iterable[CodedGop], codec, max_rate_ratio: float | None = None
+                           ) -> Iterator[CodedGop]:
+    """ROI never costs the viewer: a GOP with a without-ROI reference (see
+    :func:`enhancement_encode_stage`) goes out as that reference (base without ROI, and its
+    enhancement) when some full frame misses the reference's quality (PSNR-Y and 6:1:1 distortion),
+    even at quality 1, or when the GOP's two layers cost more than ``max_rate_ratio`` times the
+    reference's (``roi_dropped`` is then set). Other GOPs pass unchanged."""
+    for coded in coded_gops:
+        if coded.quality_targets is not None and (not all(
+                codec.target_ratio(o, f, target) <= 1.0
+                for o, f, target in zip(coded.gop.frames, coded.full_recon, coded.quality_targets)) or (
+                max_rate_ratio is not None and len(coded.base_payload) + len(coded.enh_payload)
+                > max_rate_ratio * (len(coded.reference_payload) + len(coded.reference_enh_payload)))):
+            coded.base_payload, coded.base_recon = coded.reference_payload, coded.reference_recon
+            coded.enh_payload, coded.full_recon = coded.reference_enh_payload, coded.reference_full
+            coded.roi_dropped = True
         yield coded
 
 
