@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from svc.bitstream import ContainerReader
-from svc.cli.common import output_file, output_path, run_main
+from svc.cli.common import run_main
+from svc.io.outputs import output_file, output_path
 from svc.config import load_config
 from svc.errors import BitstreamError, InputError, ModelError
 from svc.io import open_source
@@ -64,7 +65,7 @@ def _cli(command: str, *args) -> int:
 
 
 def _frames(data: bytes, layer="base"):
-    from svc.cli.decode import enhancement_loader
+    from svc.api import decoders
     from svc.pipeline.decode import decode
 
     class Sink:
@@ -74,7 +75,7 @@ def _frames(data: bytes, layer="base"):
         def write(self, f):
             self.frames.append(f.to_i420().tobytes())
     sink = Sink()
-    report = decode(io.BytesIO(data), sink, layer, enhancement_loader, on_error="skip")
+    report = decode(io.BytesIO(data), sink, layer, decoders()[0], on_error="skip")
     return sink.frames, report
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 import contextlib
 import sys
 
-from svc.cli.common import (add_common, add_config, check_outputs, load_cli_config, on_error_option, open_input,
-                            output_file, output_path, parser, progress_bar, report_problems, run_main)
+from svc.cli.common import (add_common, add_config, check_outputs, load_cli_config, on_error_option, parser,
+                            progress_bar, report_problems, run_main)
+from svc.io.outputs import output_file, output_path
+from svc.io.sources import open_input
 
 
 def build_parser():
@@ -55,8 +57,7 @@ def build_parser():
 
 
 def command(argv) -> int:
-    from svc.analytics.detectors import class_ids_from_names, make_detector
-    from svc.analytics.tracker import Tracker
+    from svc.api import analysis_parts
     from svc.pipeline.analyze import analyze
 
     args = build_parser().parse_args(argv)
@@ -71,20 +72,7 @@ def command(argv) -> int:
         from svc.errors import InputError
         raise InputError(f"--show needs pixels: it draws on the base layer, not with --from {args.source}")
     check_outputs([args.input], [args.output, args.detections, args.show])
-    class_ids = class_ids_from_names(acfg.classes) if acfg.classes else None
-    if args.source == "features":
-        from functools import partial
-
-        from svc.features.layer import load_features_for_decoding
-        detector, loader = None, partial(load_features_for_decoding, detector_options=dict(acfg.detector_options))
-    elif args.source == "latent":
-        from functools import partial
-
-        from svc.latent.layer import load_latent_for_decoding
-        detector, loader = None, partial(load_latent_for_decoding, detector_options=dict(acfg.detector_options))
-    else:
-        detector, loader = make_detector(acfg.detector, **dict(acfg.detector_options)), None
-    tracker = Tracker(acfg.tracker)
+    detector, loader, tracker, class_ids = analysis_parts(cfg, args.source)
     on_error = args.on_error or ("skip" if args.input == "-" else "fail")
     fh = open_input(args.input)
     with contextlib.ExitStack() as stack:

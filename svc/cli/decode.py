@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import sys
 
-from svc.cli.common import (EXIT_INCOMPLETE, EXIT_OK, add_common, check_outputs, on_error_option, open_input,
-                            output_file, output_path, parser, progress_bar, report_problems, run_main)
+from svc.cli.common import (EXIT_INCOMPLETE, EXIT_OK, add_common, check_outputs, on_error_option, parser,
+                            progress_bar, report_problems, run_main)
+from svc.io.outputs import output_file, output_path
+from svc.io.sources import open_input
 
 
 def decode_parser():
@@ -32,19 +34,12 @@ def decode_parser():
     return p
 
 
-def enhancement_loader(header):
-    from svc.enhancement import load_codec_for_decoding  # imports torch lazily
-    return load_codec_for_decoding(header)
-
-
-def latent_loader(header):
-    from svc.latent.layer import load_latent_for_decoding  # imports torch lazily
-    return load_latent_for_decoding(header)
-
-
 def decode_command(argv) -> int:
+    from svc.api import decoders
     from svc.io.sources import open_sink, sink_kind
     from svc.pipeline.decode import DecodeReport, decoded_gops, open_reader
+
+    enhancement_loader, latent_loader = decoders()
 
     args = decode_parser().parse_args(argv)
     sink_kind(args.output)  # an output format no sink writes is refused before anything is read
@@ -101,39 +96,6 @@ def extract_command(argv) -> int:
     return status
 
 
-def stream_info(fh, name: str = "-") -> dict:
-    """What ``svc-info`` reports about a stream (``fh`` a binary file object), as plain data: format,
-    each layer kind's header entry, one row per GOP (sizes per layer kind, byte offset), totals (bytes
-    and kbps per layer kind) and integrity (``whole`` and the problems). No payload is decoded; every
-    payload's CRC is checked."""
-    from svc.bitstream import ContainerReader
-
-    reader = ContainerReader(fh, (), on_error="skip", verify=True)
-    h = reader.header
-    f = h.format
-    kinds = ["latent_base", "latent_enhancement"] if h.latent is not None else ["base", "enhancement", "features"]
-    gops, totals, frames, damaged = [], {k: 0 for k in kinds}, 0, []
-    for rec in reader:
-        damaged += [f"damaged: {m}" for m in rec.errors.values()]
-        size = {k: rec.sizes.get(k, 0) for k in kinds}
-        gops.append({"index": rec.index, "first_frame": rec.first_frame, "frames": rec.frame_count,
-                     "bytes": size, "offset": rec.offset})
-        totals = {k: totals[k] + size[k] for k in kinds}
-        frames += rec.frame_count
-    secs = frames / float(f.fps) if frames else 0.0
-    problems = [f"damaged: {e}" for e in reader.errors] + damaged + [x.describe() for x in reader.lost]
-    problems += [reader.truncated] if reader.truncated else []
-    problems += [reader.describe_trailing()] if reader.trailing else []
-    return {"stream": name,
-            "format": {"width": f.width, "height": f.height, "chroma": "4:2:0", "bit_depth": f.bit_depth,
-                       "fps": float(f.fps), "fps_fraction": f"{f.fps.numerator}/{f.fps.denominator}",
-                       "gop_size": h.gop_size},
-            "layers": {"base": h.base, "enhancement": h.enhancement, "features": h.features, "latent": h.latent},
-            "gops": gops, "frames": frames,
-            "totals": {k: {"bytes": v, "kbps": v * 8 / 1000 / secs if secs else 0.0} for k, v in totals.items()},
-            "integrity": {"whole": not problems, "problems": problems, "streams": reader.streams}}
-
-
 def info_command(argv) -> int:
     p = parser("svc-info", "Show an svc stream's header, its per-GOP table and whether it is whole (every "
                            "payload's CRC and the end marker are checked; nothing is decoded).",
@@ -143,6 +105,8 @@ def info_command(argv) -> int:
                    help="print one JSON object (format, layers, GOPs, totals, integrity) instead of the table")
     add_common(p, quiet=False)
     args = p.parse_args(argv)
+    from svc.bitstream.info import stream_info
+
     info = stream_info(open_input(args.input), args.input)
     if args.json:
         from svc.io import jsontext

@@ -4,9 +4,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from svc.cli.common import (add_common, add_config, check_outputs, load_cli_config, output_file, parser,
-                            progress_bar, run_main)
+from svc.cli.common import add_common, add_config, check_outputs, parser, progress_bar, run_main
 from svc.errors import InputError
+from svc.io.outputs import output_file
 
 
 def build_parser():
@@ -77,28 +77,6 @@ def build_parser():
     return p
 
 
-#: x265 keys svc sets itself: closed GOPs that decode alone, headers in every GOP, one frame thread
-RESERVED_X265 = {"keyint", "min-keyint", "scenecut", "open-gop", "repeat-headers", "frame-threads", "qp", "crf",
-                 "log-level", "info"}
-
-
-def parse_x265_params(text: str | None) -> dict | None:
-    """``k=v:k=v`` (FFmpeg's x265-params syntax) as a mapping; None when not given."""
-    if text is None:
-        return None
-    out = {}
-    for item in filter(None, text.split(":")):
-        key, eq, value = item.partition("=")
-        key = key.strip()
-        if not key or not eq:
-            raise InputError(f"--x265-params takes key=value pairs separated by ':', got {item!r}")
-        if key in RESERVED_X265:
-            raise InputError(f"--x265-params {key}: svc sets it (closed GOPs, headers per GOP, --qp/--crf); "
-                             "use --gop, --qp or --crf")
-        out[key] = value.strip()
-    return out
-
-
 def default_output(path: str) -> str:
     return "-" if path == "-" else str(Path(path).with_suffix(".svc"))
 
@@ -155,37 +133,16 @@ def roi_notes(s, method: str) -> list[str]:
 
 
 def command(argv) -> int:
-    from svc.io import open_source
+    from svc.api import encode_config, open_frames
     from svc.pipeline.encoder import Encoder
 
     args = build_parser().parse_args(argv)
-    if args.qp is not None and args.crf is not None:
-        raise InputError("--qp and --crf both set the base layer's rate: give one")
-    cfg = load_cli_config(args, {"base.qp": ("--crf", args.crf) if args.crf is not None else ("--qp", args.qp),
-                                 "base.rate_control": ("--crf", "crf" if args.crf is not None else None),
-                                 "base.x265_params": ("--x265-params", parse_x265_params(args.x265_params)), "base.gop": ("--gop", args.gop),
-                                 "base.preset": ("--preset", args.preset),
-                                 "enhancement.quality": ("--enh-quality", args.enh_quality),
-                                 "enhancement.enabled": ("--no-enhancement", False if args.no_enhancement else None),
-                                 "roi.mode": ("--roi", args.roi),
-                                 "enhancement.roi": ("--enh-roi", args.enh_roi),
-                                 "enhancement.tiles": ("--enh-tiles", args.enh_tiles),
-                                 "base.denoise": ("--denoise", args.denoise),
-                                 "features.enabled": ("--features", True if args.features or args.features_only
-                                                      or args.features_on_base else None),
-                                 "features.pixels": ("--features-only", False if args.features_only else None),
-                                 "features.interlayer": ("--features-on-base", True if args.features_on_base
-                                                         else None),
-                                 "latent.enabled": ("--codec", None if args.codec is None else args.codec == "latent"),
-                                 "latent.base_quality": ("--latent-quality", args.latent_quality),
-                                 "latent.enh_quality": ("--latent-quality", args.latent_quality)})
-    if args.latent_quality is not None and not cfg.latent.enabled:
-        raise InputError("--latent-quality applies to --codec latent")
-    if args.frames is not None and args.frames < 1:
-        raise InputError(f"--frames must be >= 1, got {args.frames}")
+    names = ("qp", "crf", "x265_params", "gop", "preset", "enh_quality", "no_enhancement", "roi", "enh_roi",
+             "enh_tiles", "denoise", "features", "features_only", "features_on_base", "codec", "latent_quality")
+    cfg = encode_config(args.config, args.set, **{n: getattr(args, n) for n in names})
     out = args.output or default_output(args.input)
     check_outputs([args.input], [out])
-    source = open_source(args.input, args.size, args.fps, args.bit_depth, args.frames)
+    source = open_frames(args.input, args.size, args.fps, args.bit_depth, args.frames)
     encoder = Encoder.from_config(cfg, source.format)
     with progress_bar(source.num_frames, "encode", quiet=args.quiet) as bar, output_file(out) as fh:
         summary = encoder.encode(source, fh, progress=bar.update)

@@ -463,7 +463,7 @@ def build_parser():
     p.add_argument("--no-bn", dest="bn", action="store_false", help="no batch norm in training")
     p.add_argument("--no-chroma", dest="chroma", action="store_false", help="restore luma only")
     add_package_flag(p)
-    from svc import __version__
+    from svc._version import __version__
     p.add_argument("--version", action="version", version=f"%(prog)s (svc) {__version__}")
     return p
 

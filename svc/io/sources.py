@@ -80,6 +80,19 @@ class AvSource:
             self._container.close()
 
 
+def open_input(path):
+    """A binary file object for ``path`` (``-`` = stdin)."""
+    if path == "-":
+        import sys
+        return sys.stdin.buffer
+    try:
+        return open(path, "rb")
+    except IsADirectoryError:
+        raise InputError(f"cannot read {path}: it is a folder") from None
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {e.strerror}") from None
+
+
 def open_source(path, size=None, fps=None, bit_depth=None, max_frames=None):
     """A frame source with ``.format`` (:class:`VideoFormat`), ``.num_frames`` (or None) and iteration."""
     if _is_raw(path):
