@@ -62,3 +62,13 @@ def test_crf_and_x265_params_reach_the_base_layer(tmp_path, carphone_yuv, capsys
         capsys.readouterr()
         assert run_main(encode_command, [str(carphone_yuv), "--frames", "2", *args, "-o", str(tmp_path / "x.svc")]) == 1
         assert message in capsys.readouterr().err
+
+
+def test_existing_outputs_are_refused_without_overwrite(tmp_path, carphone_yuv, capsys):
+    out = tmp_path / "x.svc"
+    out.write_bytes(b"precious")
+    args = [str(carphone_yuv), "--frames", "2", "--no-enhancement", "-o", str(out), "-q"]
+    assert run_main(encode_command, args) == 1
+    err = capsys.readouterr().err
+    assert "already exists" in err and "-y" in err and out.read_bytes() == b"precious"
+    assert run_main(encode_command, args + ["-y"]) == 0 and out.read_bytes()[:4] == b"SVC\x89"

@@ -150,8 +150,8 @@ def test_device_and_fifo_outputs_are_written_in_place(tmp_path, stream, capsys):
 # -- 3. two commands writing one output never mix -----------------------------------------------------
 def test_two_writers_of_one_output_never_mix(tmp_path, full_stream):
     out = tmp_path / "same.yuv"
-    cmds = [[sys.executable, "-m", "svc", "decode", str(full_stream), "--layer", layer, "-o", str(out), "-q"]
-            for layer in ("full", "base")]
+    cmds = [[sys.executable, "-m", "svc", "decode", str(full_stream), "--layer", layer, "-o", str(out), "-q", "-y"]
+            for layer in ("full", "base")]   # -y: whichever starts after the other finished may replace it
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [subprocess.Popen(c, env=env, cwd=ROOT) for c in cmds]
     assert [p.wait(300) for p in procs] == [0, 0]
@@ -217,7 +217,7 @@ def test_concatenated_streams_decode_and_trailing_data_is_reported(tmp_path, str
         path = tmp_path / "t.svc"
         path.write_bytes(stream + tail)
         capsys.readouterr()
-        assert _cli("decode", path, "--layer", "base", "-o", tmp_path / "t.yuv", "-q") == 3
+        assert _cli("decode", path, "--layer", "base", "-o", tmp_path / "t.yuv", "-q", "-y") == 3
         assert f"{len(tail)} bytes after the end marker" in capsys.readouterr().err
         assert _cli("info", path) == 3
         assert "bytes after the end marker" in capsys.readouterr().out

@@ -4,8 +4,8 @@ from __future__ import annotations
 import contextlib
 import sys
 
-from svc.cli.common import (add_common, add_config, check_outputs, load_cli_config, on_error_option, parser,
-                            progress_bar, report_problems, run_main)
+from svc.cli.common import (add_common, add_config, add_overwrite, check_outputs, load_cli_config, on_error_option,
+                            parser, progress_bar, report_problems, run_main)
 from svc.io.outputs import output_file, output_path
 from svc.io.sources import open_input
 
@@ -52,6 +52,7 @@ def build_parser():
                         "instead of .partial files renamed when complete")
     on_error_option(p)
     add_config(p)
+    add_overwrite(p)
     add_common(p)
     return p
 
@@ -71,7 +72,7 @@ def command(argv) -> int:
     if args.source != "base" and args.show:
         from svc.errors import InputError
         raise InputError(f"--show needs pixels: it draws on the base layer, not with --from {args.source}")
-    check_outputs([args.input], [args.output, args.detections, args.show])
+    check_outputs([args.input], [args.output, args.detections, args.show], args.overwrite)
     detector, loader, tracker, class_ids = analysis_parts(cfg, args.source)
     on_error = args.on_error or ("skip" if args.input == "-" else "fail")
     fh = open_input(args.input)

@@ -165,14 +165,32 @@ def _same_file(a, b) -> bool:
         return os.path.realpath(a) == os.path.realpath(b)
 
 
-def check_outputs(inputs, outputs):
+def add_overwrite(p: argparse.ArgumentParser):
+    p.add_argument("-y", "--overwrite", action="store_true",
+                   help="replace existing output files without asking (without it an existing output is refused, "
+                        "or asked about on a terminal, as FFmpeg does)")
+
+
+def _may_replace(path: str) -> bool:
+    """Asks on the terminal whether to replace ``path`` (False when there is no terminal to ask)."""
+    if not (sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()):
+        return False
+    print(f"File '{path}' already exists. Overwrite? [y/N] ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes")
+
+
+def check_outputs(inputs, outputs, overwrite: bool = True):
     """Refuses, before anything is written, an output that is one of the inputs or another output,
-    or that lies in a folder that does not exist."""
+    or that lies in a folder that does not exist; unless ``overwrite``, an existing regular file is
+    refused (asked about on a terminal). Devices and named pipes are written through, never refused."""
     outs = [o for o in outputs if o]
     for o in outs:
         for i in inputs:
             if i and _same_file(i, o):
                 raise InputError(f"output {o} is the input {i}: writing it would destroy the input; choose another name")
+        if not overwrite and o != "-" and os.path.isfile(o) and not _may_replace(o):
+            raise InputError(f"{o} already exists: pass -y (--overwrite) to replace it")
         if o != "-":
             folder = os.path.dirname(os.path.abspath(o))
             if not os.path.isdir(folder):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import sys
 
-from svc.cli.common import (EXIT_INCOMPLETE, EXIT_OK, add_common, check_outputs, on_error_option, parser,
-                            progress_bar, report_problems, run_main)
+from svc.cli.common import (EXIT_INCOMPLETE, EXIT_OK, add_common, add_overwrite, check_outputs, on_error_option,
+                            parser, progress_bar, report_problems, run_main)
 from svc.io.outputs import output_file, output_path
 from svc.io.sources import open_input
 
@@ -30,6 +30,7 @@ def decode_parser():
                    help="write the output file in place as GOPs are decoded (for a player reading it while it "
                         "grows) instead of a .partial file renamed when complete")
     on_error_option(p)
+    add_overwrite(p)
     add_common(p)
     return p
 
@@ -43,7 +44,7 @@ def decode_command(argv) -> int:
 
     args = decode_parser().parse_args(argv)
     sink_kind(args.output)  # an output format no sink writes is refused before anything is read
-    check_outputs([args.input], [args.output])
+    check_outputs([args.input], [args.output], args.overwrite)
     on_error = args.on_error or ("skip" if args.input == "-" else "fail")
     if args.roi and args.layer != "full":
         decode_parser().error("--roi selects where the enhancement is decoded: it needs --layer full")
@@ -84,9 +85,10 @@ def extract_command(argv) -> int:
     p.add_argument("--layer", choices=("base",), default="base", help="layer to extract (base)")
     p.add_argument("-o", "--output", required=True, help="output .hevc file ('-' for stdout)")
     on_error_option(p)
+    add_overwrite(p)
     add_common(p)
     args = p.parse_args(argv)
-    check_outputs([args.input], [args.output])
+    check_outputs([args.input], [args.output], args.overwrite)
     on_error = args.on_error or ("skip" if args.input == "-" else "fail")
     with output_file(args.output) as out:
         report = extract_base(open_input(args.input), out, on_error)

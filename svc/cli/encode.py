@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from svc.cli.common import add_common, add_config, check_outputs, parser, progress_bar, run_main
+from svc.cli.common import add_common, add_config, add_overwrite, check_outputs, parser, progress_bar, run_main
 from svc.errors import InputError
 from svc.io.outputs import output_file
 
@@ -73,6 +73,7 @@ def build_parser():
                         "tensors cost 13-32%% fewer bits (measured against a QP32 base), and svc-analyze --from "
                         "features then decodes the base layer too (config features.interlayer)")
     add_config(p)
+    add_overwrite(p)
     add_common(p)
     return p
 
@@ -141,7 +142,7 @@ def command(argv) -> int:
              "enh_tiles", "denoise", "features", "features_only", "features_on_base", "codec", "latent_quality")
     cfg = encode_config(args.config, args.set, **{n: getattr(args, n) for n in names})
     out = args.output or default_output(args.input)
-    check_outputs([args.input], [out])
+    check_outputs([args.input], [out], args.overwrite)
     source = open_frames(args.input, args.size, args.fps, args.bit_depth, args.frames)
     encoder = Encoder.from_config(cfg, source.format)
     with progress_bar(source.num_frames, "encode", quiet=args.quiet) as bar, output_file(out) as fh:
