@@ -93,16 +93,25 @@ def test_info_lists_gops(tmp_path, carphone_yuv):
     assert [int(r.split()[2]) for r in rows] == [8, 8, 4]
 
 
-@pytest.mark.parametrize("suffix", [".y4m", ".mp4"])
-def test_decode_to_containers(tmp_path, carphone_yuv, suffix):
+@pytest.mark.parametrize("suffix,extra", [(".y4m", ()), (".mp4", ("--lossless",)), (".mp4", ()), (".mkv", ())])
+def test_decode_to_containers(tmp_path, carphone_yuv, suffix, extra):
+    from svc.metrics.quality import psnr
     svc_path, raw, out = tmp_path / "c.svc", tmp_path / "b.yuv", tmp_path / f"b{suffix}"
     run_cli("svc-encode", carphone_yuv, "-o", svc_path, "--no-enhancement", "--frames", "10")
     run_cli("svc-decode", svc_path, "--layer", "base", "-o", raw)
-    run_cli("svc-decode", svc_path, "--layer", "base", "-o", out)
+    run_cli("svc-decode", svc_path, "--layer", "base", "-o", out, *extra)
     ours = np.fromfile(raw, np.uint8).reshape(-1, 216, 176)
     with av.open(str(out)) as c:
+        stream = c.streams.video[0]
+        assert stream.average_rate == 30
         theirs = [f.to_ndarray(format="yuv420p") for f in c.decode(video=0)]
-    assert len(theirs) == 10 and all(np.array_equal(a, b) for a, b in zip(ours, theirs))  # lossless containers
+        fmt, profile = stream.codec_context.pix_fmt, stream.codec_context.profile
+    assert len(theirs) == 10
+    if suffix == ".y4m" or extra:   # raw and lossless containers: the same samples
+        assert all(np.array_equal(a, b) for a, b in zip(ours, theirs))
+    else:                           # what players open: 4:2:0 High profile, visually lossless
+        assert fmt == "yuv420p" and profile == "High"
+        assert min(psnr(a, b) for a, b in zip(ours, theirs)) > 40
 
 
 def test_stream_encoder_holds_one_gop_plus_lookahead(carphone_yuv):

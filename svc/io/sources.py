@@ -125,15 +125,23 @@ def sink_kind(path) -> str:
     muxer = AV_SINK_FORMATS.get(Path(str(path)).suffix.lower())
     if muxer is None:
         raise InputError(f"cannot tell what to write to {path}: decoded video goes to .yuv (raw 4:2:0, '-' for "
-                         f"stdout), .y4m, .mp4 or .mkv (lossless H.264)")
+                         f"stdout), .y4m, .mp4 or .mkv (H.264)")
     return muxer
 
 
-class AvSink:
-    """Writes frames into a PyAV container: ``.y4m`` raw, ``.mp4``/``.mkv`` lossless H.264 (qp 0).
-    ``write_path`` (default ``path``) is where the bytes go; the format follows ``path``'s suffix."""
+#: x264 settings of ``.mp4``/``.mkv`` outputs: a 4:2:0 High-profile encode every common player opens
+#: (visually lossless at CRF 16), or mathematically lossless on request (qp 0: High 4:4:4 Predictive,
+#: which many players refuse)
+MP4_OPTIONS = {"crf": "16", "preset": "veryfast"}
+MP4_LOSSLESS_OPTIONS = {"qp": "0", "preset": "veryfast"}
 
-    def __init__(self, path, fmt: VideoFormat, write_path=None):
+
+class AvSink:
+    """Writes frames into a PyAV container: ``.y4m`` raw, ``.mp4``/``.mkv`` H.264 4:2:0 (CRF 16, High
+    profile; ``lossless``: qp 0). ``write_path`` (default ``path``) is where the bytes go; the format
+    follows ``path``'s suffix."""
+
+    def __init__(self, path, fmt: VideoFormat, write_path=None, lossless: bool = False):
         import av
 
         self.format = fmt
@@ -143,7 +151,7 @@ class AvSink:
             self._stream = self._container.add_stream("rawvideo", rate=fmt.fps)
         else:
             self._stream = self._container.add_stream("libx264", rate=fmt.fps)
-            self._stream.options = {"qp": "0", "preset": "veryfast"}
+            self._stream.options = dict(MP4_LOSSLESS_OPTIONS if lossless else MP4_OPTIONS)
         self._stream.width, self._stream.height = fmt.width, fmt.height
         self._stream.pix_fmt = fmt.pix_fmt if self._stream.codec_context.name == "rawvideo" or fmt.bit_depth == 8 else "yuv420p10le"
         self._n = 0
@@ -167,9 +175,10 @@ class AvSink:
         self.close()
 
 
-def open_sink(path, fmt: VideoFormat, write_path=None):
+def open_sink(path, fmt: VideoFormat, write_path=None, lossless: bool = False):
     """A frame sink with ``write(frame)`` and ``close()``, chosen by ``path``'s suffix (``-`` = raw stdout);
-    the bytes go to ``write_path`` when given (a temporary file renamed to ``path`` on success)."""
+    the bytes go to ``write_path`` when given (a temporary file renamed to ``path`` on success);
+    ``lossless``: ``.mp4``/``.mkv`` coded losslessly (raw outputs always are)."""
     if sink_kind(path) == "raw":
         return YuvWriter(write_path or path, fmt)
-    return AvSink(path, fmt, write_path)
+    return AvSink(path, fmt, write_path, lossless)
