@@ -72,3 +72,44 @@ def test_existing_outputs_are_refused_without_overwrite(tmp_path, carphone_yuv, 
     err = capsys.readouterr().err
     assert "already exists" in err and "-y" in err and out.read_bytes() == b"precious"
     assert run_main(encode_command, args + ["-y"]) == 0 and out.read_bytes()[:4] == b"SVC\x89"
+
+
+def test_trackeval_scores_a_mot17_export_unchanged(tmp_path, carphone_yuv):
+    """svc-analyze --mot-format mot17 writes what TrackEval's MOT17 reader takes as it is: the person
+    file, scored against ground truth made from the same tracks, gives HOTA and MOTA of 1."""
+    import shutil
+
+    import numpy as np
+    import trackeval
+
+    from svc.analytics.mot_io import read_mot
+    from svc.cli.analyze import command as analyze_command
+
+    stream = tmp_path / "s.svc"
+    assert run_main(encode_command, [str(carphone_yuv), "--frames", "8", "--no-enhancement", "-o", str(stream),
+                                     "-q"]) == 0
+    tracks = tmp_path / "tracks.txt"
+    assert run_main(analyze_command, [str(stream), "-o", str(tracks), "--mot-format", "mot17", "-q",
+                                      "--detect-every", "1"]) == 0
+    rows = read_mot(tracks)
+    assert len(rows) and set(rows[:, 7]) == {-1.0}
+    seq = "CARPHONE-01"
+    gt_dir = tmp_path / "gt" / "MOT17-train" / seq
+    (gt_dir / "gt").mkdir(parents=True)
+    gt = np.column_stack([rows[:, :6], np.ones(len(rows)), np.ones(len(rows)), np.ones(len(rows))])
+    np.savetxt(gt_dir / "gt" / "gt.txt", gt, fmt="%d,%d,%.2f,%.2f,%.2f,%.2f,%d,%d,%.1f")
+    (gt_dir / "seqinfo.ini").write_text(f"[Sequence]\nname={seq}\nseqLength=8\nimWidth=176\nimHeight=144\n")
+    (tmp_path / "gt" / "seqmaps").mkdir()
+    (tmp_path / "gt" / "seqmaps" / "MOT17-train.txt").write_text(f"name\n{seq}\n")
+    data = tmp_path / "trackers" / "MOT17-train" / "svc" / "data"
+    data.mkdir(parents=True)
+    shutil.copy(tracks, data / f"{seq}.txt")                     # the file as svc wrote it
+    config = {"GT_FOLDER": str(tmp_path / "gt"), "TRACKERS_FOLDER": str(tmp_path / "trackers"),
+              "BENCHMARK": "MOT17", "SPLIT_TO_EVAL": "train", "PRINT_CONFIG": False}
+    evaluator = trackeval.Evaluator({"PRINT_RESULTS": False, "PRINT_CONFIG": False, "OUTPUT_SUMMARY": False,
+                                     "OUTPUT_DETAILED": False, "PLOT_CURVES": False, "TIME_PROGRESS": False,
+                                     "USE_PARALLEL": False})
+    res, _ = evaluator.evaluate([trackeval.datasets.MotChallenge2DBox(config)],
+                                [trackeval.metrics.HOTA(), trackeval.metrics.CLEAR({"PRINT_CONFIG": False})])
+    out = res["MotChallenge2DBox"]["svc"][seq]["pedestrian"]
+    assert out["CLEAR"]["MOTA"] == 1.0 and float(np.mean(out["HOTA"]["HOTA"])) > 0.99

@@ -21,10 +21,53 @@ def _row(frame_number: int, track_id: int, box, conf: float, cls=None) -> str:
     return f"{int(frame_number)},{int(track_id)},{x:.2f},{y:.2f},{w:.2f},{h:.2f},{float(conf):.3f},{c},-1,-1"
 
 
-def mot_rows(frame_number: int, tracks) -> list[str]:
+def mot_rows(frame_number: int, tracks, mot17: bool = False) -> list[str]:
     """Rows (no newline) for the tracks of one frame: :class:`~svc.analytics.tracker.TrackRow` s, or any
-    ``(track_id, box, score[, class_id])`` tuples."""
-    return [_row(frame_number, tid, box, score, rest[0] if rest else None) for tid, box, score, *rest in tracks]
+    ``(track_id, box, score[, class_id])`` tuples. ``mot17``: column 8 is -1, as MOTChallenge tracker
+    files have it (TrackEval refuses any other class there)."""
+    return [_row(frame_number, tid, box, score, None if mot17 or not rest else rest[0])
+            for tid, box, score, *rest in tracks]
+
+
+class PerClassTracks:
+    """MOT17-style track outputs: one file per class, each with column 8 = -1. ``open_output(cls)``
+    opens the file of a COCO class id (called once per class, on its first row); persons (0) are
+    opened at the start, so a run without any person still writes its (empty) file."""
+
+    def __init__(self, open_output):
+        self._open, self._files = open_output, {}
+        self.for_class(0)
+
+    def for_class(self, cls: int):
+        if cls not in self._files:
+            self._files[cls] = self._open(int(cls))
+        return self._files[cls]
+
+    def write_frame(self, frame_number: int, tracks) -> int:
+        """Writes one frame's tracks into their classes' files; the number of rows."""
+        by_class: dict = {}
+        for t in tracks:
+            by_class.setdefault(int(t[3]) if len(t) > 3 else 0, []).append(t)
+        for cls, rows in by_class.items():
+            self.for_class(cls).write("".join(r + "\n" for r in mot_rows(frame_number, rows, mot17=True)))
+        return len(tracks)
+
+    def flush(self):
+        for fh in self._files.values():
+            fh.flush()
+
+
+def class_file(path: str, cls: int) -> str:
+    """The MOT17-style file of COCO class ``cls`` for the output ``path``: ``path`` itself for persons,
+    ``STEM_<class name>SUFFIX`` beside it for the others (``tracks.txt`` -> ``tracks_car.txt``)."""
+    import os
+
+    from svc.analytics.detectors.coco import COCO_NAMES
+
+    if cls == 0 or path == "-":
+        return path
+    stem, suffix = os.path.splitext(path)
+    return f"{stem}_{COCO_NAMES[cls].replace(' ', '_')}{suffix}"
 
 
 def det_rows(frame_number: int, dets) -> list[str]:

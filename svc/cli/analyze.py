@@ -44,6 +44,10 @@ def build_parser():
                         "--codec latent): the latent transform makes NanoDet's split tensor of them, no pixels, "
                         "the enhancement latents never read (--detector, --detect-every and --show apply to "
                         "--from base only)")
+    p.add_argument("--mot-format", choices=("svc", "mot17"), default="svc",
+                   help="svc (default): one file, column 8 the COCO class id; mot17: column 8 = -1 and one file per "
+                        "class (OUTPUT for persons, OUTPUT_<class> beside it for the others), which TrackEval's and "
+                        "motmetrics' MOTChallenge readers score unchanged")
     p.add_argument("--show", help="render track boxes labelled 'id class' on the base frames into this video "
                                   "(.mp4/.mkv/.y4m)")
     p.add_argument("--follow", action="store_true", help="keep reading a file that is still being written")
@@ -77,7 +81,12 @@ def command(argv) -> int:
     on_error = args.on_error or ("skip" if args.input == "-" else "fail")
     fh = open_input(args.input)
     with contextlib.ExitStack() as stack:
-        out = stack.enter_context(output_file(args.output, "w", args.live_output))
+        if args.mot_format == "mot17":
+            from svc.analytics.mot_io import PerClassTracks, class_file
+            out = PerClassTracks(lambda cls: stack.enter_context(
+                output_file(class_file(args.output, cls), "w", args.live_output)))
+        else:
+            out = stack.enter_context(output_file(args.output, "w", args.live_output))
         dets = stack.enter_context(output_file(args.detections, "w", args.live_output)) if args.detections else None
         show_target = (stack.enter_context(output_path(args.show, args.live_output, optional=True))
                        if args.show else None)

@@ -76,7 +76,8 @@ def latent_gops(reader, layer_loader, tracker, class_ids=None, on_error: str = "
 def analyze(fh, detector, tracker, tracks_out, dets_out=None, class_ids=None, follow=False, on_error="fail",
             on_gop=None, detect_interval: int = 1, coast: str = "flow", source: str = "base",
             layer_loader=None) -> AnalyzeReport:
-    """Writes MOT rows for every frame of ``fh``'s base layer (``source="features"``: of its feature
+    """Writes MOT rows for every frame of ``fh``'s base layer (into ``tracks_out``, a text file or a
+    :class:`svc.analytics.mot_io.PerClassTracks`) (``source="features"``: of its feature
     layer, ``source="latent"``: of its base latents, each with ``layer_loader``; ``detector`` is then
     unused); ``on_gop(decoded_gop, format)`` sees each GOP."""
     stats = AnalyzeReport()
@@ -90,9 +91,12 @@ def analyze(fh, detector, tracker, tracks_out, dets_out=None, class_ids=None, fo
     for dec in gops:
         first = dec.record.first_frame + 1  # MOTChallenge frames count from 1
         for i, (dets, tracks) in enumerate(zip(dec.detections, dec.tracks)):
-            rows = mot_rows(first + i, tracks)
-            tracks_out.write("".join(r + "\n" for r in rows))
-            stats.track_rows += len(rows)
+            if hasattr(tracks_out, "write_frame"):      # MOT17-style: one file per class
+                stats.track_rows += tracks_out.write_frame(first + i, tracks)
+            else:
+                rows = mot_rows(first + i, tracks)
+                tracks_out.write("".join(r + "\n" for r in rows))
+                stats.track_rows += len(rows)
             stats.track_ids.update(t[0] for t in tracks)
             if dets_out is not None and dets is not None:
                 dets_out.write("".join(r + "\n" for r in det_rows(first + i, dets)))
