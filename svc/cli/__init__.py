@@ -18,6 +18,7 @@ COMMANDS = {
     "eval-tracking": ("svc.cli.evaluate", "main", "evaluate tracking on the CTC sequences across rates"),
     "train": ("svc.cli.train", "main", "learn the enhancement layer's models (tables, restoration)"),
     "config": ("svc.cli.config", "main", "show the configuration (defaults, or with a file and --set applied)"),
+    "rd": ("svc.cli.rd", "main", "rate-distortion curves of the full layer against single layer and simulcast"),
 }
 
 
@@ -74,3 +75,7 @@ def train_main(argv=None):
 
 def config_main(argv=None):
     _entry("config")(argv)
+
+
+def rd_main(argv=None):
+    _entry("rd")(argv)
