@@ -113,3 +113,25 @@ def test_trackeval_scores_a_mot17_export_unchanged(tmp_path, carphone_yuv):
                                 [trackeval.metrics.HOTA(), trackeval.metrics.CLEAR({"PRINT_CONFIG": False})])
     out = res["MotChallenge2DBox"]["svc"][seq]["pedestrian"]
     assert out["CLEAR"]["MOTA"] == 1.0 and float(np.mean(out["HOTA"]["HOTA"])) > 0.99
+
+
+def test_encode_stats_json_and_csv(tmp_path, carphone_yuv):
+    import csv
+
+    from svc.bitstream import ContainerReader
+    js, cs = tmp_path / "s.json", tmp_path / "s.csv"
+    out = tmp_path / "s.svc"
+    assert run_main(encode_command, [str(carphone_yuv), "--frames", "6", "--gop", "3", "-o", str(out), "-q",
+                                     "--stats", str(js)]) == 0
+    stats = json.loads(js.read_text())
+    recs = list(ContainerReader(io.BytesIO(out.read_bytes()), ()))
+    assert [g["record_bytes"] for g in stats["per_gop"]] == [
+        16 + 9 * len(r.sizes) + 4 + sum(r.sizes.values()) for r in recs]
+    assert sum(g["enhancement_bytes"] for g in stats["per_gop"]) == stats["enh_bytes"] == sum(
+        r.sizes["enhancement"] for r in recs)
+    assert stats["psnr_full"]["y"] > stats["psnr_base"]["y"] > 25 and stats["encode_fps"] > 0
+    assert run_main(encode_command, [str(carphone_yuv), "--frames", "6", "--gop", "3", "-o", str(out), "-q", "-y",
+                                     "--no-enhancement", "--stats", str(cs)]) == 0
+    rows = list(csv.DictReader(open(cs)))
+    assert [int(r["frames"]) for r in rows] == [3, 3] and all(r["psnr_y_full"] == "" for r in rows)
+    assert run_main(encode_command, [str(carphone_yuv), "-o", str(out), "-y", "--stats", str(tmp_path / "s.txt")]) == 1

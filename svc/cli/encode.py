@@ -72,6 +72,9 @@ def build_parser():
                    help="code the feature layer against the decoded base layer (implies --features): its "
                         "tensors cost 13-32%% fewer bits (measured against a QP32 base), and svc-analyze --from "
                         "features then decodes the base layer too (config features.interlayer)")
+    p.add_argument("--stats", metavar="FILE.json|FILE.csv",
+                   help="write the encode's statistics: JSON (totals, kbps and PSNR per layer, stage times, speed, "
+                        "and one row per GOP) or CSV (the per-GOP rows: bytes per layer, PSNR-Y, seconds)")
     add_config(p)
     add_overwrite(p)
     add_common(p)
@@ -142,13 +145,17 @@ def command(argv) -> int:
              "enh_tiles", "denoise", "features", "features_only", "features_on_base", "codec", "latent_quality")
     cfg = encode_config(args.config, args.set, **{n: getattr(args, n) for n in names})
     out = args.output or default_output(args.input)
-    check_outputs([args.input], [out], args.overwrite)
+    if args.stats and not args.stats.lower().endswith((".json", ".csv")):
+        raise InputError(f"--stats {args.stats}: the statistics go to a .json or a .csv file")
+    check_outputs([args.input], [out, args.stats], args.overwrite)
     source = open_frames(args.input, args.size, args.fps, args.bit_depth, args.frames)
     encoder = Encoder.from_config(cfg, source.format)
     with progress_bar(source.num_frames, "encode", quiet=args.quiet) as bar, output_file(out) as fh:
         summary = encoder.encode(source, fh, progress=bar.update)
         if summary.frames == 0:
             raise InputError(f"{args.input} holds no frames")
+    if args.stats:
+        write_stats(args.stats, summary)
     if args.quiet:
         return 0
     if encoder.latent is not None:
@@ -156,6 +163,17 @@ def command(argv) -> int:
     else:
         print_summary(summary, out, roi_notes(summary, cfg.roi.method) if encoder.analyzer is not None else ())
     return 0
+
+
+def write_stats(path: str, summary):
+    """The encode statistics as JSON (everything) or CSV (the per-GOP rows); standard JSON (null, never NaN)."""
+    if path.lower().endswith(".csv"):
+        from svc.evaluation.report import write_csv
+        write_csv(path, list(summary.per_gop))
+        return
+    from svc.io import jsontext
+    with output_file(path, "w") as fh:
+        fh.write(jsontext.dumps(summary.to_dict(), indent=1) + "\n")
 
 
 def print_latent_summary(s, out: str, latent):

@@ -22,7 +22,9 @@ enhancement stages:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+
+import numpy as np
 
 from svc.base import BaseEncoder
 from svc.bitstream import ContainerWriter, Header
@@ -54,6 +56,7 @@ class EncodeSummary:
     timings: dict
     wall: float
     feat_bytes: int = 0
+    per_gop: tuple = ()      # one dict per GOP: index, frames, bytes per layer, record bytes, PSNR-Y (dB)
 
     @property
     def feat_kbps(self) -> float:
@@ -90,6 +93,18 @@ class EncodeSummary:
     def encode_fps(self) -> float:
         return self.frames / self.wall if self.wall else 0.0
 
+    def to_dict(self) -> dict:
+        """Plain data (JSON-ready with :mod:`svc.io.jsontext`): totals, kbps per layer, PSNR per layer,
+        stage times (s), encode fps and the per-GOP rows."""
+        d = asdict(self)
+        d.update(base_kbps=self.base_kbps, enhancement_kbps=self.enh_kbps, feature_kbps=self.feat_kbps,
+                 full_kbps=self.full_kbps, total_kbps=self.total_kbps, encode_fps=self.encode_fps)
+        for key in ("psnr_base", "psnr_full", "psnr_full_without_roi"):
+            p = getattr(self, key)
+            d[key] = None if p is None else {"y": p.y, "u": p.u, "v": p.v, "yuv": p.yuv}
+        d["per_gop"] = list(self.per_gop)
+        return d
+
 
 class EncodeStats:
     """Running totals of one encode; :meth:`summary` freezes them into an :class:`EncodeSummary`."""
@@ -103,6 +118,8 @@ class EncodeStats:
         self.roi_dropped_gops = 0
         self.timings: dict = {}
         self.wall = 0.0
+        self.per_gop: list = []
+        self._max = fmt.max_value
 
     def add(self, c):
         """Counts one finished :class:`~svc.pipeline.stages.CodedGop`."""
@@ -125,13 +142,30 @@ class EncodeStats:
             self.roi_dropped_gops += int(c.roi_dropped)
         for k, v in c.timings.items():
             self.timings[k] = self.timings.get(k, 0.0) + v
+        self.per_gop.append(self._gop_row(c))
+
+    def _gop_row(self, c) -> dict:
+        """One GOP's line of the statistics: bytes per layer and mean PSNR-Y (dB) of its layers."""
+        from svc.metrics.quality import psnr
+
+        def mean_psnr(recon):
+            if not recon:
+                return None
+            return float(np.mean([psnr(o.y, r.y, self._max) for o, r in zip(c.gop.frames, recon)]))
+        latent = c.latent_payloads or (b"", b"")
+        return {"gop": c.gop.index, "frames": len(c.gop), "base_bytes": len(c.base_payload) + len(latent[0]),
+                "enhancement_bytes": c.enh_bytes + len(latent[1]),
+                "feature_bytes": len(c.feat_payload) if c.feat_payload is not None else 0,
+                "record_bytes": c.record_bytes, "psnr_y_base": mean_psnr(c.base_recon),
+                "psnr_y_full": mean_psnr(c.full_recon), "seconds": float(sum(c.timings.values()))}
 
     def summary(self) -> EncodeSummary:
         full = self.psnr_full.mean() if self.psnr_full is not None and self.psnr_full.count else None
         ref = self.psnr_reference is not None and self.psnr_reference.count
         return EncodeSummary(self.frames, self.gops, self.fps, self.base_bytes, self.enh_bytes, self.total_bytes,
                              self.psnr_base.mean(), full, self.psnr_reference.mean() if ref else None,
-                             self.roi_dropped_gops if ref else None, dict(self.timings), self.wall, self.feat_bytes)
+                             self.roi_dropped_gops if ref else None, dict(self.timings), self.wall, self.feat_bytes,
+                             tuple(self.per_gop))
 
 
 def make_header(fmt, cfg: SvcConfig, codec=None, features=None, pixels: bool = True, regions=None,
