@@ -135,3 +135,14 @@ def test_encode_stats_json_and_csv(tmp_path, carphone_yuv):
     rows = list(csv.DictReader(open(cs)))
     assert [int(r["frames"]) for r in rows] == [3, 3] and all(r["psnr_y_full"] == "" for r in rows)
     assert run_main(encode_command, [str(carphone_yuv), "-o", str(out), "-y", "--stats", str(tmp_path / "s.txt")]) == 1
+
+
+def test_relative_config_paths_resolve_against_the_current_folder(tmp_path, monkeypatch):
+    import shutil
+
+    from svc.config import resolve_path
+    from svc.enhancement.zoo import WEIGHTS_DIR
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(WEIGHTS_DIR / "blockcoder-tables.npz", tmp_path / "my-tables.npz")
+    assert resolve_path("my-tables.npz") == tmp_path / "my-tables.npz"
+    assert resolve_path("svc/enhancement/weights/blockcoder-tables.npz") == WEIGHTS_DIR / "blockcoder-tables.npz"

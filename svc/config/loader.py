@@ -203,6 +203,11 @@ def dump_yaml(cfg: SvcConfig | None = None) -> str:
 
 
 def resolve_path(p) -> Path:
-    """A config path made absolute against the project root when it is relative."""
+    """A config path made absolute: a relative path names a file in the current folder when one is
+    there (what a user means by ``--set enhancement.tables=my.npz``), else one of the package's own
+    files (the defaults, ``svc/.../weights/...``, relative to the project root)."""
     p = Path(p)
-    return p if p.is_absolute() else PROJECT_ROOT / p
+    if p.is_absolute():
+        return p
+    here = Path.cwd() / p
+    return here if here.exists() else PROJECT_ROOT / p
