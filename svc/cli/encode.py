@@ -40,7 +40,7 @@ def build_parser():
                    help="detector-driven base-layer bit allocation (default off). It helps detection per base "
                         "bit. With the enhancement layer on, each full frame is still coded to the quality it "
                         "would have without ROI (roi.viewer_quality=match), which costs enhancement bits and "
-                        "encode time, so ROI suits --no-enhancement streams best (README: 'Where it stands')")
+                        "encode time, so ROI suits --no-enhancement streams best (docs/results.md)")
     p.add_argument("--denoise", nargs="?", type=float, const=10.0, metavar="STRENGTH",
                    help="joint denoising: the base layer codes the video denoised (non-local means, STRENGTH about "
                         "the noise sigma, default 10), so machines get clean frames for fewer bits; the full layer "

@@ -13,7 +13,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 def _identify(path: Path, what: str) -> dict:
     if not path.is_file():
-        raise ModelError(f"{what} {path} not found (see README: Enhancement layer), or pass --no-enhancement")
+        raise ModelError(f"{what} {path} not found (see docs/guide.md: Install), or pass --no-enhancement")
     return identify(path)
 
 
