@@ -31,6 +31,8 @@ STREAMS = {
     "features-on-base-v1": (["--frames", "4", "--gop", "2", "--qp", "37", "--no-enhancement", "--features-on-base"],
                             ["features"]),
     "denoised-v1": (["--frames", "4", "--gop", "4", "--qp", "37", "--denoise", "10"], ["base", "full"]),
+    # the learned latent codec with its first shipped model (latent-v1)
+    "latent-v1": (["--frames", "4", "--gop", "2", "--codec", "latent", "--latent-quality", "0.8"], ["full", "latent"]),
 }
 
 
