@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from fractions import Fraction
 
 import pytest
 
@@ -146,3 +147,28 @@ def test_relative_config_paths_resolve_against_the_current_folder(tmp_path, monk
     shutil.copy(WEIGHTS_DIR / "blockcoder-tables.npz", tmp_path / "my-tables.npz")
     assert resolve_path("my-tables.npz") == tmp_path / "my-tables.npz"
     assert resolve_path("svc/enhancement/weights/blockcoder-tables.npz") == WEIGHTS_DIR / "blockcoder-tables.npz"
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_extract_remuxes_into_a_container_at_the_source_rate(tmp_path, carphone_yuv, suffix, capsys):
+    """svc-extract -o base.mp4|.mkv: no re-encode (the same pictures as the raw stream, in display order
+    despite x265's B-frames), timed at the header's 29.97 fps; unknown suffixes are refused."""
+    import av
+    import numpy as np
+
+    from svc.cli.decode import extract_command
+    stream, raw, out = tmp_path / "s.svc", tmp_path / "b.hevc", tmp_path / f"b{suffix}"
+    assert run_main(encode_command, [str(carphone_yuv), "--frames", "20", "--gop", "10", "--fps", "30000/1001",
+                                     "--no-enhancement", "-o", str(stream), "-q"]) == 0
+    assert run_main(extract_command, [str(stream), "-o", str(raw), "-q"]) == 0
+    assert run_main(extract_command, [str(stream), "-o", str(out), "-q"]) == 0
+    with av.open(str(raw), format="hevc") as c:
+        ref = [f.to_ndarray(format="yuv420p") for f in c.decode(video=0)]
+    with av.open(str(out)) as c:
+        s = c.streams.video[0]
+        assert s.average_rate == Fraction(30000, 1001) and s.codec_context.name == "hevc"
+        got = [f.to_ndarray(format="yuv420p") for f in c.decode(s)]
+    assert len(got) == len(ref) == 20 and all(np.array_equal(a, b) for a, b in zip(ref, got))
+    capsys.readouterr()
+    assert run_main(extract_command, [str(stream), "-o", str(tmp_path / "b.avi")]) == 1
+    assert ".mp4 or .mkv" in capsys.readouterr().err

@@ -79,24 +79,42 @@ def decode_command(argv) -> int:
     return status
 
 
+#: svc-extract's outputs by suffix: raw Annex-B, or a container the base layer is remuxed into
+EXTRACT_FORMATS = {".hevc": None, ".h265": None, ".265": None, ".bit": None, ".mp4": "mp4", ".mkv": "matroska"}
+
+
 def extract_command(argv) -> int:
-    from svc.pipeline.decode import extract_base
+    from pathlib import Path
+
+    from svc.errors import InputError
+    from svc.pipeline.decode import extract_base, extract_base_container
 
     p = parser("svc-extract",
-               "Extract the base layer of an svc stream as a standard HEVC Annex-B stream that FFmpeg plays "
-               "(ffplay base.hevc). The output file appears only when complete.",
-               "svc-extract out.svc -o base.hevc && ffplay base.hevc")
+               "Extract the base layer of an svc stream as a standard HEVC stream that FFmpeg and players open: "
+               "raw Annex-B (.hevc, '-' for stdout; it carries the frame rate in its VUI) or remuxed without "
+               "re-encoding into .mp4 / .mkv at the stream's frame rate. The output file appears only when "
+               "complete.",
+               "svc-extract out.svc -o base.hevc && ffplay base.hevc;  svc-extract out.svc -o base.mp4")
     p.add_argument("input", help="svc stream ('-' for stdin)")
     p.add_argument("--layer", choices=("base",), default="base", help="layer to extract (base)")
-    p.add_argument("-o", "--output", required=True, help="output .hevc file ('-' for stdout)")
+    p.add_argument("-o", "--output", required=True, help="output .hevc/.h265 (raw; '-' for stdout), .mp4 or .mkv")
     on_error_option(p)
     add_overwrite(p)
     add_common(p)
     args = p.parse_args(argv)
+    suffix = "" if args.output == "-" else Path(args.output).suffix.lower()
+    if args.output != "-" and suffix not in EXTRACT_FORMATS:
+        raise InputError(f"cannot write the base layer to {args.output}: svc-extract writes .hevc/.h265 (raw Annex-B, "
+                         "'-' for stdout), .mp4 or .mkv")
     check_outputs([args.input], [args.output], args.overwrite)
     on_error = args.on_error or ("skip" if args.input == "-" else "fail")
-    with output_file(args.output) as out:
-        report = extract_base(open_input(args.input), out, on_error)
+    muxer = EXTRACT_FORMATS.get(suffix)
+    if muxer is not None:
+        with output_path(args.output) as target:
+            report = extract_base_container(open_input(args.input), args.output, muxer, target, on_error)
+    else:
+        with output_file(args.output) as out:
+            report = extract_base(open_input(args.input), out, on_error)
     status = report_problems(report, "svc-extract")
     if not args.quiet:
         print(f"svc-extract: {report.gops} GOPs ({report.frames} frames) of HEVC -> {args.output}", file=sys.stderr)

@@ -165,6 +165,25 @@ def decode(fh, sink, layer: str = "base", codec_loader=None, follow: bool = Fals
     return stats
 
 
+def extract_base_container(fh, path: str, muxer: str, write_path=None, on_error: str = "fail") -> DecodeReport:
+    """Remuxes the base payloads into a ``muxer`` container (``mp4``, ``matroska``) at ``path`` (bytes to
+    ``write_path`` when given) without re-encoding, timed at the header's frame rate
+    (:func:`svc.base.remux.remux_base`)."""
+    from svc.base.remux import remux_base
+
+    reader = open_reader(fh, "base", on_error=on_error)
+    report = DecodeReport()
+
+    def payloads():
+        for rec in reader:
+            report.gops += 1
+            report.frames += rec.frame_count
+            yield rec.base
+    remux_base(payloads(), reader.header.format.fps, path, muxer, write_path)
+    report.take_reader(reader)
+    return report
+
+
 def extract_base(fh, out_fh, on_error: str = "fail") -> DecodeReport:
     """Writes the concatenated base payloads (a plain Annex-B HEVC stream) without decoding them."""
     reader = open_reader(fh, "base", on_error=on_error)
