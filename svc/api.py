@@ -193,24 +193,30 @@ def _open_stream(stream):
     return stream
 
 
+def load_enhancement(header):
+    """The enhancement decoder a stream's header names (imports torch on first use)."""
+    from svc.enhancement import load_codec_for_decoding
+    return load_codec_for_decoding(header)
+
+
+def load_latent(header):
+    """The latent layers a stream's header names (imports torch on first use)."""
+    from svc.latent.layer import load_latent_for_decoding
+    return load_latent_for_decoding(header)
+
+
 def decoders():
-    """(enhancement loader, latent loader): the learned layers' decoders, imported when a stream needs them."""
-    def enhancement(header):
-        from svc.enhancement import load_codec_for_decoding  # imports torch lazily
-        return load_codec_for_decoding(header)
-
-    def latent(header):
-        from svc.latent.layer import load_latent_for_decoding  # imports torch lazily
-        return load_latent_for_decoding(header)
-    return enhancement, latent
+    """(enhancement loader, latent loader): the learned layers' decoders, imported when a stream needs
+    them (module-level functions, so worker processes can load them too)."""
+    return load_enhancement, load_latent
 
 
-def decode(stream, layer: str = "base", *, on_error: str = "fail", follow: bool = False, report=None
-           ) -> Iterator[Frame]:
+def decode(stream, layer: str = "base", *, on_error: str = "fail", follow: bool = False, report=None,
+           jobs: int = 1) -> Iterator[Frame]:
     """The decoded frames of ``stream`` (a path, bytes or a binary file object) at ``layer`` (``base``:
     what analytics see; ``full``: base + enhancement, or a latent stream's pictures), GOP by GOP as
     records arrive. ``report`` (a :class:`svc.pipeline.decode.DecodeReport`) collects what was skipped
-    or lost under ``on_error="skip"``."""
+    or lost under ``on_error="skip"``; ``jobs`` > 1 decodes GOPs in that many processes (same frames)."""
     from svc.pipeline.decode import DecodeReport, decoded_gops, open_reader
 
     if layer not in ("base", "full"):
@@ -219,7 +225,7 @@ def decode(stream, layer: str = "base", *, on_error: str = "fail", follow: bool 
     reader = open_reader(_open_stream(stream), layer, follow, on_error)
     index = 0
     for dec in decoded_gops(reader, layer, enhancement, report if report is not None else DecodeReport(), on_error,
-                            latent_loader=latent):
+                            latent_loader=latent, jobs=jobs):
         for f in dec.frames:
             yield Frame(f.y, f.u, f.v, index)
             index += 1

@@ -33,6 +33,9 @@ def decode_parser():
     p.add_argument("--live-output", action="store_true",
                    help="write the output file in place as GOPs are decoded (for a player reading it while it "
                         "grows) instead of a .partial file renamed when complete")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="decode GOPs in N worker processes (closed GOPs decode alone; the output is the same, in "
+                        "order; at most 2N GOPs in flight). Default 1")
     on_error_option(p)
     add_overwrite(p)
     add_common(p)
@@ -47,6 +50,8 @@ def decode_command(argv) -> int:
     enhancement_loader, latent_loader = decoders()
 
     args = decode_parser().parse_args(argv)
+    if args.jobs < 1:
+        decode_parser().error("--jobs must be at least 1")
     sink_kind(args.output)  # an output format no sink writes is refused before anything is read
     check_outputs([args.input], [args.output], args.overwrite)
     on_error = args.on_error or ("skip" if args.input == "-" else "fail")
@@ -64,7 +69,7 @@ def decode_command(argv) -> int:
         try:
             with progress_bar(None, f"decode {args.layer}", quiet=args.quiet) as bar:
                 for dec in decoded_gops(reader, args.layer, enhancement_loader, report, on_error, region,
-                                        latent_loader):
+                                        latent_loader, args.jobs):
                     for frame in dec.frames:
                         sink.write(frame)
                     bar.update(len(dec.frames))

@@ -113,7 +113,7 @@ def open_reader(fh, layer: str = "base", follow: bool = False, on_error: str = "
 
 
 def decoded_gops(reader: ContainerReader, layer: str = "base", codec_loader=None, stats: DecodeReport = None,
-                 on_error: str = "fail", region=None, latent_loader=None):
+                 on_error: str = "fail", region=None, latent_loader=None, jobs: int = 1):
     """Iterator of :class:`DecodedGop` of the requested layer, one per record as it arrives.
 
     ``codec_loader(header)`` returns the enhancement codec for the full layer; it is only called
@@ -121,12 +121,16 @@ def decoded_gops(reader: ContainerReader, layer: str = "base", codec_loader=None
     (:class:`svc.latent.layer.LatentLayer`) of a latent-codec stream (the pictures come from both
     latents). ``region``: decode the enhancement only there (see
     :func:`svc.pipeline.stages.enhancement_decode_stage`). The loaders keep the base path free of
-    the learned layers' imports.
+    the learned layers' imports. ``jobs`` > 1: the GOPs are decoded by that many worker processes
+    (:mod:`svc.pipeline.parallel`; the loaders must then be module-level functions), the same frames.
     """
     from svc.errors import InputError
 
     stats = stats if stats is not None else DecodeReport()
     stats.layer = layer
+    if jobs > 1:
+        yield from _parallel(reader, layer, codec_loader, stats, on_error, region, latent_loader, jobs)
+        return
     if reader.header.latent is not None:          # the learned latent codec: pictures from both latents
         if region is not None:
             raise InputError("--roi decodes the HEVC stream's enhancement in a region; a latent-codec stream "
@@ -148,6 +152,28 @@ def decoded_gops(reader: ContainerReader, layer: str = "base", codec_loader=None
         stats.gops += 1
         stats.frames += len(dec.frames)
         yield dec
+    stats.take_reader(reader)
+
+
+def _parallel(reader, layer, codec_loader, stats, on_error, region, latent_loader, jobs):
+    """:func:`decoded_gops` with ``jobs`` worker processes (same checks, same reports)."""
+    from svc.errors import InputError
+    from svc.pipeline.parallel import parallel_decoded_gops
+
+    header = reader.header
+    if header.latent is not None and (region is not None or latent_loader is None):
+        raise InputError("a latent-codec stream decodes whole pictures with its latent decoder")
+    if layer == "full" and header.latent is None:
+        if header.enhancement is None:
+            stats.notes.append("stream has no enhancement layer: --layer full outputs the base frames")
+            stats.layer = "base"
+    base_only = [] if header.latent is None else None
+    for dec in parallel_decoded_gops(reader, header, layer, jobs, codec_loader, latent_loader, on_error, region,
+                                     stats.skipped, base_only):
+        stats.gops += 1
+        stats.frames += len(dec.frames)
+        yield dec
+    stats.base_only.extend(base_only or [])
     stats.take_reader(reader)
 
 

@@ -1,0 +1,82 @@
+"""GOP-parallel decoding: closed GOPs decode alone, so worker processes decode records while the main
+process reads the stream and emits the GOPs in stream order.
+
+    gops = parallel_decoded_gops(reader, layer, jobs, loaders)   # same GopRecords in, same frames out
+
+Memory stays bounded by the window of records in flight (``2 * jobs``), not by the stream. Workers are
+started with ``spawn`` (no inherited thread pools) and each uses ``cpu_count // jobs`` threads; every
+decoder involved is exact (integer restoration network, integer block decoder, the latent codec's
+integer entropy path), so the frames equal a serial decode bit for bit.
+"""
+from __future__ import annotations
+
+import os
+from collections import deque
+
+_STATE: dict = {}
+
+
+def ordered_map(func, items, jobs: int, initializer=None, initargs=(), window: int | None = None):
+    """``func(item)`` for each of ``items`` in ``jobs`` worker processes, yielded in the items' order;
+    at most ``window`` (default ``2 * jobs``) items are in flight, and ``items`` is read as results go."""
+    import multiprocessing
+
+    window = window or 2 * jobs
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(jobs, initializer, initargs) as pool:
+        pending = deque()
+        for item in items:
+            pending.append(pool.apply_async(func, (item,)))
+            if len(pending) >= window:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+
+def _init(header, layer, on_error, region, codec_loader, latent_loader, threads):
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    from svc.base import BaseDecoder
+
+    _STATE.update(layer=layer, on_error=on_error, region=region, base=BaseDecoder(header.format), codec=None,
+                  latent=None)
+    if header.latent is not None:
+        _STATE["latent"] = latent_loader(header)
+    elif layer == "full" and header.enhancement is not None:
+        _STATE["codec"] = codec_loader(header)
+    try:
+        import torch
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+
+
+def _decode_record(rec):
+    """(decoded GOPs of one record, what the stages reported): the serial stages on one record."""
+    from svc.pipeline.stages import base_decode_stage, enhancement_decode_stage, latent_decode_stage
+
+    s, reports = _STATE, []
+    if s["latent"] is not None:
+        gops = latent_decode_stage([rec], s["latent"], s["on_error"], reports.append)
+    else:
+        gops = base_decode_stage([rec], s["base"])
+        if s["codec"] is not None:
+            gops = enhancement_decode_stage(gops, s["codec"], s["on_error"], reports.append, s["region"])
+    out = list(gops)
+    for dec in out:
+        dec.record.payloads = {}                 # the caller has them; only the frames travel back
+    return out, reports
+
+
+def parallel_decoded_gops(records, header, layer: str, jobs: int, codec_loader, latent_loader,
+                          on_error: str = "fail", region=None, skipped=None, base_only=None):
+    """The decoded GOPs of ``records`` (an iterator of :class:`~svc.bitstream.GopRecord`) at ``layer``,
+    decoded by ``jobs`` processes, in stream order. ``codec_loader`` / ``latent_loader`` (picklable,
+    module-level) load the learned layers in each worker; damaged layers under ``on_error="skip"`` are
+    appended to ``skipped`` (latent GOPs dropped) or ``base_only`` (GOPs output from the base)."""
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    for decs, reports in ordered_map(_decode_record, records, jobs, _init,
+                                     (header, layer, on_error, region, codec_loader, latent_loader, threads)):
+        target = skipped if header.latent is not None else base_only
+        if target is not None:
+            target.extend(reports)
+        yield from decs
