@@ -36,16 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from svc.evaluation.machine import rows, scores, tracks  # noqa: E402
+from svc.evaluation.machine import load_frames, reference_run, rows, scores  # noqa: E402
 from svc.evaluation.report import write_csv  # noqa: E402
-
-
-def load_frames(spec: str, n: int):
-    from svc.datasets.clips import clip
-
-    name, _, first = spec.partition(":")
-    fmt, frames = clip(name, n + int(first or 0))
-    return fmt, frames[int(first or 0):]
 
 
 def main(argv=None):
@@ -85,13 +77,7 @@ def main(argv=None):
     for spec in args.clips:
         fmt, frames = load_frames(spec, args.frames)
         n, secs = len(frames), len(frames) / float(fmt.fps)
-        feats, lbs = [], []
-        for i in range(0, n, 4):
-            f, lb = sd.edge(frames[i:i + 4])
-            feats += f
-            lbs += lb
-        ref = sd.cloud(feats, lbs)
-        ref_tracks = tracks(ref)
+        feats, lbs, ref, ref_tracks = reference_run(sd, frames)
         elems = sum(t.size for t in feats[0])
         print(f"\n{spec}: {n} frames {fmt.width}x{fmt.height}, split {model.split}: {elems} elements per frame, "
               f"reference: {len(rows(ref))} detections")

@@ -42,16 +42,8 @@ import numpy as np  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
 
-from svc.evaluation.machine import bd_rate_or_nan, scores, tracks  # noqa: E402
+from svc.evaluation.machine import bd_rate_or_nan, load_frames, reference_run, scores  # noqa: E402
 from svc.evaluation.report import write_csv  # noqa: E402
-
-
-def load_frames(spec: str, n: int):
-    from svc.datasets.clips import clip
-
-    name, _, first = spec.partition(":")
-    fmt, frames = clip(name, n + int(first or 0))
-    return fmt, frames[int(first or 0):]
 
 
 def quality(orig, recon) -> tuple[float, float]:
@@ -138,13 +130,7 @@ def main(argv=None):
     for spec in args.clips:
         fmt, frames = load_frames(spec, args.frames)
         n, secs = len(frames), len(frames) / float(fmt.fps)
-        feats, lbs = [], []
-        for i in range(0, n, 4):
-            f, lb = sd.edge(frames[i:i + 4])
-            feats += f
-            lbs += lb
-        ref = sd.cloud(feats, lbs)
-        ref_tracks = tracks(ref)
+        feats, lbs, ref, ref_tracks = reference_run(sd, frames)
         print(f"\n{spec}: {n} frames {fmt.width}x{fmt.height}, reference: {sum(len(d.boxes) for d in ref)} detections")
 
         def add(curve, kbps, dets=None, pics=None, **extra):

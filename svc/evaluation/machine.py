@@ -6,6 +6,29 @@ from __future__ import annotations
 import numpy as np
 
 
+def load_frames(spec: str, n: int):
+    """(format, frames) of at most ``n`` frames of a named clip (``name[:first frame]``,
+    :func:`svc.datasets.clips.clip`)."""
+    from svc.datasets.clips import clip
+
+    name, _, first = spec.partition(":")
+    fmt, frames = clip(name, n + int(first or 0))
+    return fmt, frames[int(first or 0):]
+
+
+def reference_run(sd, frames, batch: int = 4):
+    """The detector on the original frames (the reference every decoded variant is scored against):
+    (split tensors per frame, letterboxes, detections, MOT rows of svc's tracker on them); ``sd`` a
+    :class:`svc.features.split.SplitDetector`."""
+    feats, lbs = [], []
+    for i in range(0, len(frames), batch):
+        f, lb = sd.edge(frames[i:i + batch])
+        feats += f
+        lbs += lb
+    ref = sd.cloud(feats, lbs)
+    return feats, lbs, ref, tracks(ref)
+
+
 def rows(dets) -> np.ndarray:
     """MOT rows (frame from 1, id -1, box, score, class) of per-frame detections."""
     out = [[i + 1, -1, *b, s, c, -1, -1] for i, d in enumerate(dets) for b, s, c in zip(d.boxes, d.scores, d.classes)]

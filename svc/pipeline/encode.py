@@ -239,8 +239,12 @@ def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter
         coded = roi_viewer_guard_stage(coded, codec, roi.max_full_rate_ratio)
     if features is not None:
         coded = features_encode_stage(coded, features)
-    coded = write_stage(coded, writer, pixels)
+    return _drain(write_stage(coded, writer, pixels), writer, stats, progress, t0)
 
+
+def _drain(coded, writer: ContainerWriter, stats: EncodeStats, progress, t0: float) -> EncodeSummary:
+    """Runs the composed stages to the end (``coded``: the written GOPs), closes the stream, and
+    freezes the statistics."""
     for c in coded:
         stats.add(c)
         if progress is not None:
@@ -257,11 +261,4 @@ def _encode_latent(source, out_fh, cfg: SvcConfig, latent, progress=None) -> Enc
     stats = EncodeStats(source.format, True, False)
     t0 = time.perf_counter()
     coded = latent_encode_stage(analysis_stage(GopBuffer(source, cfg.base.gop), None), latent)
-    for c in write_stage(coded, writer, pixels=False):
-        stats.add(c)
-        if progress is not None:
-            progress(len(c.gop))
-    writer.close()
-    stats.wall = time.perf_counter() - t0
-    stats.total_bytes = writer.bytes_written
-    return stats.summary()
+    return _drain(write_stage(coded, writer, pixels=False), writer, stats, progress, t0)
