@@ -249,8 +249,8 @@ def analyze(stream, *, source: str = "base", classes=None, detector=None, detect
                                              ("analytics.detect_interval", "--detect-every", detect_every)])
     detector_obj, loader, tracker, class_ids = analysis_parts(cfg, source)
     tracks, dets = io.StringIO(), io.StringIO() if detections is not None else None
-    run(_open_stream(stream), detector_obj, tracker, tracks, dets, class_ids, False, on_error, None,
-        cfg.analytics.detect_interval, cfg.analytics.coast, source, loader)
+    run(_open_stream(stream), detector_obj, tracker, tracks, dets_out=dets, class_ids=class_ids, on_error=on_error,
+        detect_interval=cfg.analytics.detect_interval, coast=cfg.analytics.coast, source=source, layer_loader=loader)
     if detections is not None:
         detections.extend(_mot(parse_mot(dets.getvalue())))
     return _mot(parse_mot(tracks.getvalue()))

@@ -102,8 +102,9 @@ def command(argv) -> int:
                     renderer = stack.enter_context(TrackRenderer(args.show, fmt, show_target))
                 renderer.write_gop(dec)
 
-        report = analyze(fh, detector, tracker, out, dets, class_ids, args.follow, on_error, on_gop,
-                         acfg.detect_interval, acfg.coast, args.source, loader)
+        report = analyze(fh, detector, tracker, out, dets_out=dets, class_ids=class_ids, follow=args.follow,
+                         on_error=on_error, on_gop=on_gop, detect_interval=acfg.detect_interval, coast=acfg.coast,
+                         source=args.source, layer_loader=loader)
     status = report_problems(report, "svc-analyze")
     if not args.quiet:
         t = report.timings

@@ -73,7 +73,7 @@ def latent_gops(reader, layer_loader, tracker, class_ids=None, on_error: str = "
     return track_stage(gops, tracker, "kalman")
 
 
-def analyze(fh, detector, tracker, tracks_out, dets_out=None, class_ids=None, follow=False, on_error="fail",
+def analyze(fh, detector, tracker, tracks_out, *, dets_out=None, class_ids=None, follow=False, on_error="fail",
             on_gop=None, detect_interval: int = 1, coast: str = "flow", source: str = "base",
             layer_loader=None) -> AnalyzeReport:
     """Writes MOT rows for every frame of ``fh``'s base layer (into ``tracks_out``, a text file or a
