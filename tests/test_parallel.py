@@ -43,3 +43,15 @@ def test_parallel_decode_reports_damage_as_serial(streams, tmp_path):
     assert len(reports[1].base_only) == len(reports[2].base_only) == 1 and not reports[2].complete
     with pytest.raises(svc.errors.BitstreamError, match="CRC"):
         _frames(bytes(data), "full", 2)
+
+
+def test_parallel_analysis_equals_serial(streams, tmp_path):
+    from svc.cli.analyze import command as analyze_command
+    from svc.cli.common import run_main
+    outs = {}
+    for jobs in (1, 2):
+        outs[jobs] = (tmp_path / f"t{jobs}.txt", tmp_path / f"d{jobs}.txt")
+        assert run_main(analyze_command, [str(streams["full"]), "-o", str(outs[jobs][0]), "--detections",
+                                          str(outs[jobs][1]), "--jobs", str(jobs), "-q"]) == 0
+    assert outs[1][0].read_text() == outs[2][0].read_text() and outs[1][0].read_text()
+    assert outs[1][1].read_text() == outs[2][1].read_text()

@@ -44,6 +44,9 @@ def build_parser():
                         "--codec latent): the latent transform makes NanoDet's split tensor of them, no pixels, "
                         "the enhancement latents never read (--detector, --detect-every and --show apply to "
                         "--from base only)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="--from base: decode and detect GOPs in N worker processes (tracking stays in order; the "
+                        "same rows as --jobs 1). Default 1")
     p.add_argument("--mot-format", choices=("svc", "mot17"), default="svc",
                    help="svc (default): one file, column 8 the COCO class id; mot17: column 8 = -1 and one file per "
                         "class (OUTPUT for persons, OUTPUT_<class> beside it for the others), which TrackEval's and "
@@ -76,6 +79,8 @@ def command(argv) -> int:
     if args.source != "base" and args.show:
         from svc.errors import InputError
         raise InputError(f"--show needs pixels: it draws on the base layer, not with --from {args.source}")
+    if args.jobs < 1 or (args.jobs > 1 and args.source != "base"):
+        build_parser().error("--jobs N (N >= 1) applies to --from base")
     check_outputs([args.input], [args.output, args.detections, args.show], args.overwrite)
     detector, loader, tracker, class_ids = analysis_parts(cfg, args.source)
     on_error = args.on_error or ("skip" if args.input == "-" else "fail")
@@ -104,7 +109,8 @@ def command(argv) -> int:
 
         report = analyze(fh, detector, tracker, out, dets_out=dets, class_ids=class_ids, follow=args.follow,
                          on_error=on_error, on_gop=on_gop, detect_interval=acfg.detect_interval, coast=acfg.coast,
-                         source=args.source, layer_loader=loader)
+                         source=args.source, layer_loader=loader, jobs=args.jobs,
+                         detector_spec=(acfg.detector, dict(acfg.detector_options)))
     status = report_problems(report, "svc-analyze")
     if not args.quiet:
         t = report.timings

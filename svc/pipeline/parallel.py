@@ -67,6 +67,45 @@ def _decode_record(rec):
     return out, reports
 
 
+def _init_detect(header, detector_name, detector_options, class_ids, interval, threads):
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    from svc.analytics.detectors import make_detector
+    from svc.base import BaseDecoder
+
+    options = dict(detector_options)
+    if detector_name in ("auto", "nanodet") and "num_threads" not in options:
+        options["num_threads"] = threads
+    _STATE.update(base=BaseDecoder(header.format), detector=make_detector(detector_name, **options),
+                  class_ids=class_ids, interval=interval)
+    try:
+        import torch
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+
+
+def _detect_record(rec):
+    """The decoded GOP of one record with its detections (base decode, then the detector)."""
+    from svc.pipeline.stages import base_decode_stage, detect_stage
+
+    s = _STATE
+    out = list(detect_stage(base_decode_stage([rec], s["base"]), s["detector"], s["class_ids"], s["interval"]))
+    for dec in out:
+        dec.record.payloads = {}
+    return out
+
+
+def parallel_detected_gops(records, header, jobs: int, detector_name: str, detector_options: dict, class_ids=None,
+                           interval: int = 1):
+    """Decoded base GOPs with ``detections``, decode and detection in ``jobs`` processes (each its own
+    detector, ``detector_name`` with ``detector_options``), in stream order; the tracker then runs in
+    the caller, in display order, as for a serial analysis."""
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    for decs in ordered_map(_detect_record, records, jobs, _init_detect,
+                            (header, detector_name, dict(detector_options), class_ids, interval, threads)):
+        yield from decs
+
+
 def parallel_decoded_gops(records, header, layer: str, jobs: int, codec_loader, latent_loader,
                           on_error: str = "fail", region=None, skipped=None, base_only=None):
     """The decoded GOPs of ``records`` (an iterator of :class:`~svc.bitstream.GopRecord`) at ``layer``,
