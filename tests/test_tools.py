@@ -27,6 +27,7 @@ SMOKE = {
     "bench_features.py": ["--clips", "carphone", "--frames", "4", "--qps", "42", "--quantisers", "0", "--out", "{tmp}"],
     "train_features.py": ["--frames", "4", "--steps", "0.15", "0.24", "--base-qps", "32", "--out", "{tmp}/f.npz"],
     "make_reference_streams.py": ["{tmp}", "base-v1"],
+    "bench_latent.py": ["--clips", "carphone", "--frames", "1", "--rates", "0,1"],
     "rd_latent.py": ["--clips", "carphone", "--frames", "1", "--qualities", "0", "1", "--qps", "37", "42",
                      "--quantisers", "4", "--out", "{tmp}"],
 }

@@ -133,8 +133,6 @@ class LatentCodec:
     """
 
     def __init__(self, tensors: dict, sha256: str, model_id: str):
-        import torch
-
         from svc.latent.model import LatentNet
 
         try:
@@ -158,7 +156,6 @@ class LatentCodec:
         self._tables = {}
         self.M1, self.M2 = net.M1, net.M2
         self.pad_feat = self.t["pad_feat"].double()
-        del torch
 
     # ---------------------------------------------------------------- loading
     @classmethod
@@ -281,7 +278,6 @@ class LatentCodec:
         cdfs, lengths, offsets, nz = self._table_set(layer, zlevel)
         dec = RansDecoder()
         dec.set_stream(data)
-        n = int(np.prod(zshape))
         zidx = np.broadcast_to(np.arange(zshape[0]).reshape(-1, 1, 1), zshape).ravel().astype(np.int32)
         zsym = torch.tensor(dec.decode_stream(zidx.tolist(), cdfs, lengths, offsets), dtype=torch.int64)
         zsym = zsym.view(1, *zshape)
@@ -289,7 +285,6 @@ class LatentCodec:
         ysym = dec.decode_stream((idx.numpy().ravel() + nz).astype(np.int32).tolist(), cdfs, lengths, offsets)
         ysym = torch.tensor(ysym, dtype=torch.int64).view(idx.shape)
         crc = zlib.crc32(np.concatenate([zsym.numpy().ravel(), ysym.numpy().ravel()]).astype(np.int32).tobytes())
-        del n
         return zsym, ysym, crc, extra
 
     # ---------------------------------------------------------------- pixels
@@ -343,8 +338,6 @@ class LatentCodec:
         depend on the batching). ``reconstruct``: also the encoder-side decoded planes per frame."""
         import torch
 
-        from svc.latent.model import FA
-
         qb, qe = _quality_code(base_quality, "base quality"), _quality_code(enh_quality, "enhancement quality")
         frames = [self._check_planes(*f) for f in frames]
         out = [None] * len(frames)
@@ -377,7 +370,6 @@ class LatentCodec:
                 out[i] = (base, enh)
                 if reconstruct:
                     out[i] = (base, enh, self._pixels(y1_hat, self._y_hat(2, ys2, mu2, off2, qe), h, w))
-        del FA
         return out
 
     def _parse_base(self, base: bytes):

@@ -120,6 +120,15 @@ def lerp_table(table, pos):
     return table[i0] * (1 - f) + table[i0 + 1] * f
 
 
+class ResBlock(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(c, c, 3, 1, 1), nn.LeakyReLU(0.1), nn.Conv2d(c, c, 3, 1, 1))
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
 class LatentNet(nn.Module):
     """See the module docstring. ``N``: transform width, ``M1``/``M2``: base/enhancement channels."""
 
@@ -136,10 +145,9 @@ class LatentNet(nn.Module):
         self.h_a2 = nn.Sequential(conv(M2, N, 3, 1), nn.ReLU(), conv(N, N), nn.ReLU(), conv(N, NZ2))
         self.h_s2 = QNet([QConv(NZ2, N, 5, 2, True), QConv(N, N, 5, 2, True)])
         self.ctx = QNet([QConv(M1 + N, 96, 3), QConv(96, 96, 3), QConv(96, 2 * M2, 3, relu=False)])
-        self.latent_tf = nn.Sequential(nn.Conv2d(M1, 128, 3, 1, 1), nn.LeakyReLU(0.1),
+        self.latent_tf = nn.Sequential(nn.Conv2d(M1, 128, 3, 1, 1), nn.LeakyReLU(0.1), ResBlock(128),
                                        nn.ConvTranspose2d(128, 128, 4, 2, 1), nn.LeakyReLU(0.1),
-                                       nn.Conv2d(128, 128, 3, 1, 1), nn.LeakyReLU(0.1),
-                                       nn.Conv2d(128, 128, 1))
+                                       ResBlock(128), ResBlock(128), nn.Conv2d(128, 128, 1))
         self.eb = EntropyBottleneckVbr(NZ)
         self.eb2 = EntropyBottleneckVbr(NZ2)
         self.gc = GaussianConditional(None)

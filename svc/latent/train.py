@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shlex
 import sys
 import time
@@ -48,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=64, help="N of a new model")
     p.add_argument("--export", metavar="CKPT", help="write the codec weights file of CKPT to --out and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    from svc._version import __version__
+    from svc.shipped import add_package_flag
+    add_package_flag(p)
+    p.add_argument("--version", action="version", version=f"%(prog)s (svc) {__version__}")
     return p
 
 
@@ -56,12 +59,12 @@ def save_checkpoint(path: Path, net, opt, meta: dict) -> None:
     import torch
 
     tensors = {f"model.{k}": v.detach().clone() for k, v in net.state_dict().items()}
-    if opt is not None:
-        for i, p in enumerate(opt.param_groups[0]["params"]):
-            st = opt.state.get(p)
-            if st:
-                for k, v in st.items():
-                    tensors[f"opt.{i}.{k}"] = torch.as_tensor(v).detach().clone()
+    if opt is not None:  # Adam moments, keyed by parameter name
+        names = {id(p): n for n, p in net.named_parameters()}
+        for group in opt.param_groups:
+            for p in group["params"]:
+                for k, v in opt.state.get(p, {}).items():
+                    tensors[f"opt.{names[id(p)]}.{k}"] = torch.as_tensor(v).detach().clone()
     tmp = path.with_suffix(".tmp")
     torch.save(tensors, tmp)
     tmp.replace(path)
@@ -88,7 +91,9 @@ def net_from_checkpoint(tensors: dict, meta: dict):
     for k in list(state):
         if k.split(".")[-1] in ("_quantized_cdf", "_offset", "_cdf_length", "scale_table"):
             del state[k]
-    net.load_state_dict(state, strict=False)
+    own = net.state_dict()
+    state = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    net.load_state_dict(state, strict=False)  # parts new to the network keep their initialisation
     return net
 
 
@@ -180,10 +185,12 @@ def run(args, argv) -> int:
     aux_opt = torch.optim.Adam(aux, lr=1e-3)
     same_stage = meta_prev.get("stage") == args.stage
     if args.resume and same_stage:
-        # Adam moments of the same parameter list (same stage): restore them
-        for i, p in enumerate(main):
-            st = {k.split(".", 2)[2]: v for k, v in tensors.items() if k.startswith(f"opt.{i}.")}
-            if st and st.get("exp_avg") is not None and st["exp_avg"].shape == p.shape:
+        # Adam moments of the same stage's parameters: restore them (by name)
+        names = {id(p): n for n, p in net.named_parameters()}
+        for p in main:
+            pre = f"opt.{names[id(p)]}."
+            st = {k[len(pre):]: v for k, v in tensors.items() if k.startswith(pre)}
+            if set(st) >= {"step", "exp_avg", "exp_avg_sq"} and st["exp_avg"].shape == p.shape:
                 opt.state[p] = st
     nd = load_nanodet().eval()
     for p in nd.parameters():
@@ -253,6 +260,8 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     if args.export:
+        from svc.shipped import check_output
+        check_output(args.out, args.into_package)   # the shipped weights are replaced only on purpose
         return export(args.export, args.out)
     return run(args, argv)
 

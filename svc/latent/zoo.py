@@ -12,7 +12,7 @@ from svc.errors import ModelError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MODELS: dict[str, tuple[str, str]] = {
-    "latent-v1": ("latent-v1.pt", "60ce8d66256f28edf66db830b3b4ba31a0644e95413d53a013362c0d79f65ef6"),
+    "latent-v1": ("latent-v1.pt", "c4a50f901895edb283ca13597049ab69866dd3acacd6127f4e1b8622b24223d5"),
 }
 DEFAULT = "latent-v1"
 
