@@ -406,13 +406,19 @@ class LatentCodec:
             state.update(mu=mu, off=off)
             return idx, None
 
-        try:
-            _, ys, crc, _ = self._decode(1, zl, data, zshape, idx_fn)
-        except (ValueError, RuntimeError, IndexError, OverflowError) as exc:
-            raise BitstreamError(f"latent base payload: undecodable ({type(exc).__name__})") from None
-        if crc != crc_sym:
-            raise BitstreamError("latent base payload: decoded symbols fail their CRC (decoder out of sync)")
+        ys = self._decode_checked(1, zl, data, zshape, idx_fn, crc_sym, "base")
         return w, h, self._y_hat(1, ys, state["mu"], state["off"], qb)
+
+    def _decode_checked(self, layer, zl, data, zshape, idx_fn, crc_sym: int, what: str):
+        """The symbols of one layer's payload, checked against the CRC the encoder wrote (a decoder
+        out of sync, or bytes that do not decode, is a one-line BitstreamError)."""
+        try:
+            _, ys, crc, _ = self._decode(layer, zl, data, zshape, idx_fn)
+        except (ValueError, RuntimeError, IndexError, OverflowError) as exc:
+            raise BitstreamError(f"latent {what} payload: undecodable ({type(exc).__name__})") from None
+        if crc != crc_sym:
+            raise BitstreamError(f"latent {what} payload: decoded symbols fail their CRC (decoder out of sync)")
+        return ys
 
     def decode_base_features(self, base_bytes: bytes):
         """NanoDet-g stage2 tensor (1, 128, Hn/8, Wn/8) for the network input NanoDet uses for this
@@ -465,12 +471,7 @@ class LatentCodec:
             state.update(mu=mu, off=off)
             return idx, None
 
-        try:
-            _, ys, crc, _ = self._decode(2, zl, data, zshape, idx_fn)
-        except (ValueError, RuntimeError, IndexError, OverflowError) as exc:
-            raise BitstreamError(f"latent enhancement payload: undecodable ({type(exc).__name__})") from None
-        if crc != crc_sym:
-            raise BitstreamError("latent enhancement payload: decoded symbols fail their CRC (decoder out of sync)")
+        ys = self._decode_checked(2, zl, data, zshape, idx_fn, crc_sym, "enhancement")
         return self._pixels(y1_hat, self._y_hat(2, ys, state["mu"], state["off"], qe), h, w)
 
 
