@@ -72,3 +72,15 @@ def test_bad_options_are_one_line_errors(carphone_yuv, tmp_path):
         assert not (tmp_path / "x.svc").exists()
     with pytest.raises(InputError, match="layer"):
         list(svc.decode(b"", layer="middle"))
+
+
+def test_low_level_full_decode_without_a_loader_is_a_clear_error(stream):
+    """The pipeline function names what it needs instead of failing with a TypeError."""
+    from svc.pipeline.decode import decode
+
+    class Sink:
+        def write(self, frame):
+            pass
+    path, _ = stream
+    with pytest.raises(InputError, match="codec_loader"):
+        decode(io.BytesIO(path.read_bytes()), Sink(), "full")

@@ -146,6 +146,9 @@ def decoded_gops(reader: ContainerReader, layer: str = "base", codec_loader=None
             stats.notes.append("stream has no enhancement layer: --layer full outputs the base frames")
             stats.layer = "base"
         else:
+            if codec_loader is None:
+                raise InputError("the full layer needs the enhancement decoder: pass codec_loader "
+                                 "(svc.api.decoders()[0]), or decode with svc.decode")
             gops = enhancement_decode_stage(gops, codec_loader(reader.header), on_error, stats.base_only.append,
                                             region)
     for dec in gops:
