@@ -158,7 +158,7 @@ def open_frames(source, size=None, fps=None, bit_depth=None, frames=None):
 
 
 def encode(source, output, *, size=None, fps=None, bit_depth=None, frames=None, progress=None, config=None,
-           set=None, **options):
+           set=None, jobs: int = 1, **options):
     """Codes ``source`` (see :func:`open_frames`) into ``output`` (a path, written whole or not at all,
     or a binary file object); returns the :class:`svc.pipeline.encode.EncodeSummary` (bytes, kbps and
     PSNR per layer, speed). ``progress(n)`` is called with each finished GOP's frame count; other
@@ -170,10 +170,10 @@ def encode(source, output, *, size=None, fps=None, bit_depth=None, frames=None, 
     src = open_frames(source, size, fps, bit_depth, frames)
     encoder = Encoder.from_config(cfg, src.format)
     if hasattr(output, "write"):
-        summary = encoder.encode(src, output, progress=progress)
+        summary = encoder.encode(src, output, progress=progress, jobs=jobs)
     else:
         with output_file(str(output)) as fh:
-            summary = encoder.encode(src, fh, progress=progress)
+            summary = encoder.encode(src, fh, progress=progress, jobs=jobs)
             if summary.frames == 0:
                 raise InputError("the source holds no frames")
     if summary.frames == 0:

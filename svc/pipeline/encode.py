@@ -182,7 +182,7 @@ def make_header(fmt, cfg: SvcConfig, codec=None, features=None, pixels: bool = T
 
 
 def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter=None, progress=None,
-           features=None, regions=None, latent=None) -> EncodeSummary:
+           features=None, regions=None, latent=None, jobs: int = 1) -> EncodeSummary:
     """Codes every frame of ``source`` into ``out_fh`` (a binary file object); returns the summary.
 
     ``codec`` is an enhancement codec (or None for base only); ``analyzer``/``roi_filter`` make the
@@ -192,7 +192,9 @@ def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter
     enhancement to regions; ``features`` is a :class:`svc.features.layer.FeatureLayer` (or None). With
     ``cfg.features.pixels`` false (and ``features`` given) only the feature layer is coded. ``latent``
     (a :class:`svc.latent.layer.LatentLayer`) codes the stream with the learned latent codec instead
-    of HEVC: then no other layer may be given.
+    of HEVC: then no other layer may be given. ``jobs`` > 1: GOPs are coded by that many worker
+    processes, each building the parts ``cfg`` describes (:class:`~svc.pipeline.encoder.Encoder`), and
+    written in order: the same bytes as ``jobs=1``.
     """
     from svc.errors import InputError
     from svc.base.roi import with_roi_rate_control
@@ -221,8 +223,23 @@ def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter
     reference = codec is not None and analyzer is not None and roi.viewer_quality == "match"
     stats = EncodeStats(fmt, codec is not None, reference)
     t0 = time.perf_counter()
-
     gops = GopBuffer(source, gop_size)
+    if jobs > 1:
+        from svc.pipeline.parallel import parallel_coded_gops
+        coded = parallel_coded_gops(gops, cfg, fmt, jobs)
+    else:
+        coded = coded_gops(gops, cfg, fmt, codec, analyzer, roi_filter, features, regions)
+    return _drain(write_stage(coded, writer, pixels), writer, stats, progress, t0)
+
+
+def coded_gops(gops, cfg: SvcConfig, fmt, codec=None, analyzer=None, roi_filter=None, features=None, regions=None):
+    """The encode stages over ``gops`` (GOPs of original frames), up to the written record: each GOP
+    is coded alone (its own x265 stream: closed GOPs, no state carried between them), so GOPs can be
+    coded in any process and give the same bytes. ``cfg`` is the configuration in effect (ROI rate
+    control applied)."""
+    gop_size, roi = cfg.base.gop, cfg.roi
+    pixels = features is None or cfg.features.pixels
+    reference = codec is not None and analyzer is not None and roi.viewer_quality == "match"
     coded = analysis_stage(gops, analyzer)
     if cfg.base.denoise > 0 and pixels:
         from svc.base.denoise import Denoiser
@@ -239,7 +256,7 @@ def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter
         coded = roi_viewer_guard_stage(coded, codec, roi.max_full_rate_ratio)
     if features is not None:
         coded = features_encode_stage(coded, features)
-    return _drain(write_stage(coded, writer, pixels), writer, stats, progress, t0)
+    return coded
 
 
 def _drain(coded, writer: ContainerWriter, stats: EncodeStats, progress, t0: float) -> EncodeSummary:

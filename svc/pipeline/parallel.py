@@ -1,7 +1,8 @@
-"""GOP-parallel decoding: closed GOPs decode alone, so worker processes decode records while the main
-process reads the stream and emits the GOPs in stream order.
+"""GOP-parallel coding: closed GOPs code and decode alone, so worker processes code GOPs (encode) or
+decode records (decode, analyze) while the main process reads the input and emits results in order.
 
-    gops = parallel_decoded_gops(reader, layer, jobs, loaders)   # same GopRecords in, same frames out
+    coded = parallel_coded_gops(gops, cfg, fmt, jobs)               # same bytes as the serial stages
+    gops  = parallel_decoded_gops(reader, layer, jobs, loaders)     # same GopRecords in, same frames out
 
 Memory stays bounded by the window of records in flight (``2 * jobs``), not by the stream. Workers are
 started with ``spawn`` (no inherited thread pools) and each uses ``cpu_count // jobs`` threads; every
@@ -119,3 +120,44 @@ def parallel_decoded_gops(records, header, layer: str, jobs: int, codec_loader, 
         if target is not None:
             target.extend(reports)
         yield from decs
+
+
+def _init_encode(cfg, fmt, threads):
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    from svc.pipeline.encoder import Encoder
+
+    enc = Encoder.from_config(cfg, fmt)
+    _STATE.update(encoder=enc, cfg=cfg, fmt=fmt)
+    try:
+        import torch
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+
+
+def _encode_gop(gop):
+    """One GOP through the serial encode stages; its originals are not sent back (the caller has them)."""
+    from svc.pipeline.encode import coded_gops
+
+    s = _STATE
+    e = s["encoder"]
+    (coded,) = list(coded_gops(iter([gop]), s["cfg"], s["fmt"], e.codec, e.analyzer, e.roi_filter, e.features,
+                               e.regions))
+    coded.gop = type(gop)(gop.index, gop.first_frame, [])
+    return coded
+
+
+def parallel_coded_gops(gops, cfg, fmt, jobs: int):
+    """:func:`svc.pipeline.encode.coded_gops` of ``gops`` in ``jobs`` worker processes, each building the
+    encoder ``cfg`` describes (``cfg`` with the ROI rate control in effect); yielded in order with
+    their original frames (at most ``2 * jobs`` GOPs in flight)."""
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    held = deque()
+
+    def feed():
+        for gop in gops:
+            held.append(gop)
+            yield gop
+    for coded in ordered_map(_encode_gop, feed(), jobs, _init_encode, (cfg, fmt, threads)):
+        coded.gop = held.popleft()
+        yield coded

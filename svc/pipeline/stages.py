@@ -80,40 +80,26 @@ def denoise_stage(coded_gops: Iterable[CodedGop], denoiser) -> Iterator[CodedGop
 
 def base_encode_stage(coded_gops: Iterable[CodedGop], encoder: BaseEncoder, roi_filter=None,
                       gop_size: int | None = None, reference: bool = False) -> Iterator[CodedGop]:
-    """Codes the GOPs as closed HEVC GOPs with one long-lived encoder and attaches each GOP's exact
-    reconstruction; a GOP is yielded once x265 has returned all of its packets (one GOP of delay at
-    most). ``gop_size`` defaults to the first GOP's length. With ``reference`` the GOPs are coded
-    without ROI into ``reference_recon`` only (the base layer the stream would have had without ROI)."""
-    from collections import deque
-
-    stream, pending = None, deque()
-
+    """Codes each GOP as a closed HEVC GOP with an x265 stream of its own (keyint ``gop_size``, default
+    the first GOP's length) and attaches its exact reconstruction. Nothing is carried from one GOP to
+    the next, so a GOP codes to the same bytes in any process (GOP-parallel encoding); measured against
+    one long-lived x265 on carphone and bikes (64 frames, QP 37): the same total bytes and PSNR, only a
+    few slice-header bits differ. With ``reference`` the GOPs are coded without ROI into
+    ``reference_recon`` only (the base layer the stream would have had without ROI)."""
     key = "reference" if reference else "base"
-
-    def attach(done):
-        for base in done:
-            coded = pending.popleft()
-            if reference:
-                coded.reference_payload, coded.reference_recon = base.payload, base.recon
-            else:
-                coded.base_payload, coded.base_recon = base.payload, base.recon
-            yield coded
-
     for coded in coded_gops:
         t0 = time.perf_counter()
-        if stream is None:
-            stream = encoder.stream(gop_size or len(coded.gop))
+        gop_size = gop_size or len(coded.gop)
         hook = roi_filter.hook(coded.roi) if (roi_filter is not None and coded.roi is not None) else None
-        pending.append(coded)
-        done = stream.feed(coded.base_input or coded.gop.frames, roi=None if reference else hook)
+        stream = encoder.stream(gop_size)
+        done = stream.feed(coded.base_input or coded.gop.frames, roi=None if reference else hook) + stream.flush()
+        (base,) = done
+        if reference:
+            coded.reference_payload, coded.reference_recon = base.payload, base.recon
+        else:
+            coded.base_payload, coded.base_recon = base.payload, base.recon
         _timed(coded.timings, key, t0)
-        yield from attach(done)
-    if stream is not None:
-        t0 = time.perf_counter()
-        done = stream.flush()
-        if pending:
-            _timed(pending[-1].timings, key, t0)
-        yield from attach(done)
+        yield coded
 
 
 def enhancement_region_stage(coded_gops: Iterable[CodedGop], source) -> Iterator[CodedGop]:
