@@ -34,6 +34,15 @@ def ordered_map(func, items, jobs: int, initializer=None, initargs=(), window: i
             yield pending.popleft().get()
 
 
+def _torch_threads(threads: int):
+    """Limits torch to ``threads`` in a worker whose decoders loaded it (``OMP_NUM_THREADS`` is set
+    first thing in each initializer, before anything loads OpenMP)."""
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
 def _init(header, layer, on_error, region, codec_loader, latent_loader, threads):
     os.environ["OMP_NUM_THREADS"] = str(threads)
     from svc.base import BaseDecoder
@@ -44,11 +53,7 @@ def _init(header, layer, on_error, region, codec_loader, latent_loader, threads)
         _STATE["latent"] = latent_loader(header)
     elif layer == "full" and header.enhancement is not None:
         _STATE["codec"] = codec_loader(header)
-    try:
-        import torch
-        torch.set_num_threads(threads)
-    except ImportError:
-        pass
+    _torch_threads(threads)
 
 
 def _decode_record(rec):
@@ -78,11 +83,7 @@ def _init_detect(header, detector_name, detector_options, class_ids, interval, t
         options["num_threads"] = threads
     _STATE.update(base=BaseDecoder(header.format), detector=make_detector(detector_name, **options),
                   class_ids=class_ids, interval=interval)
-    try:
-        import torch
-        torch.set_num_threads(threads)
-    except ImportError:
-        pass
+    _torch_threads(threads)
 
 
 def _detect_record(rec):
@@ -128,11 +129,7 @@ def _init_encode(cfg, fmt, threads):
 
     enc = Encoder.from_config(cfg, fmt)
     _STATE.update(encoder=enc, cfg=cfg, fmt=fmt)
-    try:
-        import torch
-        torch.set_num_threads(threads)
-    except ImportError:
-        pass
+    _torch_threads(threads)
 
 
 def _encode_gop(gop):
