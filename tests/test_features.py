@@ -292,7 +292,7 @@ def test_designed_context_tables_round_trip_and_fit_their_data(tmp_path):
     a still background) they code fewer bytes than the previous-frame contexts, decoding exactly."""
     from svc.features import context
     from svc.features.codec import FeatureCodec, FeatureModel
-    from svc.features.train import design_from_features
+    from svc.training.features import design_from_features
 
     def clip(seed, frames=6):
         rng = np.random.default_rng(seed)
@@ -330,7 +330,7 @@ def test_designed_interlayer_tables_round_trip_and_fit_their_data(tmp_path):
     from svc.errors import BitstreamError
     from svc.features import interlayer
     from svc.features.codec import FeatureCodec, FeatureModel
-    from svc.features.train import design_from_features
+    from svc.training.features import design_from_features
 
     def clip(seed, frames=6):
         rng = np.random.default_rng(seed)

@@ -211,11 +211,16 @@ def test_zoo_hash_and_weights_file(tmp_path, codec):
     assert codec.meta["command"] and codec.meta["command"][0].startswith("svc-train latent")
 
 
-def test_training_smoke_checkpoint_and_resume(tmp_path, frames):
+def test_training_smoke_checkpoint_and_resume(tmp_path, frames, capsys):
     from svc.latent.codec import LatentCodec
-    from svc.latent.train import build_parser, main
+    from svc.cli.train import build_parser, command
 
-    assert "--resume" in build_parser().format_help()
+    def main(args):
+        return command(["latent", *args])
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["latent", "--help"])
+    assert "--resume" in capsys.readouterr().out
     run = tmp_path / "run"
     common = ["--out", str(run), "--batch", "2", "--crop", "64", "--every", "2", "--no-mate", "--quiet",
               "--threads", "1"]

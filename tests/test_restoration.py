@@ -8,6 +8,8 @@ import sys
 
 import numpy as np
 import pytest
+
+from svc.errors import InputError
 import torch
 
 from svc.enhancement.align import align_plane, hierarchical_motion
@@ -185,7 +187,10 @@ def test_weights_that_could_overflow_exact_sums_are_refused(tmp_path):
 
 
 def test_training_tool_runs_end_to_end(tmp_path):
-    from svc.enhancement.train_restoration import main
+    from svc.cli.train import command
+
+    def main(args):
+        return command(["restoration", *args])
     out, ckpt, cache = tmp_path / "tiny.pt", tmp_path / "ckpt", tmp_path / "cache"
     common = ["--out", str(out), "--clips", "skimage:astronaut:4", "--qps", "37", "--val-clips", "--batch", "2",
               "--crop", "32", "--channels", "8", "--depth", "2", "--cache-dir", str(cache), "--ckpt-dir", str(ckpt),
@@ -194,7 +199,7 @@ def test_training_tool_runs_end_to_end(tmp_path):
     assert (ckpt / "last.ckpt").exists()
     assert main(common + ["--steps", "4", "--resume"]) == 0
     r = Restorer.load(out)
-    assert r.meta["trained_steps"] == 4 and "tools/train_restoration.py" in r.meta["command"]
+    assert r.meta["trained_steps"] == 4 and r.meta["command"].startswith("svc-train restoration ")
     assert r.meta["train_clips"] == ["skimage:astronaut:4"] and r.meta["seed"] == 0
     frames = list(open_source(CARPHONE_MP4, max_frames=3))
     assert all(a.y.shape == b.y.shape for a, b in zip(r.restore_gop(frames, 37), frames))
@@ -205,6 +210,8 @@ def test_training_tool_runs_end_to_end(tmp_path):
     assert r2.net.config["chroma"] is False and "--export-from" in r2.meta["export_command"]
     for a, b, f in zip(r2.restore_gop(frames, 37), r.restore_gop(frames, 37), frames):
         assert np.array_equal(a.y, b.y) and np.array_equal(a.u, f.u) and np.array_equal(a.v, f.v)
-    # held-out clips are refused as training data
-    assert main(["--out", str(tmp_path / "x.pt"), "--clips", f"file:{CARPHONE_MP4}:0:4", "--val-clips",
-                 "--cache-dir", str(cache), "--steps", "1"]) == 2
+    # clips of an evaluation source are refused as training data, before any work
+    with pytest.raises(InputError, match="evaluation source"):
+        main(["--out", str(tmp_path / "x.pt"), "--clips", f"file:{CARPHONE_MP4}:0:4", "--val-clips",
+              "--cache-dir", str(cache), "--steps", "1"])
+    assert not (tmp_path / "x.pt").exists()

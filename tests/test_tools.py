@@ -20,12 +20,8 @@ SMOKE = {
     # tarball lies on this machine the full conversion, which must reproduce the shipped weights exactly
     "convert_nanodet.py": ["--help"],
     "bench_restoration.py": ["--clips", "carphone", "--qps", "37", "--threads", "1", "--repeat", "1"],
-    "train_restoration.py": ["--out", "{tmp}/r.pt", "--clips", "skimage:astronaut:4", "--qps", "37", "--val-clips",
-                             "--batch", "2", "--crop", "32", "--channels", "8", "--depth", "2", "--steps", "2",
-                             "--cache-dir", "{tmp}/cache"],
     "bench_denoise.py": ["--frames", "4", "--noise", "15", "--qps", "37", "--no-detection", "--out", "{tmp}"],
     "bench_features.py": ["--clips", "carphone", "--frames", "4", "--qps", "42", "--quantisers", "0", "--out", "{tmp}"],
-    "train_features.py": ["--frames", "4", "--steps", "0.15", "0.24", "--base-qps", "32", "--out", "{tmp}/f.npz"],
     "make_reference_streams.py": ["{tmp}", "base-v1"],
     "bench_latent.py": ["--clips", "carphone", "--frames", "1", "--rates", "0,1"],
     "rd_latent.py": ["--clips", "carphone", "--frames", "1", "--qualities", "0", "1", "--qps", "37", "42",

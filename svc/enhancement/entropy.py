@@ -4,7 +4,7 @@ Every symbol is coded with a static probability table chosen by a *context*: an 
 compute before the symbol is decoded (block mode, transform band, decoded position of the last
 coefficient, quantised decoder-side cues such as how far the restored base and the motion-compensated
 previous frame disagree). The tables are learned offline: counts of each (family, context, value) on
-training clips (``svc-train tables``, :mod:`svc.enhancement.train_tables`), stored in ``weights/blockcoder-tables.npz`` and turned
+training clips (``svc-train tables``, :mod:`svc.training.tables`), stored in ``weights/blockcoder-tables.npz`` and turned
 into 16-bit quantised CDFs here. A whole pass of symbols (a frame's modes, its coefficients, ...) is
 coded or decoded in one vectorised call.
 

@@ -84,6 +84,7 @@ class FeatureModel:
     ranges: list | None = None  # fixed (lo, hi) per quantiser (companded units); None: analytic per tensor
     spatial: list | None = None  # per quantiser {context kind: table}; None: previous-frame contexts only
     interlayer: list | None = None  # per quantiser {kind: table} of the base-layer prediction's contexts
+    train_clips: tuple = ()  # the training clips' names (svc.datasets.registry checks them)
 
     def zero_index(self, quantiser: int) -> int:
         """The index of quantiser ``quantiser`` whose value is nearest 0 (models with fixed ranges)."""
@@ -93,6 +94,8 @@ class FeatureModel:
     def save(self, path):
         arrays = {"split": np.array(self.split), "n_levels": np.array(self.n_levels), "source": np.array(self.source),
                   "compand": np.array(self.compand)}
+        if self.train_clips:
+            arrays["train_clips"] = np.array(list(self.train_clips))
         for i, (q, c) in enumerate(zip(self.quantisers, self.conditional)):
             arrays[f"levels_{i}"], arrays[f"probs_{i}"] = q.levels, q.probs
             arrays[f"lam_{i}"], arrays[f"cond_{i}"] = np.array(q.lam), c
@@ -109,7 +112,7 @@ class FeatureModel:
     def load(cls, path) -> "FeatureModel":
         path = Path(path)
         if not path.is_file():
-            raise ModelError(f"feature codec model {path} not found (make one with tools/train_features.py)")
+            raise ModelError(f"feature codec model {path} not found (make one with svc-train features)")
         try:
             with np.load(path, allow_pickle=False) as z:
                 n = sum(1 for k in z.files if k.startswith("levels_"))
@@ -137,7 +140,8 @@ class FeatureModel:
                         if any(t[k].shape != (want[k], len(qs[i].levels)) for k in BASE_KINDS):
                             raise ValueError(f"inter-layer context tables of quantiser {i} have the wrong shape")
                 return cls(str(z["split"]), int(z["n_levels"]), qs, [z[f"cond_{i}"] for i in range(n)],
-                           str(z["source"]), compand, ranges, spatial, inter)
+                           str(z["source"]), compand, ranges, spatial, inter,
+                           tuple(str(c) for c in z["train_clips"]) if "train_clips" in z.files else ())
         except Exception as e:  # noqa: BLE001 - any failure means an unusable file
             raise ModelError(f"cannot load feature codec model {path}: {e}") from None
 

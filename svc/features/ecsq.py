@@ -61,7 +61,7 @@ def uniform(step: float, lo: float, hi: float) -> tuple[Ecsq, tuple[float, float
     """The uniform quantiser of ``step`` whose grid holds 0 (``k * step`` for every integer ``k`` with
     ``lo <= k * step <= hi``, reached by ``lo``/``hi`` rounded outward), as an :class:`Ecsq` with
     ``lam`` = 0 on the range it spans, and that range (float32 values). Probabilities: uniform until
-    :func:`svc.features.train.design_model` counts them."""
+    :func:`svc.training.features.design_model` counts them."""
     kmin, kmax = int(np.floor(lo / step)), int(np.ceil(hi / step))
     n = kmax - kmin + 1
     return Ecsq(np.linspace(0.0, 1.0, n), np.full(n, 1.0 / n), 0.0), \

@@ -10,6 +10,7 @@ machines and thread counts.
 
 * :mod:`svc.latent.codec`: :class:`~svc.latent.codec.LatentCodec` (byte API: ``encode_frame``,
   ``decode_base_features``, ``decode_full``);
-* :mod:`svc.latent.model`: the network; :mod:`svc.latent.train`: ``svc-train latent``;
-* :mod:`svc.latent.zoo`: shipped weights and their SHA-256; :mod:`svc.latent.data`: training pictures.
+* :mod:`svc.latent.model`: the network; :mod:`svc.latent.checkpoint`: training checkpoints (its training,
+  ``svc-train latent``, is :mod:`svc.training.latent`; its pictures :mod:`svc.datasets.photos`);
+* :mod:`svc.latent.zoo`: shipped weights and their SHA-256.
 """

@@ -98,7 +98,7 @@ def compute_pad_feat(net) -> None:
     import torch
 
     from svc.analytics.detectors.nanodet_weights import load_nanodet
-    from svc.latent.train import nanodet_stage2
+    from svc.latent.model import nanodet_stage2
 
     f = nanodet_stage2(load_nanodet().eval(), torch.zeros(1, 3, 128, 128))
     net.pad_feat.copy_(f[0, :, 8, 8])
@@ -185,7 +185,7 @@ class LatentCodec:
         if not isinstance(tensors, dict):
             raise ModelError(f"latent codec weights {path}: not a weights file")
         if "meta" not in tensors and any(k.startswith("model.") for k in tensors):
-            from svc.latent.train import load_checkpoint, net_from_checkpoint
+            from svc.latent.checkpoint import load_checkpoint, net_from_checkpoint
 
             ck, meta = load_checkpoint(path)
             net = net_from_checkpoint(ck, meta)

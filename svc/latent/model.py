@@ -230,3 +230,17 @@ class LatentNet(nn.Module):
             out["lik"].update(z2=z2_lik, y2=y2_lik)
             out["x_hat"] = self.g_s(torch.cat([y1_hat, y2_hat], 1))
         return out
+
+
+def nanodet_stage2(nd, x):
+    """NanoDet-g stage2 tensor of RGB crops ``x`` (B,3,H,W) in [0,1] (BGR, normalised as the detector)."""
+    import torch
+
+    from svc.analytics.detectors.nanodet_net import MEAN_BGR, STD_BGR
+    from svc.features.split import SplitPoint, run_edge
+
+    bgr = torch.round(x.flip(1) * 255.0)
+    mean = torch.tensor(MEAN_BGR, dtype=torch.float32).view(1, 3, 1, 1)
+    std = torch.tensor(STD_BGR, dtype=torch.float32).view(1, 3, 1, 1)
+    with torch.no_grad():
+        return run_edge(nd, SplitPoint("stage2"), (bgr - mean) / std)[0]

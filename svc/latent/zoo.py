@@ -1,7 +1,7 @@
 """Shipped latent-codec weights: name -> (file in ``svc/latent/weights``, SHA-256 of the file).
 
 :meth:`svc.latent.codec.LatentCodec.load` refuses a file whose hash differs (:class:`~svc.errors.ModelError`).
-Export a checkpoint with ``python -m svc.latent.train --export CKPT --out svc/latent/weights/FILE``
+Export a checkpoint with ``svc-train latent --export CKPT --out svc/latent/weights/FILE --into-package``
 and record the printed hash here.
 """
 from __future__ import annotations

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from svc.datasets.clips import GOP, TRAIN_CLIPS
+from svc.datasets.registry import check_training
 
 DEFAULT_QUALITIES = (0.3, 0.45, 0.6, 0.75)
 
@@ -51,6 +52,7 @@ def train_tables(out, iterations: int = 2, frames: int = 32, qps=(32, 37), quali
     """Writes the tables to ``out`` (npz of counts per family, and ``strength``); returns the path."""
     from svc.enhancement.entropy import NAMES, EntropyModel, empty_counts
 
+    check_training(clips)
     out = Path(out)
     table = init
     for it in range(iterations):
@@ -62,7 +64,8 @@ def train_tables(out, iterations: int = 2, frames: int = 32, qps=(32, 37), quali
                 for n in NAMES:
                     total[n] += counts[n]
         tmp = out.with_name(f"{out.stem}.it{it}.npz")
-        np.savez_compressed(tmp, strength=strength, **{n: total[n].astype(np.int32) for n in NAMES})
+        np.savez_compressed(tmp, strength=strength, train_clips=np.array(list(clips)),
+                            **{n: total[n].astype(np.int32) for n in NAMES})
         model = EntropyModel.load(tmp)
         bits = {n: float((total[n] * model.bits[n]).sum()) for n in NAMES}
         log(f"iteration {it}: {time.perf_counter() - t:.0f} s, symbols "
@@ -72,3 +75,39 @@ def train_tables(out, iterations: int = 2, frames: int = 32, qps=(32, 37), quali
     for p in out.parent.glob(out.stem + ".it*.npz"):
         p.unlink()
     return out
+
+
+HELP = "the block coder's context tables (counts of coded symbols)"
+
+
+def add_arguments(t) -> None:
+    """The options of ``svc-train tables`` (``--into-package`` and ``--version`` come from svc-train)."""
+    t.add_argument("--iterations", type=int, default=2, help="codings with the previous tables")
+    t.add_argument("--frames", type=int, default=32, help="frames read per clip")
+    t.add_argument("--gops", type=int, default=1, help="16-frame GOPs coded per clip")
+    t.add_argument("--qps", nargs="+", type=float, default=[32, 37], help="base QPs")
+    t.add_argument("--qualities", nargs="+", type=float, default=list(DEFAULT_QUALITIES))
+    t.add_argument("--clips", nargs="+", default=list(TRAIN_CLIPS), help="training clips (svc.datasets.clips names)")
+    t.add_argument("--jobs", type=int, default=2, help="worker processes")
+    t.add_argument("--strength", type=float, default=8.0, help="back-off pseudo-counts")
+    t.add_argument("--init", help="tables to start from (default: flat priors)")
+    t.add_argument("--no-restoration", action="store_true", help="code with R = the base (no restoration network)")
+    t.add_argument("--restoration-model", default="svc/enhancement/weights/svc-restore-v1.pt")
+    t.add_argument("--out", default="blockcoder-tables.npz",
+                   help="tables file to write (use it with --set enhancement.tables=PATH)")
+
+
+def run(args, argv) -> int:
+    """``svc-train tables`` with parsed ``args``."""
+    import sys
+
+    from svc.config import resolve_path
+    from svc.shipped import check_output
+
+    def log(m):
+        print(m, file=sys.stderr, flush=True)
+    out = train_tables(check_output(args.out, args.into_package), args.iterations, args.frames, args.qps, args.qualities,
+                       args.clips, args.jobs, args.gops, args.strength, args.init,
+                       None if args.no_restoration else resolve_path(args.restoration_model), log)
+    log(f"svc-train: wrote {out} ({out.stat().st_size} bytes)")
+    return 0

@@ -1,4 +1,4 @@
-"""Training pictures of the latent codec: photographs only, never an evaluation clip.
+"""Training pictures of the latent codec (:mod:`svc.training.latent`): photographs only, never an evaluation clip.
 
 Sources: scikit-image's bundled photographs (:data:`SKIMAGE_PHOTOS`) and, where Debian's
 ``mate-backgrounds`` package is installed (``apt-get install mate-backgrounds``; GPL-2+/CC licences,

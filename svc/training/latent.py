@@ -1,4 +1,4 @@
-"""Train the layered latent codec on the CPU (``svc-train latent``): resumable, plain-tensor checkpoints.
+"""Training of the layered latent codec on the CPU (``svc-train latent``): resumable, plain-tensor checkpoints.
 
 Stages (each normally resumes the previous one's checkpoint):
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -29,9 +28,11 @@ FEAT_POWER = 0.017  # variance of NanoDet-g stage2 values on training crops: the
 LAMBDAS = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483)  # per gain anchor (CompressAI's VBR set)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="svc-train latent", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+HELP = "the learned latent codec (reconstruction, task and VBR stages, resumable)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``svc-train latent`` (``--into-package`` and ``--version`` come from svc-train)."""
     p.add_argument("--out", required=True, help="run directory (checkpoints, log.jsonl) or, with --export, the weights file")
     p.add_argument("--steps", type=int, default=20000, help="train until this global step")
     p.add_argument("--stage", choices=("recon", "task", "vbr"), default="recon")
@@ -47,54 +48,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=64, help="N of a new model")
     p.add_argument("--export", metavar="CKPT", help="write the codec weights file of CKPT to --out and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    from svc._version import __version__
-    from svc.shipped import add_package_flag
-    add_package_flag(p)
-    p.add_argument("--version", action="version", version=f"%(prog)s (svc) {__version__}")
-    return p
-
-
-# --------------------------------------------------------------------------- checkpoints
-def save_checkpoint(path: Path, net, opt, meta: dict) -> None:
-    import torch
-
-    tensors = {f"model.{k}": v.detach().clone() for k, v in net.state_dict().items()}
-    if opt is not None:  # Adam moments, keyed by parameter name
-        names = {id(p): n for n, p in net.named_parameters()}
-        for group in opt.param_groups:
-            for p in group["params"]:
-                for k, v in opt.state.get(p, {}).items():
-                    tensors[f"opt.{names[id(p)]}.{k}"] = torch.as_tensor(v).detach().clone()
-    tmp = path.with_suffix(".tmp")
-    torch.save(tensors, tmp)
-    tmp.replace(path)
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
-
-
-def load_checkpoint(path) -> tuple[dict, dict]:
-    """(tensors, metadata) of a checkpoint; only plain tensors are unpickled (weights_only)."""
-    import torch
-
-    path = Path(path)
-    tensors = torch.load(path, map_location="cpu", weights_only=True)
-    meta_path = path.with_suffix(".json")
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    return tensors, meta
-
-
-def net_from_checkpoint(tensors: dict, meta: dict):
-    from svc.latent.model import LatentNet
-
-    net = LatentNet(**meta.get("config", {}))
-    state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
-    # CompressAI's entropy models keep their (possibly empty) tables as buffers of varying size
-    for k in list(state):
-        if k.split(".")[-1] in ("_quantized_cdf", "_offset", "_cdf_length", "scale_table"):
-            del state[k]
-    own = net.state_dict()
-    state = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    net.load_state_dict(state, strict=False)  # parts new to the network keep their initialisation
-    return net
 
 
 # --------------------------------------------------------------------------- training
@@ -112,20 +65,6 @@ def trainable(net, stage: str):
     return main, aux
 
 
-def nanodet_stage2(nd, x):
-    """NanoDet-g stage2 tensor of RGB crops ``x`` (B,3,H,W) in [0,1] (BGR, normalised as the detector)."""
-    import torch
-
-    from svc.analytics.detectors.nanodet_net import MEAN_BGR, STD_BGR
-    from svc.features.split import SplitPoint, run_edge
-
-    bgr = torch.round(x.flip(1) * 255.0)
-    mean = torch.tensor(MEAN_BGR, dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(STD_BGR, dtype=torch.float32).view(1, 3, 1, 1)
-    with torch.no_grad():
-        return run_edge(nd, SplitPoint("stage2"), (bgr - mean) / std)[0]
-
-
 def lambda_of(qcode):
     import torch
 
@@ -138,6 +77,8 @@ def lambda_of(qcode):
 def train_step(net, nd, x, stage: str, task_weight: float, gen):
     import torch
     import torch.nn.functional as F
+
+    from svc.latent.model import nanodet_stage2
 
     B = x.shape[0]
     q1 = torch.rand(B, generator=gen) * 255.0
@@ -158,11 +99,13 @@ def train_step(net, nd, x, stage: str, task_weight: float, gen):
     return loss, stats
 
 
-def run(args, argv) -> int:
+def train(args, argv) -> int:
     import torch
 
     from svc.analytics.detectors.nanodet_weights import load_nanodet
-    from svc.latent.data import CropSampler, load_pictures
+    from svc.datasets.photos import CropSampler, load_pictures
+    from svc.datasets.registry import check_training
+    from svc.latent.checkpoint import load_checkpoint, net_from_checkpoint, save_checkpoint
     from svc.latent.model import LatentNet
 
     torch.set_num_threads(args.threads)
@@ -172,6 +115,7 @@ def run(args, argv) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     pics, sources = load_pictures(use_mate=not args.no_mate)
+    check_training(sources)
     step, meta_prev = 0, {}
     if args.resume:
         tensors, meta_prev = load_checkpoint(args.resume)
@@ -247,6 +191,7 @@ def run(args, argv) -> int:
 
 
 def export(ckpt, dest) -> int:
+    from svc.latent.checkpoint import load_checkpoint, net_from_checkpoint
     from svc.latent.codec import export_weights
 
     tensors, meta = load_checkpoint(ckpt)
@@ -256,15 +201,10 @@ def export(ckpt, dest) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+def run(args, argv) -> int:
+    """``svc-train latent`` with parsed ``args`` (``argv``: its own arguments, stored in the checkpoints)."""
     if args.export:
         from svc.shipped import check_output
         check_output(args.out, args.into_package)   # the shipped weights are replaced only on purpose
         return export(args.export, args.out)
-    return run(args, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return train(args, argv)

