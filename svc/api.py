@@ -158,11 +158,12 @@ def open_frames(source, size=None, fps=None, bit_depth=None, frames=None):
 
 
 def encode(source, output, *, size=None, fps=None, bit_depth=None, frames=None, progress=None, config=None,
-           set=None, jobs: int = 1, **options):
+           set=None, jobs: int = 1, ray: str | None = None, **options):
     """Codes ``source`` (see :func:`open_frames`) into ``output`` (a path, written whole or not at all,
     or a binary file object); returns the :class:`svc.pipeline.encode.EncodeSummary` (bytes, kbps and
-    PSNR per layer, speed). ``progress(n)`` is called with each finished GOP's frame count; other
-    options as :func:`encode_config`."""
+    PSNR per layer, speed). ``progress(n)`` is called with each finished GOP's frame count; ``jobs``
+    > 1 codes GOPs in that many processes, ``ray`` ("local" or a Ray cluster's address) on Ray actors
+    (the same bytes either way); other options as :func:`encode_config`."""
     from svc.io.outputs import output_file
     from svc.pipeline.encoder import Encoder
 
@@ -170,10 +171,10 @@ def encode(source, output, *, size=None, fps=None, bit_depth=None, frames=None, 
     src = open_frames(source, size, fps, bit_depth, frames)
     encoder = Encoder.from_config(cfg, src.format)
     if hasattr(output, "write"):
-        summary = encoder.encode(src, output, progress=progress, jobs=jobs)
+        summary = encoder.encode(src, output, progress=progress, jobs=jobs, ray=ray)
     else:
         with output_file(str(output)) as fh:
-            summary = encoder.encode(src, fh, progress=progress, jobs=jobs)
+            summary = encoder.encode(src, fh, progress=progress, jobs=jobs, ray=ray)
             if summary.frames == 0:
                 raise InputError("the source holds no frames")
     if summary.frames == 0:
@@ -212,11 +213,12 @@ def decoders():
 
 
 def decode(stream, layer: str = "base", *, on_error: str = "fail", follow: bool = False, report=None,
-           jobs: int = 1) -> Iterator[Frame]:
+           jobs: int = 1, ray: str | None = None) -> Iterator[Frame]:
     """The decoded frames of ``stream`` (a path, bytes or a binary file object) at ``layer`` (``base``:
     what analytics see; ``full``: base + enhancement, or a latent stream's pictures), GOP by GOP as
     records arrive. ``report`` (a :class:`svc.pipeline.decode.DecodeReport`) collects what was skipped
-    or lost under ``on_error="skip"``; ``jobs`` > 1 decodes GOPs in that many processes (same frames)."""
+    or lost under ``on_error="skip"``; ``jobs`` > 1 decodes GOPs in that many processes, ``ray`` on Ray
+    actors (same frames)."""
     from svc.pipeline.decode import DecodeReport, decoded_gops, open_reader
 
     if layer not in ("base", "full"):
@@ -225,18 +227,20 @@ def decode(stream, layer: str = "base", *, on_error: str = "fail", follow: bool 
     reader = open_reader(_open_stream(stream), layer, follow, on_error)
     index = 0
     for dec in decoded_gops(reader, layer, enhancement, report if report is not None else DecodeReport(), on_error,
-                            latent_loader=latent, jobs=jobs):
+                            latent_loader=latent, jobs=jobs, ray=ray):
         for f in dec.frames:
             yield Frame(f.y, f.u, f.v, index)
             index += 1
 
 
 def analyze(stream, *, source: str = "base", classes=None, detector=None, detect_every=None, config=None,
-            set=None, on_error: str = "fail", detections: list | None = None) -> list[MotRow]:
+            set=None, on_error: str = "fail", detections: list | None = None, jobs: int = 1,
+            ray: str | None = None) -> list[MotRow]:
     """Tracks in ``stream`` as MOT rows, with the defaults of ``svc-analyze`` (its configuration:
     classes, detector, detection interval, tracker). ``source``: ``base`` (the HEVC base layer),
     ``features`` or ``latent`` (no pixels). ``classes``: names or a comma-separated string (``[]``
-    or ``""``: all 80); ``detections`` (a list) receives the raw detections as MotRow with id -1."""
+    or ``""``: all 80); ``detections`` (a list) receives the raw detections as MotRow with id -1;
+    ``jobs``/``ray`` (base layer): decode and detect GOPs in workers, the same rows."""
     import io
 
     from svc.analytics.mot_io import parse_mot
@@ -250,7 +254,8 @@ def analyze(stream, *, source: str = "base", classes=None, detector=None, detect
     detector_obj, loader, tracker, class_ids = analysis_parts(cfg, source)
     tracks, dets = io.StringIO(), io.StringIO() if detections is not None else None
     run(_open_stream(stream), detector_obj, tracker, tracks, dets_out=dets, class_ids=class_ids, on_error=on_error,
-        detect_interval=cfg.analytics.detect_interval, coast=cfg.analytics.coast, source=source, layer_loader=loader)
+        detect_interval=cfg.analytics.detect_interval, coast=cfg.analytics.coast, source=source, layer_loader=loader,
+        jobs=jobs, ray=ray, detector_spec=(cfg.analytics.detector, dict(cfg.analytics.detector_options)))
     if detections is not None:
         detections.extend(_mot(parse_mot(dets.getvalue())))
     return _mot(parse_mot(tracks.getvalue()))

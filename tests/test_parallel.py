@@ -69,3 +69,96 @@ def test_parallel_encode_gives_the_same_bytes(carphone_yuv, options):
     assert outs[1][0] == outs[2][0] and outs[1][1].gops == outs[2][1].gops == 3
     assert outs[1][1].psnr_viewer == outs[2][1].psnr_viewer          # the summary sees the same pictures
     assert [g["record_bytes"] for g in outs[1][1].per_gop] == [g["record_bytes"] for g in outs[2][1].per_gop]
+
+
+_PEAK_RSS = """
+import resource, sys, svc
+s = svc.encode(sys.argv[1], sys.argv[2], gop=16, qp=37, preset="ultrafast", jobs=2, **eval(sys.argv[3]))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, s.gops, s.frames)
+"""
+
+
+def _long_input(path, frames, w=64, h=48):
+    """A raw 4:2:0 file of ``frames`` small frames: a noise texture sliding sideways."""
+    rng = np.random.default_rng(0)
+    tex = rng.integers(0, 255, (h, w + 17), dtype=np.uint8)
+    chroma = np.full(w * h // 2, 128, np.uint8).tobytes()
+    with open(path, "wb") as f:
+        for i in range(frames):
+            f.write(np.ascontiguousarray(tex[:, i % 17:i % 17 + w]).tobytes() + chroma)
+    return path
+
+
+@pytest.mark.parametrize("frames, options", [(3000, {"no_enhancement": True}), (480, {})],
+                         ids=["base-3000-frames", "full-480-frames"])
+def test_long_input_codes_in_bounded_memory_with_the_same_bytes(tmp_path, frames, options):
+    """svc-encode --jobs 2 on thousands of small frames: the main process's peak memory does not grow
+    with the input (a short input's peak + 25 MB), and the bytes equal --jobs 1's."""
+    import subprocess
+    import sys
+
+    peaks = {}
+    for n in (frames // 10, frames):
+        src = _long_input(tmp_path / f"long{n}_64x48_25.yuv", n)
+        p = subprocess.run([sys.executable, "-c", _PEAK_RSS, str(src), str(tmp_path / f"{n}.svc"), repr(options)],
+                           capture_output=True, text=True, timeout=600)
+        assert p.returncode == 0, p.stderr[-2000:]
+        peak, gops, coded = map(int, p.stdout.split())
+        assert (gops, coded) == (-(-n // 16), n)
+        peaks[n] = peak
+    assert peaks[frames] < peaks[frames // 10] + 25, peaks
+    serial = tmp_path / "serial.svc"
+    svc.encode(src, serial, gop=16, qp=37, preset="ultrafast", jobs=1, **options)
+    assert serial.read_bytes() == (tmp_path / f"{frames}.svc").read_bytes()
+
+
+def test_many_streams_share_one_pool_with_one_mot_file_each(streams, carphone_yuv, tmp_path):
+    """svc-analyze a.svc b.svc -o DIR --jobs 2: one workers' pool for both streams, each stream its own
+    tracker and file, the rows of analysing each stream alone."""
+    from svc.cli.analyze import command as analyze_command
+    from svc.cli.common import run_main
+
+    other = tmp_path / "other.svc"
+    raw = carphone_yuv.read_bytes()
+    part = tmp_path / "part_176x144_30.yuv"
+    part.write_bytes(raw[40 * 176 * 144 * 3 // 2:52 * 176 * 144 * 3 // 2])     # frames 40..51, another scene
+    svc.encode(part, other, gop=4, qp=37, no_enhancement=True)
+    inputs = [streams["full"], other]
+    alone = []
+    for i, s in enumerate(inputs):
+        alone.append(tmp_path / f"alone{i}.txt")
+        assert run_main(analyze_command, [str(s), "-o", str(alone[-1]), "-q"]) == 0
+    assert run_main(analyze_command, [*map(str, inputs), "-o", str(tmp_path / "many"), "--detections",
+                                      str(tmp_path / "dets"), "--jobs", "2", "-q"]) == 0
+    assert sorted(p.name for p in (tmp_path / "many").iterdir()) == ["full.txt", "other.txt"]
+    for s, a in zip(inputs, alone):
+        assert (tmp_path / "many" / f"{s.stem}.txt").read_text() == a.read_text() != ""
+        assert (tmp_path / "dets" / f"{s.stem}.txt").exists()
+    # an output file where a folder is needed is refused before anything is read
+    (tmp_path / "file.txt").write_text("x")
+    assert run_main(analyze_command, [*map(str, inputs), "-o", str(tmp_path / "file.txt"), "-q", "-y"]) == 1
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray")
+    from svc.pipeline.parallel import connect_ray
+
+    connect_ray("local", 2)
+    yield "local"
+    ray.shutdown()
+
+
+def test_ray_gives_the_same_bytes_frames_and_rows(streams, carphone_yuv, local_ray, tmp_path):
+    """--ray (a local Ray instance): encode, full decode and base analysis on Ray actors equal --jobs 1."""
+    buf = {}
+    for ray in (None, local_ray):
+        out = io.BytesIO()
+        svc.encode(carphone_yuv, out, frames=8, gop=4, qp=37, jobs=2 if ray else 1, ray=ray)
+        buf[ray] = out.getvalue()
+    assert buf[None] == buf[local_ray]
+    serial = _frames(streams["full"], "full", 1)
+    remote = [np.concatenate([f.y.ravel(), f.u.ravel(), f.v.ravel()])
+              for f in svc.decode(streams["full"], "full", jobs=2, ray=local_ray)]
+    assert len(serial) == len(remote) == 12 and all(np.array_equal(a, b) for a, b in zip(serial, remote))
+    assert svc.analyze(streams["full"]) == svc.analyze(streams["full"], jobs=2, ray=local_ray) != []

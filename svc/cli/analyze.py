@@ -4,8 +4,8 @@ from __future__ import annotations
 import contextlib
 import sys
 
-from svc.cli.common import (add_common, add_config, add_overwrite, check_outputs, load_cli_config, on_error_option,
-                            parser, progress_bar, report_problems, run_main)
+from svc.cli.common import (add_common, add_config, add_overwrite, add_workers, check_outputs, load_cli_config,
+                            on_error_option, parser, progress_bar, report_problems, run_main, workers)
 from svc.io.outputs import output_file, output_path
 from svc.io.sources import open_input
 
@@ -24,9 +24,13 @@ def build_parser():
         "appear when complete (--live-output writes them while they grow).",
         "svc-analyze out.svc -o tracks.txt --detections dets.txt --show boxes.mp4;  "
         "svc-encode in.yuv -o - | svc-analyze - -o tracks.txt")
-    p.add_argument("input", help="svc stream ('-' for stdin)")
-    p.add_argument("-o", "--output", required=True, help="tracks in MOTChallenge format ('-' for stdout)")
-    p.add_argument("--detections", help="also write raw detections (MOTChallenge rows with id -1)")
+    p.add_argument("input", nargs="+", help="svc stream ('-' for stdin); several streams are analysed one after "
+                                            "another by the same workers, each with its own tracker")
+    p.add_argument("-o", "--output", required=True,
+                   help="tracks in MOTChallenge format ('-' for stdout); with several inputs, a folder that gets "
+                        "one file per stream, named after it (STREAM.txt)")
+    p.add_argument("--detections", help="also write raw detections (MOTChallenge rows with id -1); with several "
+                                        "inputs, a folder (STREAM.txt in it)")
     p.add_argument("--classes", help="comma-separated COCO class names to detect and track, e.g. person,car "
                                      f"(config analytics.classes; default {', '.join(AnalyticsConfig().classes)}: "
                                      "the SFU-HW-Tracks-v1 movers; --classes '' for all 80)")
@@ -44,9 +48,7 @@ def build_parser():
                         "--codec latent): the latent transform makes NanoDet's split tensor of them, no pixels, "
                         "the enhancement latents never read (--detector, --detect-every and --show apply to "
                         "--from base only)")
-    p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="--from base: decode and detect GOPs in N worker processes (tracking stays in order; the "
-                        "same rows as --jobs 1). Default 1")
+    add_workers(p, "--from base: decode and detect GOPs (tracking stays in this process, in order)")
     p.add_argument("--mot-format", choices=("svc", "mot17"), default="svc",
                    help="svc (default): one file, column 8 the COCO class id; mot17: column 8 = -1 and one file per "
                         "class (OUTPUT for persons, OUTPUT_<class> beside it for the others), which TrackEval's and "
@@ -64,35 +66,83 @@ def build_parser():
     return p
 
 
+def per_stream_outputs(inputs: list[str], output: str | None) -> list[str | None]:
+    """Each input's output file: ``output`` itself for one input, ``output/STEM.txt`` for several."""
+    from pathlib import Path
+
+    from svc.errors import InputError
+
+    if output is None or len(inputs) == 1:
+        return [output] * len(inputs)
+    if output == "-" or Path(output).is_file():
+        raise InputError(f"{output}: with {len(inputs)} input streams the output is a folder (one file per stream)")
+    stems = [Path(i).stem for i in inputs]
+    if len(set(stems)) < len(stems):
+        raise InputError("two input streams have the same name: their output files would collide")
+    return [str(Path(output) / f"{stem}.txt") for stem in stems]
+
+
 def command(argv) -> int:
+    from pathlib import Path
+
     from svc.api import analysis_parts
-    from svc.pipeline.analyze import analyze
+    from svc.errors import InputError
 
     args = build_parser().parse_args(argv)
     cfg = load_cli_config(args, {"analytics.classes": ("--classes", args.classes),
                                  "analytics.detector": ("--detector", args.detector),
                                  "analytics.detect_interval": ("--detect-every", args.detect_every)})
     acfg = cfg.analytics
+    jobs, ray = workers(args)
     if args.show:
         from svc.io.sources import sink_kind
         sink_kind(args.show)
     if args.source != "base" and args.show:
-        from svc.errors import InputError
         raise InputError(f"--show needs pixels: it draws on the base layer, not with --from {args.source}")
-    if args.jobs < 1 or (args.jobs > 1 and args.source != "base"):
-        build_parser().error("--jobs N (N >= 1) applies to --from base")
-    check_outputs([args.input], [args.output, args.detections, args.show], args.overwrite)
-    detector, loader, tracker, class_ids = analysis_parts(cfg, args.source)
-    on_error = args.on_error or ("skip" if args.input == "-" else "fail")
-    fh = open_input(args.input)
+    if (jobs != 1 or ray is not None) and args.source != "base":
+        build_parser().error("--jobs N and --ray apply to --from base")
+    several = len(args.input) > 1
+    if several and ("-" in args.input or args.show or args.follow):
+        raise InputError("with several input streams: no '-' (stdin), --show or --follow")
+    outputs, detections = per_stream_outputs(args.input, args.output), per_stream_outputs(args.input, args.detections)
+    for folder in {str(Path(o).parent) for o in outputs + detections if o is not None and several}:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    check_outputs(args.input, outputs + detections + [args.show], args.overwrite)
+    pooled = jobs != 1 or ray is not None
+    if pooled:      # the workers build the detectors
+        from svc.analytics.detectors import class_ids_from_names
+        detector = loader = None
+        class_ids = class_ids_from_names(acfg.classes) if acfg.classes else None
+    else:
+        detector, loader, _, class_ids = analysis_parts(cfg, args.source)
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if pooled:
+            from svc.pipeline.parallel import detection_pool
+            pool = stack.enter_context(detection_pool(jobs, acfg.detector, dict(acfg.detector_options), class_ids,
+                                                      acfg.detect_interval, ray))
+        status = 0
+        for stream, out, dets in zip(args.input, outputs, detections):
+            status = max(status, _analyze_stream(args, cfg, stream, out, dets, detector, loader, class_ids, pool))
+    return status
+
+
+def _analyze_stream(args, cfg, stream, output, detections, detector, loader, class_ids, pool) -> int:
+    """One stream's analysis into its own files, with a fresh tracker."""
+    from svc.analytics.tracker import Tracker
+    from svc.pipeline.analyze import analyze
+
+    acfg = cfg.analytics
+    on_error = args.on_error or ("skip" if stream == "-" else "fail")
+    fh = open_input(stream)
     with contextlib.ExitStack() as stack:
         if args.mot_format == "mot17":
             from svc.analytics.mot_io import PerClassTracks, class_file
             out = PerClassTracks(lambda cls: stack.enter_context(
-                output_file(class_file(args.output, cls), "w", args.live_output)))
+                output_file(class_file(output, cls), "w", args.live_output)))
         else:
-            out = stack.enter_context(output_file(args.output, "w", args.live_output))
-        dets = stack.enter_context(output_file(args.detections, "w", args.live_output)) if args.detections else None
+            out = stack.enter_context(output_file(output, "w", args.live_output))
+        dets = stack.enter_context(output_file(detections, "w", args.live_output)) if detections else None
         show_target = (stack.enter_context(output_path(args.show, args.live_output, optional=True))
                        if args.show else None)
         bar = stack.enter_context(progress_bar(None, "analyze", quiet=args.quiet))
@@ -107,18 +157,18 @@ def command(argv) -> int:
                     renderer = stack.enter_context(TrackRenderer(args.show, fmt, show_target))
                 renderer.write_gop(dec)
 
-        report = analyze(fh, detector, tracker, out, dets_out=dets, class_ids=class_ids, follow=args.follow,
-                         on_error=on_error, on_gop=on_gop, detect_interval=acfg.detect_interval, coast=acfg.coast,
-                         source=args.source, layer_loader=loader, jobs=args.jobs,
-                         detector_spec=(acfg.detector, dict(acfg.detector_options)))
+        report = analyze(fh, detector, Tracker(acfg.tracker), out, dets_out=dets, class_ids=class_ids,
+                         follow=args.follow, on_error=on_error, on_gop=on_gop, detect_interval=acfg.detect_interval,
+                         coast=acfg.coast, source=args.source, layer_loader=loader, pool=pool)
     status = report_problems(report, "svc-analyze")
     if not args.quiet:
         t = report.timings
         secs = sum(t.values()) or 1e-9
         print(f"svc-analyze: {report.frames} frames, {len(report.track_ids)} tracks, {report.track_rows} rows -> "
-              f"{args.output}; {report.frames / secs:.1f} fps (decode {t.get('decode', 0):.2f} s, detect "
+              f"{output}; {report.frames / secs:.1f} fps (decode {t.get('decode', 0):.2f} s, detect "
               f"{t.get('detect', 0):.2f} s, track {t.get('track', 0):.2f} s) with "
-              + (f"detector {detector.name}" if detector is not None else f"NanoDet from the {args.source} layer"),
+              + (f"detector {detector.name}" if detector is not None else
+                 f"{acfg.detector} in workers" if pool is not None else f"NanoDet from the {args.source} layer"),
               file=sys.stderr)
     return status
 

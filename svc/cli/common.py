@@ -165,6 +165,26 @@ def _same_file(a, b) -> bool:
         return os.path.realpath(a) == os.path.realpath(b)
 
 
+def add_workers(p: argparse.ArgumentParser, work: str):
+    """``--jobs N`` and ``--ray [ADDRESS]``: ``work`` (e.g. "code GOPs") in workers, the same output."""
+    p.add_argument("--jobs", type=int, metavar="N",
+                   help=f"{work} in N worker processes (closed GOPs are independent): the same output as one "
+                        "process, in order, at most 2N GOPs in flight. Default 1; with --ray, the cluster's CPUs")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help=f"{work} as Ray actors on the cluster at ADDRESS (e.g. ray://head:10001 or auto), or on "
+                        "a Ray instance started on this machine when no address is given; every node needs svc "
+                        "installed (pip install 'svc[ray]'). The same output as --jobs 1")
+
+
+def workers(args) -> tuple[int, str | None]:
+    """(jobs, ray address or None) of :func:`add_workers`' options; jobs 0 means all the cluster's CPUs."""
+    from svc.errors import InputError
+
+    if args.jobs is not None and args.jobs < 1:
+        raise InputError(f"--jobs must be at least 1, got {args.jobs}")
+    return (args.jobs or (0 if args.ray is not None else 1)), args.ray
+
+
 def add_overwrite(p: argparse.ArgumentParser):
     p.add_argument("-y", "--overwrite", action="store_true",
                    help="replace existing output files without asking (without it an existing output is refused, "

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import sys
 
-from svc.cli.common import (EXIT_INCOMPLETE, EXIT_OK, add_common, add_overwrite, check_outputs, on_error_option,
-                            parser, progress_bar, report_problems, run_main)
+from svc.cli.common import (EXIT_INCOMPLETE, EXIT_OK, add_common, add_overwrite, add_workers, check_outputs,
+                            on_error_option, parser, progress_bar, report_problems, run_main, workers)
 from svc.io.outputs import output_file, output_path
 from svc.io.sources import open_input
 
@@ -33,9 +33,7 @@ def decode_parser():
     p.add_argument("--live-output", action="store_true",
                    help="write the output file in place as GOPs are decoded (for a player reading it while it "
                         "grows) instead of a .partial file renamed when complete")
-    p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="decode GOPs in N worker processes (closed GOPs decode alone; the output is the same, in "
-                        "order; at most 2N GOPs in flight). Default 1")
+    add_workers(p, "decode GOPs")
     on_error_option(p)
     add_overwrite(p)
     add_common(p)
@@ -50,8 +48,7 @@ def decode_command(argv) -> int:
     enhancement_loader, latent_loader = decoders()
 
     args = decode_parser().parse_args(argv)
-    if args.jobs < 1:
-        decode_parser().error("--jobs must be at least 1")
+    jobs, ray = workers(args)
     sink_kind(args.output)  # an output format no sink writes is refused before anything is read
     check_outputs([args.input], [args.output], args.overwrite)
     on_error = args.on_error or ("skip" if args.input == "-" else "fail")
@@ -69,7 +66,7 @@ def decode_command(argv) -> int:
         try:
             with progress_bar(None, f"decode {args.layer}", quiet=args.quiet) as bar:
                 for dec in decoded_gops(reader, args.layer, enhancement_loader, report, on_error, region,
-                                        latent_loader, args.jobs):
+                                        latent_loader, jobs, ray):
                     for frame in dec.frames:
                         sink.write(frame)
                     bar.update(len(dec.frames))

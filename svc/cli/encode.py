@@ -4,7 +4,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from svc.cli.common import add_common, add_config, add_overwrite, check_outputs, parser, progress_bar, run_main
+from svc.cli.common import (add_common, add_config, add_overwrite, add_workers, check_outputs, parser, progress_bar,
+                            run_main, workers)
 from svc.errors import InputError
 from svc.io.outputs import output_file
 
@@ -72,9 +73,7 @@ def build_parser():
                    help="code the feature layer against the decoded base layer (implies --features): its "
                         "tensors cost 13-32%% fewer bits (measured against a QP32 base), and svc-analyze --from "
                         "features then decodes the base layer too (config features.interlayer)")
-    p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="code GOPs in N worker processes (closed GOPs code alone): the same bytes as --jobs 1, "
-                        "at most 2N GOPs in memory. Default 1")
+    add_workers(p, "code GOPs")
     p.add_argument("--stats", metavar="FILE.json|FILE.csv",
                    help="write the encode's statistics: JSON (totals, kbps and PSNR per layer, stage times, speed, "
                         "and one row per GOP) or CSV (the per-GOP rows: bytes per layer, PSNR-Y, seconds)")
@@ -147,8 +146,7 @@ def command(argv) -> int:
     names = ("qp", "crf", "x265_params", "gop", "preset", "enh_quality", "no_enhancement", "roi", "enh_roi",
              "enh_tiles", "denoise", "features", "features_only", "features_on_base", "codec", "latent_quality")
     cfg = encode_config(args.config, args.set, **{n: getattr(args, n) for n in names})
-    if args.jobs < 1:
-        raise InputError(f"--jobs must be at least 1, got {args.jobs}")
+    jobs, ray = workers(args)
     out = args.output or default_output(args.input)
     if args.stats and not args.stats.lower().endswith((".json", ".csv")):
         raise InputError(f"--stats {args.stats}: the statistics go to a .json or a .csv file")
@@ -156,7 +154,7 @@ def command(argv) -> int:
     source = open_frames(args.input, args.size, args.fps, args.bit_depth, args.frames)
     encoder = Encoder.from_config(cfg, source.format)
     with progress_bar(source.num_frames, "encode", quiet=args.quiet) as bar, output_file(out) as fh:
-        summary = encoder.encode(source, fh, progress=bar.update, jobs=args.jobs)
+        summary = encoder.encode(source, fh, progress=bar.update, jobs=jobs, ray=ray)
         if summary.frames == 0:
             raise InputError(f"{args.input} holds no frames")
     if args.stats:

@@ -112,13 +112,9 @@ def run_points(specs, cache: PointCache, jobs: int = 1, ray_address: str | None 
             progress(1)
 
     if ray_address is not None:
-        try:
-            import ray
-        except ImportError:
-            raise InputError("--ray needs Ray: pip install 'svc[ray]'") from None
-        if not ray.is_initialized():
-            ray.init(address=None if ray_address in ("", "local") else ray_address, include_dashboard=False,
-                     log_to_driver=False)
+        from svc.pipeline.parallel import connect_ray
+
+        ray = connect_ray(ray_address)
         remote = ray.remote(_run)
         pending = {remote.remote(specs[i]): i for i in todo}
         while pending:

@@ -73,26 +73,38 @@ def latent_gops(reader, layer_loader, tracker, class_ids=None, on_error: str = "
     return track_stage(gops, tracker, "kalman")
 
 
+def _pooled_detections(reader, pool, jobs, detector_spec, class_ids, interval, ray):
+    from svc.pipeline.parallel import detection_pool, parallel_detected_gops
+
+    if pool is not None:
+        yield from parallel_detected_gops(reader, reader.header, pool)
+        return
+    name, options = detector_spec
+    with detection_pool(jobs, name, options, class_ids, interval, ray) as own:
+        yield from parallel_detected_gops(reader, reader.header, own)
+
+
 def analyze(fh, detector, tracker, tracks_out, *, dets_out=None, class_ids=None, follow=False, on_error="fail",
             on_gop=None, detect_interval: int = 1, coast: str = "flow", source: str = "base",
-            layer_loader=None, jobs: int = 1, detector_spec=None) -> AnalyzeReport:
+            layer_loader=None, jobs: int = 1, detector_spec=None, ray: str | None = None,
+            pool=None) -> AnalyzeReport:
     """Writes MOT rows for every frame of ``fh``'s base layer (into ``tracks_out``, a text file or a
     :class:`svc.analytics.mot_io.PerClassTracks`) (``source="features"``: of its feature
     layer, ``source="latent"``: of its base latents, each with ``layer_loader``; ``detector`` is then
     unused); ``on_gop(decoded_gop, format)`` sees each GOP. ``jobs`` > 1 (base layer): GOPs are decoded
     and detected in that many processes, each building the detector ``detector_spec`` = (name,
-    options); tracking stays in this process, so the rows equal a serial run's."""
+    options), or ``ray`` ("local" or a cluster address: Ray actors); ``pool``: a running
+    :func:`svc.pipeline.parallel.detection_pool` to use instead (one pool for many streams). Tracking
+    stays in this process, so the rows equal a serial run's."""
     stats = AnalyzeReport()
     reader = open_reader(fh, source, follow, on_error)
     if source == "features":
         gops = feature_gops(reader, layer_loader, tracker, class_ids, on_error, stats.damaged.append)
     elif source == "latent":
         gops = latent_gops(reader, layer_loader, tracker, class_ids, on_error, stats.damaged.append)
-    elif jobs > 1:
-        from svc.pipeline.parallel import parallel_detected_gops
-        name, options = detector_spec
-        gops = track_stage(parallel_detected_gops(reader, reader.header, jobs, name, options, class_ids,
-                                                  detect_interval), tracker, coast)
+    elif jobs > 1 or ray is not None or pool is not None:
+        gops = track_stage(_pooled_detections(reader, pool, jobs, detector_spec, class_ids, detect_interval, ray),
+                           tracker, coast)
     else:
         gops = analytics_gops(reader, detector, tracker, class_ids, detect_interval, coast)
     for dec in gops:

@@ -113,7 +113,7 @@ def open_reader(fh, layer: str = "base", follow: bool = False, on_error: str = "
 
 
 def decoded_gops(reader: ContainerReader, layer: str = "base", codec_loader=None, stats: DecodeReport = None,
-                 on_error: str = "fail", region=None, latent_loader=None, jobs: int = 1):
+                 on_error: str = "fail", region=None, latent_loader=None, jobs: int = 1, ray: str | None = None):
     """Iterator of :class:`DecodedGop` of the requested layer, one per record as it arrives.
 
     ``codec_loader(header)`` returns the enhancement codec for the full layer; it is only called
@@ -122,14 +122,15 @@ def decoded_gops(reader: ContainerReader, layer: str = "base", codec_loader=None
     latents). ``region``: decode the enhancement only there (see
     :func:`svc.pipeline.stages.enhancement_decode_stage`). The loaders keep the base path free of
     the learned layers' imports. ``jobs`` > 1: the GOPs are decoded by that many worker processes
-    (:mod:`svc.pipeline.parallel`; the loaders must then be module-level functions), the same frames.
+    (:mod:`svc.pipeline.parallel`; the loaders must then be module-level functions), the same frames;
+    ``ray`` ("local" or a cluster address): by that many Ray actors.
     """
     from svc.errors import InputError
 
     stats = stats if stats is not None else DecodeReport()
     stats.layer = layer
-    if jobs > 1:
-        yield from _parallel(reader, layer, codec_loader, stats, on_error, region, latent_loader, jobs)
+    if jobs > 1 or ray is not None:
+        yield from _parallel(reader, layer, codec_loader, stats, on_error, region, latent_loader, jobs, ray)
         return
     if reader.header.latent is not None:          # the learned latent codec: pictures from both latents
         if region is not None:
@@ -158,7 +159,7 @@ def decoded_gops(reader: ContainerReader, layer: str = "base", codec_loader=None
     stats.take_reader(reader)
 
 
-def _parallel(reader, layer, codec_loader, stats, on_error, region, latent_loader, jobs):
+def _parallel(reader, layer, codec_loader, stats, on_error, region, latent_loader, jobs, ray):
     """:func:`decoded_gops` with ``jobs`` worker processes (same checks, same reports)."""
     from svc.errors import InputError
     from svc.pipeline.parallel import parallel_decoded_gops
@@ -172,7 +173,7 @@ def _parallel(reader, layer, codec_loader, stats, on_error, region, latent_loade
             stats.layer = "base"
     base_only = [] if header.latent is None else None
     for dec in parallel_decoded_gops(reader, header, layer, jobs, codec_loader, latent_loader, on_error, region,
-                                     stats.skipped, base_only):
+                                     stats.skipped, base_only, ray):
         stats.gops += 1
         stats.frames += len(dec.frames)
         yield dec

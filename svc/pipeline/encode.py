@@ -182,7 +182,7 @@ def make_header(fmt, cfg: SvcConfig, codec=None, features=None, pixels: bool = T
 
 
 def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter=None, progress=None,
-           features=None, regions=None, latent=None, jobs: int = 1) -> EncodeSummary:
+           features=None, regions=None, latent=None, jobs: int = 1, ray: str | None = None) -> EncodeSummary:
     """Codes every frame of ``source`` into ``out_fh`` (a binary file object); returns the summary.
 
     ``codec`` is an enhancement codec (or None for base only); ``analyzer``/``roi_filter`` make the
@@ -194,7 +194,8 @@ def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter
     (a :class:`svc.latent.layer.LatentLayer`) codes the stream with the learned latent codec instead
     of HEVC: then no other layer may be given. ``jobs`` > 1: GOPs are coded by that many worker
     processes, each building the parts ``cfg`` describes (:class:`~svc.pipeline.encoder.Encoder`), and
-    written in order: the same bytes as ``jobs=1``.
+    written in order: the same bytes as ``jobs=1``; ``ray`` ("local" or a cluster address): by that
+    many Ray actors.
     """
     from svc.errors import InputError
     from svc.base.roi import with_roi_rate_control
@@ -224,9 +225,9 @@ def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter
     stats = EncodeStats(fmt, codec is not None, reference)
     t0 = time.perf_counter()
     gops = GopBuffer(source, gop_size)
-    if jobs > 1:
+    if jobs > 1 or ray is not None:
         from svc.pipeline.parallel import parallel_coded_gops
-        coded = parallel_coded_gops(gops, cfg, fmt, jobs)
+        coded = parallel_coded_gops(gops, cfg, fmt, jobs, ray)
     else:
         coded = coded_gops(gops, cfg, fmt, codec, analyzer, roi_filter, features, regions)
     return _drain(write_stage(coded, writer, pixels), writer, stats, progress, t0)

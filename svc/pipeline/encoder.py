@@ -69,11 +69,12 @@ class Encoder:
         """Whether the stream has an HEVC base layer (not feature-only, not the latent codec)."""
         return self.latent is None and (self.features is None or self.config.features.pixels)
 
-    def encode(self, source, out_fh, progress=None, jobs: int = 1):
+    def encode(self, source, out_fh, progress=None, jobs: int = 1, ray: str | None = None):
         """Codes ``source`` into ``out_fh`` (:func:`svc.pipeline.encode.encode`; ``jobs`` worker processes,
         each building this encoder from its configuration: the same bytes); the summary."""
         from svc.pipeline.encode import encode
 
         return encode(source, out_fh, self.config, codec=self.codec, analyzer=self.analyzer,
                       roi_filter=self.roi_filter, progress=progress, features=self.features, regions=self.regions,
-                      latent=self.latent, jobs=jobs if self.latent is None else 1)
+                      latent=self.latent, jobs=jobs if self.latent is None else 1,
+                      ray=ray if self.latent is None else None)
