@@ -48,7 +48,7 @@ def build_parser():
                         "--codec latent): the latent transform makes NanoDet's split tensor of them, no pixels, "
                         "the enhancement latents never read (--detector, --detect-every and --show apply to "
                         "--from base only)")
-    add_workers(p, "--from base: decode and detect GOPs (tracking stays in this process, in order)")
+    add_workers(p, "decode and detect GOPs (tracking stays in this process, in order)")
     p.add_argument("--mot-format", choices=("svc", "mot17"), default="svc",
                    help="svc (default): one file, column 8 the COCO class id; mot17: column 8 = -1 and one file per "
                         "class (OUTPUT for persons, OUTPUT_<class> beside it for the others), which TrackEval's and "
@@ -99,8 +99,6 @@ def command(argv) -> int:
         sink_kind(args.show)
     if args.source != "base" and args.show:
         raise InputError(f"--show needs pixels: it draws on the base layer, not with --from {args.source}")
-    if (jobs != 1 or ray is not None) and args.source != "base":
-        build_parser().error("--jobs N and --ray apply to --from base")
     several = len(args.input) > 1
     if several and ("-" in args.input or args.show or args.follow):
         raise InputError("with several input streams: no '-' (stdin), --show or --follow")
@@ -108,8 +106,8 @@ def command(argv) -> int:
     for folder in {str(Path(o).parent) for o in outputs + detections if o is not None and several}:
         Path(folder).mkdir(parents=True, exist_ok=True)
     check_outputs(args.input, outputs + detections + [args.show], args.overwrite)
-    pooled = jobs != 1 or ray is not None
-    if pooled:      # the workers build the detectors
+    pooled = (jobs != 1 or ray is not None) and args.source == "base"
+    if pooled:      # one pool of workers, each with a detector, for every stream
         from svc.analytics.detectors import class_ids_from_names
         detector = loader = None
         class_ids = class_ids_from_names(acfg.classes) if acfg.classes else None
@@ -123,12 +121,14 @@ def command(argv) -> int:
                                                       acfg.detect_interval, ray))
         status = 0
         for stream, out, dets in zip(args.input, outputs, detections):
-            status = max(status, _analyze_stream(args, cfg, stream, out, dets, detector, loader, class_ids, pool))
+            status = max(status, _analyze_stream(args, cfg, stream, out, dets, detector, loader, class_ids, pool,
+                                                 jobs, ray))
     return status
 
 
-def _analyze_stream(args, cfg, stream, output, detections, detector, loader, class_ids, pool) -> int:
-    """One stream's analysis into its own files, with a fresh tracker."""
+def _analyze_stream(args, cfg, stream, output, detections, detector, loader, class_ids, pool, jobs, ray) -> int:
+    """One stream's analysis into its own files, with a fresh tracker (``pool``: the base layer's shared
+    workers; the feature and latent layers start ``jobs`` workers or Ray actors per stream)."""
     from svc.analytics.tracker import Tracker
     from svc.pipeline.analyze import analyze
 
@@ -159,7 +159,8 @@ def _analyze_stream(args, cfg, stream, output, detections, detector, loader, cla
 
         report = analyze(fh, detector, Tracker(acfg.tracker), out, dets_out=dets, class_ids=class_ids,
                          follow=args.follow, on_error=on_error, on_gop=on_gop, detect_interval=acfg.detect_interval,
-                         coast=acfg.coast, source=args.source, layer_loader=loader, pool=pool)
+                         coast=acfg.coast, source=args.source, layer_loader=loader, pool=pool,
+                         jobs=jobs if pool is None else 1, ray=ray if pool is None else None)
     status = report_problems(report, "svc-analyze")
     if not args.quiet:
         t = report.timings

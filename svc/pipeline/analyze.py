@@ -91,14 +91,18 @@ def analyze(fh, detector, tracker, tracks_out, *, dets_out=None, class_ids=None,
     """Writes MOT rows for every frame of ``fh``'s base layer (into ``tracks_out``, a text file or a
     :class:`svc.analytics.mot_io.PerClassTracks`) (``source="features"``: of its feature
     layer, ``source="latent"``: of its base latents, each with ``layer_loader``; ``detector`` is then
-    unused); ``on_gop(decoded_gop, format)`` sees each GOP. ``jobs`` > 1 (base layer): GOPs are decoded
-    and detected in that many processes, each building the detector ``detector_spec`` = (name,
+    unused); ``on_gop(decoded_gop, format)`` sees each GOP. ``jobs`` > 1: GOPs are decoded
+    and detected in that many processes (feature and latent layers: each loading the layer), each building the detector ``detector_spec`` = (name,
     options), or ``ray`` ("local" or a cluster address: Ray actors); ``pool``: a running
     :func:`svc.pipeline.parallel.detection_pool` to use instead (one pool for many streams). Tracking
     stays in this process, so the rows equal a serial run's."""
     stats = AnalyzeReport()
     reader = open_reader(fh, source, follow, on_error)
-    if source == "features":
+    if source in ("features", "latent") and (jobs > 1 or ray is not None):
+        from svc.pipeline.parallel import parallel_layer_detections
+        gops = track_stage(parallel_layer_detections(reader, reader.header, source, layer_loader, class_ids, on_error,
+                                                     jobs, ray, stats.damaged.append), tracker, "kalman")
+    elif source == "features":
         gops = feature_gops(reader, layer_loader, tracker, class_ids, on_error, stats.damaged.append)
     elif source == "latent":
         gops = latent_gops(reader, layer_loader, tracker, class_ids, on_error, stats.damaged.append)

@@ -208,7 +208,7 @@ def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter
                              "--enh-roi or --features)")
         if cfg.base.denoise > 0:
             raise InputError("joint denoising (--denoise) applies to the HEVC base layer, not to --codec latent")
-        return _encode_latent(source, out_fh, cfg, latent, progress)
+        return _encode_latent(source, out_fh, cfg, latent, progress, jobs, ray)
     if analyzer is not None:
         cfg = with_roi_rate_control(cfg)
     gop_size, roi = cfg.base.gop, cfg.roi
@@ -273,10 +273,17 @@ def _drain(coded, writer: ContainerWriter, stats: EncodeStats, progress, t0: flo
     return stats.summary()
 
 
-def _encode_latent(source, out_fh, cfg: SvcConfig, latent, progress=None) -> EncodeSummary:
-    """:func:`encode` with the learned latent codec: base and enhancement latents per GOP."""
+def _encode_latent(source, out_fh, cfg: SvcConfig, latent, progress=None, jobs: int = 1,
+                   ray: str | None = None) -> EncodeSummary:
+    """:func:`encode` with the learned latent codec: base and enhancement latents per GOP (in ``jobs``
+    workers or on Ray actors: the same bytes)."""
     writer = ContainerWriter(out_fh, make_header(source.format, cfg, latent=latent))
     stats = EncodeStats(source.format, True, False)
     t0 = time.perf_counter()
-    coded = latent_encode_stage(analysis_stage(GopBuffer(source, cfg.base.gop), None), latent)
+    gops = GopBuffer(source, cfg.base.gop)
+    if jobs > 1 or ray is not None:
+        from svc.pipeline.parallel import parallel_latent_gops
+        coded = parallel_latent_gops(gops, cfg, source.format, jobs, ray)
+    else:
+        coded = latent_encode_stage(analysis_stage(gops, None), latent)
     return _drain(write_stage(coded, writer, pixels=False), writer, stats, progress, t0)

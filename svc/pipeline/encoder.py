@@ -76,5 +76,4 @@ class Encoder:
 
         return encode(source, out_fh, self.config, codec=self.codec, analyzer=self.analyzer,
                       roi_filter=self.roi_filter, progress=progress, features=self.features, regions=self.regions,
-                      latent=self.latent, jobs=jobs if self.latent is None else 1,
-                      ray=ray if self.latent is None else None)
+                      latent=self.latent, jobs=jobs, ray=ray)

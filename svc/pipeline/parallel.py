@@ -189,6 +189,46 @@ def parallel_detected_gops(records, header, pool: WorkerPool):
         yield from decs
 
 
+def _init_layer_detect(header, source, loader, class_ids, on_error, threads):
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    from svc.base import BaseDecoder
+
+    coded_on_base = source == "features" and bool(header.features.get("interlayer"))
+    _STATE.update(layer=loader(header), source=source, class_ids=class_ids, on_error=on_error, fmt=header.format,
+                  base=BaseDecoder(header.format) if coded_on_base else None)
+    _torch_threads(threads)
+
+
+def _layer_detect_record(rec):
+    """(GOPs with detections from the feature layer or the base latents of one record, reports)."""
+    from svc.pipeline.stages import features_detect_stage, latent_detect_stage
+
+    s, reports = _STATE, []
+    if s["source"] == "features":
+        gops = features_detect_stage([rec], s["layer"], s["class_ids"], s["fmt"], s["on_error"], reports.append,
+                                     s["base"])
+    else:
+        gops = latent_detect_stage([rec], s["layer"], s["class_ids"], s["fmt"], s["on_error"], reports.append)
+    out = list(gops)
+    for dec in out:
+        dec.record.payloads = {}
+    return out, reports
+
+
+def parallel_layer_detections(records, header, source: str, loader, class_ids, on_error: str, jobs: int,
+                              ray: str | None = None, report=None):
+    """GOPs with detections (no pixels) of ``records`` from the feature layer (``source="features"``) or
+    the base latents (``"latent"``), each worker loading the layer with ``loader(header)``; in stream
+    order, damaged payloads ``report``ed as the serial stages do."""
+    for decs, reports in ordered_map(_layer_detect_record, records, jobs, _init_layer_detect,
+                                     (header, source, loader, class_ids, on_error, worker_threads(jobs, ray)),
+                                     ray=ray):
+        for r in reports:
+            if report is not None:
+                report(r)
+        yield from decs
+
+
 def parallel_decoded_gops(records, header, layer: str, jobs: int, codec_loader, latent_loader,
                           on_error: str = "fail", region=None, skipped=None, base_only=None, ray: str | None = None):
     """The decoded GOPs of ``records`` (an iterator of :class:`~svc.bitstream.GopRecord`) at ``layer``,
@@ -238,5 +278,29 @@ def parallel_coded_gops(gops, cfg, fmt, jobs: int, ray: str | None = None):
             held.append(gop)
             yield gop
     for coded in ordered_map(_encode_gop, feed(), jobs, _init_encode, (cfg, fmt, threads), ray=ray):
+        coded.gop = held.popleft()
+        yield coded
+
+
+def _encode_latent_gop(gop):
+    """One GOP through the latent codec's encode stage; its originals are not sent back."""
+    from svc.pipeline.stages import analysis_stage, latent_encode_stage
+
+    (coded,) = list(latent_encode_stage(analysis_stage([gop], None), _STATE["encoder"].latent))
+    coded.gop = type(gop)(gop.index, gop.first_frame, [])
+    return coded
+
+
+def parallel_latent_gops(gops, cfg, fmt, jobs: int, ray: str | None = None):
+    """The latent codec's coded GOPs of ``gops`` in ``jobs`` workers (each building the latent layer
+    ``cfg`` names), in order, with their original frames: the same bytes as the serial stage."""
+    held = deque()
+
+    def feed():
+        for gop in gops:
+            held.append(gop)
+            yield gop
+    for coded in ordered_map(_encode_latent_gop, feed(), jobs, _init_encode, (cfg, fmt, worker_threads(jobs, ray)),
+                             ray=ray):
         coded.gop = held.popleft()
         yield coded
