@@ -27,32 +27,18 @@ import time
 
 import numpy as np
 
-from svc.enhancement import dmotion, syntax
+from svc.enhancement import contexts as cx
+from svc.enhancement import decision, dmotion, passes, predict, syntax
 from svc.enhancement import transform as tf
-from svc.enhancement.entropy import COEF_K, EntropyModel, SymbolReader, SymbolWriter
+from svc.enhancement.contexts import MODE_B, MODE_D, MODE_F, MODE_I, MODE_R, NT, PLANE_OF_TU
+from svc.enhancement.predict import DELTAS
+from svc.enhancement.entropy import EntropyModel, SymbolReader, SymbolWriter
 from svc.errors import BitstreamError
 from svc.io.frames import VideoFormat, YuvFrame
 
 PU = dmotion.PU
-NT = 6                                   # transform units per 16x16 unit: 4 luma, U, V
-PLANE_OF_TU = np.array([0, 0, 0, 0, 1, 1])
-MODE_I, MODE_R, MODE_F, MODE_B, MODE_D = 0, 1, 2, 3, 4    # context mode ids (intra frame: MODE_I)
-N_PMODES = 4                             # inter-frame modes R, F, B, D
-CUE_THR = np.array([0.5, 1, 2, 4, 8, 16, 32], np.float64)   # cue buckets (sum |coef| / step)
-N_CUE = len(CUE_THR) + 1
-# scan position -> band; last position -> bucket
-BAND = np.repeat(np.arange(9), [1, 2, 3, 4, 5, 6, 7, 14, 22])
-N_BAND = 9
-LAST_BUCKET = np.digitize(np.arange(64), [3, 10, 25])
-DELTAS = np.array([(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if (dy, dx) != (0, 0)], np.int32)
 SYMS_PER_UNIT = 2 + NT * 66              # bound on symbols per unit (reader padding / sanity)
-MOTION_MARGIN = 48                       # luma samples beyond its block that dmotion.estimate reads (<= 34)
-SAD_THR = np.array([1, 128, 512])        # base change along the decoder-side vector (16x16 luma SAD; 0: identical)
-
-# coefficient context = sum of these strides (see entropy.FAMILIES["coef"])
-_S_CUE, _S_LB, _S_ISLAST, _S_BAND = 1, N_CUE, N_CUE * 4, N_CUE * 4 * 2
-_S_INTRA = _S_BAND * N_BAND
-_S_PLANE = _S_INTRA * 2
+assert len(DELTAS) == passes.N_DELTAS
 
 
 @dataclass
@@ -162,78 +148,9 @@ class BlockCoder:
                         planes[2][:h // 2, :w // 2].astype(dt))
 
     # -- decoder-side cues ----------------------------------------------------------------------
-    def _stepq_tu(self, stepq, stepq_c):
-        return np.array([stepq] * 4 + [stepq_c] * 2, np.float64)
-
-    def _cues(self, r_tus, f_tus, stepq, stepq_c):
-        """(TU cue buckets (NB, 6), unit cue buckets (NB,)): intra frames, the restored base's AC
-        energy; inter frames, the energy of R - F. Exact integers compared with exact thresholds."""
-        if f_tus is None:
-            t = np.abs(tf.forward_int(r_tus))
-            t[..., 0, 0] = 0
-        else:
-            t = np.abs(tf.forward_int(r_tus - f_tus))
-        s = t.sum(axis=(-2, -1))                                   # (NB, 6), exact
-        sq = self._stepq_tu(stepq, stepq_c)
-        # s / (INT_SCALE * stepq / 16) >= thr  <=>  s >= thr * 2048 * stepq
-        tu = (s[..., None] >= CUE_THR * 2048.0 * sq[None, :, None]).sum(-1)
-        pu = (s[:, :4].sum(1)[:, None] >= CUE_THR * 2048.0 * 4 * stepq).sum(-1)
-        return tu.astype(np.int32), pu.astype(np.int32)
-
     @staticmethod
-    def _tu_ctx(mode_id, cue_tu):
-        """cbf / last context: (plane, mode, cue)."""
-        return (PLANE_OF_TU * 5 + mode_id) * N_CUE + cue_tu
-
-    @staticmethod
-    def _coef_ctx_base(intra: bool, cue_tu):
-        return PLANE_OF_TU * _S_PLANE + int(intra) * _S_INTRA + cue_tu
-
-    # -- prediction ------------------------------------------------------------------------------
-    def _motion(self, base_y, prev_base_y, rect=None):
-        """Decoder-side vectors (By, Bx, 2) and the base's change along them, bucketed (a context cue,
-        (NB,)). ``rect`` (units y0, y1, x0, x1): only the units inside are needed; the search runs on a
-        crop grown by its reach (:data:`MOTION_MARGIN`), which gives them the whole frame's vectors (a
-        block's search reads no farther); the other units get zeros."""
-        if rect is None:
-            mv, sad = dmotion.estimate(base_y, prev_base_y)
-            return mv, np.searchsorted(SAD_THR, sad.ravel(), side="right").astype(np.int32)
-        m = MOTION_MARGIN // PU
-        y0, y1, x0, x1 = max(0, rect[0] - m), min(self.by, rect[1] + m), max(0, rect[2] - m), min(self.bx, rect[3] + m)
-        crop = np.s_[y0 * PU:y1 * PU, x0 * PU:x1 * PU]
-        mv_c, sad_c = dmotion.estimate(base_y[crop], prev_base_y[crop])
-        mv = np.zeros((self.by, self.bx, 2), np.int32)
-        sadb = np.zeros((self.by, self.bx), np.int32)
-        mv[y0:y1, x0:x1] = mv_c
-        sadb[y0:y1, x0:x1] = np.searchsorted(SAD_THR, sad_c, side="right")
-        return mv, sadb.ravel()
-
-    def _unit_rect(self, units) -> tuple[int, int, int, int]:
-        """(y0, y1, x0, x1): the bounding rectangle, in units, of the (NB,) bool ``units``."""
-        ys, xs = np.nonzero(units.reshape(self.by, self.bx))
-        return int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
-
-    def _mc(self, full, mv, bounds=None, rect=None):
-        """Motion-compensated planes (padded size); ``rect`` (units y0, y1, x0, x1): only those units
-        are predicted (the others are zero)."""
-        if rect is None:
-            return (dmotion.luma_mc(full[0], mv, self.maxv, bounds), dmotion.chroma_mc(full[1], mv, bounds),
-                    dmotion.chroma_mc(full[2], mv, bounds))
-        y0, y1, x0, x1 = rect
-        sub = np.s_[y0:y1, x0:x1]
-        b = None if bounds is None else bounds[sub]
-        out = []
-        for k, plane in enumerate(full):
-            s = PU if k == 0 else PU // 2
-            o = np.zeros(plane.shape, np.int32)
-            o[y0 * s:y1 * s, x0 * s:x1 * s] = (dmotion.luma_mc(plane, mv[sub], self.maxv, b, (y0, x0)) if k == 0
-                                               else dmotion.chroma_mc(plane, mv[sub], b, (y0, x0)))
-            out.append(o)
-        return tuple(out)
-
-    @staticmethod
-    def _blend(r, f):
-        return tuple((a + b + 1) >> 1 for a, b in zip(r, f))
+    def _stepq_tu(stepq, stepq_c):
+        return cx.step_per_tu(stepq, stepq_c)
 
     # -- encoder ----------------------------------------------------------------------------------
     def encode_gop(self, originals, bases, restored, inside=None):
@@ -296,77 +213,32 @@ class BlockCoder:
             mode_ids = np.array([MODE_I])
         else:
             t0 = time.perf_counter()
-            mv, sadb = self._motion(by_, prev["base_y"])
+            mv, sadb = predict.motion(by_, prev["base_y"], self.by, self.bx)
             t0 = self._tick("motion", t0)
-            f = self._mc(prev["full"], mv, bounds)
+            f = predict.mc(prev["full"], mv, self.maxv, bounds)
             f_t = self._tus(f)
-            cands = [r, f, self._blend(r, f)]
+            cands = [r, f, predict.blend(r, f)]
             t0 = self._tick("mc", t0)
             mode_ids = np.array([MODE_R, MODE_F, MODE_B, MODE_D])
             delta = np.zeros(nb, np.int32)
             if cfg.temporal and cfg.mv_refine:
-                delta = self._search_delta(o[0], prev["full"][0], mv)
+                delta = decision.search_delta(self, o[0], prev["full"][0], mv)
                 t0 = self._tick("mv_refine", t0)
                 d = DELTAS[delta].reshape(self.by, self.bx, 2)
-                cands.append(self._mc(prev["full"], mv + d, bounds))
+                cands.append(predict.mc(prev["full"], mv + d, self.maxv, bounds))
             else:
                 cands.append(f)
-        cue_tu, cue_pu = self._cues(r_t, f_t, stepq, stepq_c)
+        cue_tu, cue_pu = cx.cues(r_t, f_t, stepq, stepq_c)
         t0 = time.perf_counter()
         c_t = np.stack([self._tus(c) for c in cands])                       # (M, NB, 6, 8, 8)
         coefs = tf.to_scan(tf.forward(o_t[None] - c_t))                      # (M, NB, 6, 64)
         nm = len(cands)
         t0 = self._tick("transform", t0)
-        levels, last, d_q, d_0, bits_q = self._quantise_rd(coefs, step_tu, lam, wt, intra, cue_tu, m)
+        levels, last, d_q, d_0, bits_q = decision.quantise_rd(self, coefs, step_tu, lam, wt, intra, cue_tu, m)
         t0 = self._tick("rd", t0)
-        cbf_ctx = self._tu_ctx(mode_ids[:nm, None, None], cue_tu[None])    # (M, NB, 6)
-        b_cbf0 = m.bits["cbf"][cbf_ctx, 0]
-        b_cbf1 = m.bits["cbf"][cbf_ctx, 1]
-        j_zero = wt * d_0 + lam * b_cbf0
-        j_code = np.where(last >= 0, wt * d_q + lam * (b_cbf1 + bits_q), np.inf)
-        cbf = j_code < j_zero                                                # (M, NB, 6)
-        j_skip = (wt * d_0).sum(-1)                                          # (M, NB)
-        j_coded = np.minimum(j_zero, j_code).sum(-1)
-        # guard: no unit's luma error above that of the restored base as it is (so the full layer is
-        # never below R, whatever lambda says; candidate 0 is R)
-        dy_skip = d_0[..., :4].sum(-1)                                       # (M, NB)
-        dy_coded = np.where(cbf, d_q, d_0)[..., :4].sum(-1)
-        limit = dy_skip[0] * (1.0 + 1e-9) + 1e-6
-        bad_skip = (dy_skip > limit) if cfg.guard else np.zeros_like(dy_skip, bool)
-        bad_coded = (dy_coded > limit) if cfg.guard else np.zeros_like(dy_skip, bool)
-        bad_skip[0] = bad_coded[0] = False
-        # block symbol costs
-        if intra:
-            blk_ctx = cue_pu
-            b_blk = m.bits["blk_i"][blk_ctx]                                 # (NB, 2)
-            j = np.stack([j_skip[0] + lam * b_blk[:, 0], j_coded[0] + lam * b_blk[:, 1]], -1)   # (NB, 2)
-            j[:, 1] = np.where(dy_coded[0] > limit, np.inf, j[:, 1]) if cfg.guard else j[:, 1]
-            if not cfg.skip:
-                j[:, 0] = np.inf
-            if inside is not None:
-                j[~inside, 0], j[~inside, 1] = 0.0, np.inf     # outside the regions: R, no residual
-            choice = np.argmin(j, -1)
-        else:
-            blk_ctx = (prev["sym"] * N_CUE + cue_pu) * 4 + sadb
-            b_blk = m.bits["blk_p"][blk_ctx]                                 # (NB, 8)
-            b_mvd = m.bits["mvd"][0, delta]
-            j = np.empty((nb, 8))
-            for pm in range(N_PMODES):
-                extra = lam * b_mvd if pm == 3 else 0.0
-                j[:, 2 * pm] = np.where(bad_skip[pm], np.inf, j_skip[pm] + lam * b_blk[:, 2 * pm] + extra)
-                j[:, 2 * pm + 1] = np.where(bad_coded[pm], np.inf, j_coded[pm] + lam * b_blk[:, 2 * pm + 1] + extra)
-            if not cfg.temporal:
-                j[:, 2:] = np.inf
-            if not cfg.blend:
-                j[:, 4:6] = np.inf
-            if not cfg.mv_refine:
-                j[:, 6:8] = np.inf
-            if not cfg.skip:
-                j[:, 0::2] = np.inf
-            if inside is not None:
-                j[~inside] = np.inf
-                j[~inside, 0] = 0.0                              # outside the regions: R skip
-            choice = np.argmin(j, -1)
+        blk_ctx = cx.block_intra(cue_pu) if intra else cx.block_inter(prev["sym"], cue_pu, sadb)
+        choice, cbf = decision.choose_modes(cfg, m, lam, wt, intra, mode_ids[:nm], cue_tu, blk_ctx, last, d_q, d_0,
+                                            bits_q, None if intra else delta, inside)
         # intra: choice 0/1 = R skip/coded; inter: 2 * prediction + coded (0 = R skip)
         pmode = np.zeros(nb, np.int64) if intra else choice // 2
         coded = (choice if intra else choice % 2).astype(bool)
@@ -376,160 +248,20 @@ class BlockCoder:
         # reconstruction (exactly what the decoder computes)
         full_t = self._reconstruct(c_t[pmode, ar], lv, tu_cbf, stepq, stepq_c)
         if cfg.guard:
-            # the decisions above estimate errors in the transform domain over the padded unit; the
-            # reconstruction is rounded and clipped and only the visible pixels count: a unit whose
-            # visible luma error ends above R's falls back to R skip (exactly R, no residual)
-            worse = self._visible_sse(full_t, o_t) > self._visible_sse(c_t[0], o_t)
-            if worse.any():
-                choice[worse], pmode[worse], coded[worse], tu_cbf[worse] = 0, 0, False, False
-                full_t[worse] = c_t[0, worse]
+            decision.visible_guard(self, full_t, o_t, c_t, choice, pmode, coded, tu_cbf)
         sym = choice.astype(np.int32)
         prev_sym = 8 + sym if intra else sym
-        mode_tu = mode_ids[pmode][:, None]
-        cbf_ctx = self._tu_ctx(mode_tu, cue_tu)
-        ls = last[pmode, ar]
-        for k, w in enumerate(writers):            # per tile its own string, the passes in order
-            tm = np.ones(nb, bool) if len(writers) == 1 else ids == k
-            um = tm if inside is None else tm & inside
-            w.put("blk_i" if intra else "blk_p", blk_ctx[um], sym[um])
-            if not intra:
-                w.put("mvd", 0, delta[(pmode == 3) & tm])
-            w.put("cbf", cbf_ctx[coded & tm], tu_cbf[coded & tm].astype(np.int32))
-            sel = tu_cbf & tm[:, None]
-            self._put_levels(w, lv[sel], ls[sel], np.broadcast_to(mode_tu, sel.shape)[sel], cue_tu[sel],
-                             np.nonzero(sel)[1], intra)
+        frame = passes.FrameSymbols(intra, ids, np.ones(nb, bool) if inside is None else inside.copy(), blk_ctx,
+                                    cue_tu, sym=sym.copy(), delta=np.where(pmode == 3, delta, 0).astype(np.int32)
+                                    if not intra else None, tu_cbf=tu_cbf.copy(), last=np.where(tu_cbf, last[pmode, ar], -1),
+                                    levels=np.where(tu_cbf[..., None], lv, 0).astype(np.int32))
+        passes.code_frame(passes.PassWriter(writers), frame)
         t0 = self._tick("decide", t0)
         full = self._untus(full_t)
         self.stats.append({"modes": np.bincount(choice, minlength=8 if not intra else 2),
                            "coded_tus": int(tu_cbf.sum()),
                            "bits": {n: sum(w.bits[n] for w in writers) for n in writers[0].bits}})
         return full, {"full": full, "base_y": by_, "sym": prev_sym.astype(np.int32)}
-
-    def _search_delta(self, o_y, prev_full_y, mv):
-        """Encoder: per unit, the refinement (index into DELTAS) of least luma SAD."""
-        mc = dmotion.LumaMC(prev_full_y, self.maxv)
-        rng = self.config.mv_range
-        best = best_i = None
-        ob = o_y.reshape(self.by, PU, self.bx, PU)
-        for i, (dy, dx) in enumerate(DELTAS):
-            if max(abs(dy), abs(dx)) > rng:
-                continue
-            p = mc.predict(mv + np.array([dy, dx], np.int32)).reshape(self.by, PU, self.bx, PU)
-            s = np.abs(ob - p).sum(axis=(1, 3)).ravel()
-            if best is None:
-                best, best_i = s, np.full(s.shape, i, np.int32)
-            else:
-                better = s < best
-                best = np.where(better, s, best)
-                best_i = np.where(better, i, best_i)
-        return best_i
-
-    @staticmethod
-    def _zero_run_bits(model):
-        """Z[(plane, intra, cue), last]: bits of the zero levels at scan positions 0..last-1 (their
-        contexts depend on the last position's bucket), cached per entropy model."""
-        z = model.derived.get("zero_run")
-        if z is None:
-            b0 = model.bits["coef"][:, COEF_K]                        # bits of level 0 per context
-            base = (np.arange(2)[:, None, None] * _S_PLANE + np.arange(2)[None, :, None] * _S_INTRA
-                    + np.arange(N_CUE)[None, None, :]).reshape(-1)        # (2 * 2 * N_CUE,)
-            z = np.zeros((base.size, 64))
-            for last in range(1, 64):
-                ctx = base[:, None] + BAND[:last] * _S_BAND + LAST_BUCKET[last] * _S_LB
-                z[:, last] = b0[ctx].sum(-1)
-            model.derived["zero_run"] = z
-        return z
-
-    def _quantise_rd(self, coefs, step_tu, lam, wt, intra, cue_tu, model):
-        """Levels (dead zone + rate-aware rounding), last position, squared errors of the coded and
-        zeroed unit, and bits of last + levels, for every candidate and transform unit. Dense work is
-        a few passes over the coefficients; rates and errors are computed on the non-zero levels."""
-        cfg, m = self.config, model
-        s = step_tu[:, None]                                                # (6, 1)
-        a = np.abs(coefs) / s
-        d_0 = np.einsum("...k,...k->...", a, a) * step_tu ** 2             # (M, NB, 6)
-        lvl = np.floor(a + cfg.rounding)
-        nzm = lvl > 0
-        anyz = nzm.any(-1)
-        last = np.where(anyz, 63 - np.argmax(nzm[..., ::-1], -1), -1)
-        idx = np.nonzero(nzm)
-        mi, bi, ti, ki = idx
-        av = a[idx]
-        lv = lvl[idx]
-        base = PLANE_OF_TU[ti] * _S_PLANE + int(intra) * _S_INTRA + cue_tu[bi, ti] + BAND[ki] * _S_BAND
-        coef_bits = m.bits["coef"]
-        flat = coef_bits.ravel()
-        width = coef_bits.shape[1]
-        esc = coef_bits[:, -1]
-
-        def bits_of(ctx, mag):
-            v = np.minimum(mag, COEF_K).astype(np.int64) + COEF_K
-            b = flat[ctx * width + v]
-            over = mag > COEF_K
-            if over.any():
-                raw = 2 * (mag[over] - COEF_K - 1)
-                b[over] = esc[ctx[over]] + 4.0 + 4.0 * np.ceil(np.log2(raw + 1) / 4)
-            return b
-
-        lst = last[mi, bi, ti]
-        if cfg.rdoq:
-            ctx = base + LAST_BUCKET[lst] * _S_LB
-            lo = lv - 1
-            w = (wt[ti] * step_tu[ti] ** 2)
-            j_hi = w * (av - lv) ** 2 + lam * bits_of(ctx, lv)
-            j_lo = w * (av - lo) ** 2 + lam * bits_of(ctx, lo)
-            lv = np.where(j_lo < j_hi, lo, lv)
-            keep = lv > 0
-            mi, bi, ti, ki, av, lv, base = mi[keep], bi[keep], ti[keep], ki[keep], av[keep], lv[keep], base[keep]
-            # the last position may move back (np.nonzero order: scan position ascending per unit)
-            t = np.ravel_multi_index((mi, bi, ti), last.shape)
-            ends = np.r_[t[1:] != t[:-1], True] if t.size else np.zeros(0, bool)
-            last = np.full(last.size, -1)
-            last[t[ends]] = ki[ends]
-            last = last.reshape(lv.shape[:0] + coefs.shape[:-1])
-            lst = last[mi, bi, ti]
-        sign = np.sign(coefs[mi, bi, ti, ki])
-        levels = np.zeros(coefs.shape, np.int32)
-        levels[mi, bi, ti, ki] = (sign * lv).astype(np.int32)
-        tflat = np.ravel_multi_index((mi, bi, ti), last.shape)
-        gain = np.bincount(tflat, (av ** 2 - (av - lv) ** 2) * step_tu[ti] ** 2, last.size).reshape(last.shape)
-        d_q = d_0 - gain
-        # rates: zero run before last (table) + (level - zero) at non-last positions + the last level
-        lc = np.maximum(last, 0)
-        z = self._zero_run_bits(m)
-        tu_base = ((PLANE_OF_TU * 2 + int(intra)) * N_CUE)[None, None, :] + cue_tu[None]   # (1, NB, 6)
-        b = z[tu_base, lc]
-        is_last = ki == lst
-        ctx = base + LAST_BUCKET[lst] * _S_LB + is_last * _S_ISLAST
-        contrib = bits_of(ctx, lv) - np.where(is_last, 0.0, coef_bits[ctx, COEF_K])
-        b = b + np.bincount(tflat, contrib, last.size).reshape(last.shape)
-        nm = coefs.shape[0]
-        mode_ids = np.array([MODE_I]) if intra else np.array([MODE_R, MODE_F, MODE_B, MODE_D])[:nm]
-        lctx = self._tu_ctx(mode_ids[:, None, None], cue_tu[None])
-        b = b + m.bits["last"][lctx, lc]
-        return levels, last, d_q, d_0, b
-
-    def _coef_positions(self, last, tu_plane_idx, cue, intra):
-        """Per coded TU (n,) with its last position: the flat TU index, scan position and context of
-        every coded level (positions 0..last)."""
-        n = last.size
-        cnt = last + 1
-        tu = np.repeat(np.arange(n), cnt)
-        start = np.cumsum(cnt) - cnt
-        pos = np.arange(int(cnt.sum())) - np.repeat(start, cnt)
-        lt = last[tu]
-        ctx = (PLANE_OF_TU[tu_plane_idx[tu]] * _S_PLANE + int(intra) * _S_INTRA + BAND[pos] * _S_BAND
-               + (pos == lt) * _S_ISLAST + LAST_BUCKET[lt] * _S_LB + cue[tu])
-        return tu, pos, ctx
-
-    def _put_levels(self, writer, lv, last, mode_id, cue, tu_idx, intra):
-        writer.put("last", self._tu_ctx_flat(tu_idx, mode_id, cue), last)
-        tu, pos, ctx = self._coef_positions(last, tu_idx, cue, intra)
-        writer.put("coef", ctx, lv[tu, pos])
-
-    @staticmethod
-    def _tu_ctx_flat(tu_idx, mode_id, cue):
-        return (PLANE_OF_TU[tu_idx] * 5 + mode_id) * N_CUE + cue
 
     def _reconstruct(self, pred, levels_scan, tu_cbf, stepq, stepq_c):
         out = pred.copy()
@@ -608,83 +340,35 @@ class BlockCoder:
         intra = prev is None
         r_t = self._tus(r)
 
-        def bad(what):
-            return BitstreamError(f"block enhancement payload does not decode ({what})", gop_index)
-
-        def get(name, ctx, item_tile):
-            """Values of a pass's items (contexts ``ctx``, tiles ``item_tile``), each from its tile's string."""
-            ctx = np.asarray(ctx, np.int32).ravel()
-            if nt == 1:
-                if not ctx.size:
-                    return np.zeros(0, np.int32)
-                if readers[0] is None:
-                    raise BitstreamError("block enhancement payload has no symbols", gop_index)
-                return readers[0].get(name, ctx)
-            out = np.zeros(ctx.size, np.int32)
-            order = np.argsort(item_tile, kind="stable")               # items grouped by tile, in order
-            ends = np.cumsum(np.bincount(item_tile, minlength=nt))
-            for k, rd in readers.items():
-                seg = order[(ends[k - 1] if k else 0):ends[k]]
-                if seg.size:
-                    if rd is None:
-                        raise BitstreamError(f"block enhancement tile {k} has no symbols", gop_index)
-                    out[seg] = rd.get(name, ctx[seg])
-            return out
-
         units = np.isin(ids, list(readers)) if nt > 1 else np.ones(nb, bool)    # the units decoded
-        rect = None if units.all() else self._unit_rect(units)
+        rect = None if units.all() else predict.unit_rect(units, self.by, self.bx)
         if inside is not None:
             units &= inside
-        sym = np.zeros(nb, np.int32)
+        io = passes.PassReader(readers, nt, gop_index)
         if intra:
-            cue_tu, cue_pu = self._cues(r_t, None, stepq, stepq_c)
-            sym[units] = get("blk_i", cue_pu[units], ids[units])
-            if sym.min() < 0 or sym.max() > 1:
-                raise bad("block symbol")
-            pmode = np.zeros(nb, np.int64)
-            coded = sym.astype(bool)
-            mode_ids = np.array([MODE_I])
+            cue_tu, cue_pu = cx.cues(r_t, None, stepq, stepq_c)
+            s = passes.code_frame(io, passes.FrameSymbols(True, ids, units, cx.block_intra(cue_pu), cue_tu), gop_index)
             pred = r_t
-            prev_sym = 8 + sym
+            prev_sym = 8 + s.sym
         else:
-            mv, sadb = self._motion(by_, prev["base_y"], rect)
-            f = self._mc(prev["full"], mv, bounds, rect)
+            mv, sadb = predict.motion(by_, prev["base_y"], self.by, self.bx, rect)
+            f = predict.mc(prev["full"], mv, self.maxv, bounds, rect)
             f_t = self._tus(f)
-            cue_tu, cue_pu = self._cues(r_t, f_t, stepq, stepq_c)
-            ctx = (prev["sym"] * N_CUE + cue_pu) * 4 + sadb
-            sym[units] = get("blk_p", ctx[units], ids[units])
-            if sym.min() < 0 or sym.max() > 7:
-                raise bad("block symbol")
-            pmode, coded = sym // 2, (sym % 2).astype(bool)
+            cue_tu, cue_pu = cx.cues(r_t, f_t, stepq, stepq_c)
+            s = passes.code_frame(io, passes.FrameSymbols(False, ids, units, cx.block_inter(prev["sym"], cue_pu, sadb),
+                                                          cue_tu), gop_index)
+            pmode = s.pmode
             d_units = pmode == 3
-            delta = get("mvd", np.zeros(int(d_units.sum()), np.int32), ids[d_units])
-            if delta.size and (delta.min() < 0 or delta.max() >= len(DELTAS)):
-                raise bad("vector refinement")
-            mode_ids = np.array([MODE_R, MODE_F, MODE_B, MODE_D])
-            cands = [r_t, f_t, self._tus(self._blend(r, f))]
+            cands = [r_t, f_t, self._tus(predict.blend(r, f))]
             if d_units.any():
                 d = np.zeros((nb, 2), np.int32)
-                d[d_units] = DELTAS[delta]
-                cands.append(self._tus(self._mc(prev["full"], mv + d.reshape(self.by, self.bx, 2), bounds, rect)))
+                d[d_units] = DELTAS[s.delta[d_units]]
+                cands.append(self._tus(predict.mc(prev["full"], mv + d.reshape(self.by, self.bx, 2), self.maxv, bounds, rect)))
             else:
                 cands.append(f_t)
             pred = np.stack(cands)[pmode, np.arange(nb)]
-            prev_sym = sym
-        mode_tu = mode_ids[pmode][:, None]
-        cbf_vals = get("cbf", self._tu_ctx(mode_tu, cue_tu)[coded], np.repeat(ids[coded], NT))
-        if cbf_vals.size and (cbf_vals.min() < 0 or cbf_vals.max() > 1):
-            raise bad("transform flag")
-        tu_cbf = np.zeros((nb, NT), bool)
-        tu_cbf[coded] = cbf_vals.reshape(-1, NT).astype(bool)
-        nb_i, tu_i = np.nonzero(tu_cbf)
-        mt = np.broadcast_to(mode_tu, tu_cbf.shape)[tu_cbf]
-        last = get("last", self._tu_ctx_flat(tu_i, mt, cue_tu[tu_cbf]), ids[nb_i])
-        if last.size and (last.min() < 0 or last.max() > 63):
-            raise bad("last position")
-        tu, pos, ctx = self._coef_positions(last, tu_i, cue_tu[tu_cbf], intra)
-        vals = get("coef", ctx, ids[nb_i[tu]])
-        levels = np.zeros((nb, NT, 64), np.int32)
-        levels[nb_i[tu], tu_i[tu], pos] = np.clip(vals, -tf.MAX_LEVEL, tf.MAX_LEVEL)
+            prev_sym = s.sym
+        sym, tu_cbf, levels = s.sym, s.tu_cbf, s.levels
         full_t = self._reconstruct(pred, levels, tu_cbf, stepq, stepq_c)
         full = self._untus(full_t)
         if info is not None:

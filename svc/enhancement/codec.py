@@ -18,37 +18,25 @@ Region decoding (``decode_gop(want=...)``, ``svc-decode --roi``): with tiles (``
 :mod:`svc.enhancement.syntax`) only the tiles holding the wanted units are decoded and only their
 bounding rectangle is restored; the output equals a whole decode there and is the base elsewhere.
 
-Enhancement payload of a GOP (the record's enhancement layer)::
-
-    u8  version (2)
-    u8  flags            bit 0: a block-coder payload follows; bit 1: region table present
-    u8[ceil(n / 8)]      restoration flags, bit t % 8 of byte t // 8: frame t uses the restored base
-    region table         when flagged: per frame u8 count, then count x (u16 x0, y0, x1, y1): unit
-                         rectangles [x0, x1) x [y0, y1) that may be enhanced; count 255: the
-                         previous frame's rectangles again
-    ...                  block-coder payload (:mod:`svc.enhancement.syntax`), when flagged
+The enhancement payload's bytes are written and read by :mod:`svc.enhancement.syntax` (``pack_layer``,
+``unpack_layer``), the block coder's by the same module.
 
 The header records the codec id, the quality, and the id and SHA-256 of the restoration weights and
 of the block coder's context tables; a decoder refuses other weights (:mod:`svc.enhancement.zoo`).
 """
 from __future__ import annotations
 
-import math
-import struct
 
 import numpy as np
 
+from svc.enhancement import syntax
 from svc.enhancement.blockcodec import PU, BlockCoder, BlockCoderConfig
-from svc.errors import BitstreamError, InputError
+from svc.enhancement.syntax import MAX_RECTS
+from svc.errors import InputError
 from svc.io.frames import VideoFormat, YuvFrame
 from svc.metrics.quality import frame_mse, weighted_yuv
 
 CODEC_ID = "svc-enh-v2"
-VERSION = 2
-FLAG_CODED = 1
-FLAG_REGIONS = 2
-MAX_RECTS = 254  # rectangles per frame (more boxes: their bounding rectangle)
-REPEAT_RECTS = 255  # a frame's count byte: the same rectangles as the previous frame
 MAX_TRIALS = 5  # codings of a GOP when a target quality must be reached (ROI streams)
 
 
@@ -108,14 +96,6 @@ class EnhancementCodec:
             window = (ys.min() * PU, min(h, (ys.max() + 1) * PU), xs.min() * PU, min(w, (xs.max() + 1) * PU))
         return self.restorer.restore_gop(bases, self.base_qp, window)
 
-    @staticmethod
-    def _mask_bytes(mask) -> bytes:
-        out = bytearray(math.ceil(len(mask) / 8))
-        for t, on in enumerate(mask):
-            if on:
-                out[t // 8] |= 1 << (t % 8)
-        return bytes(out)
-
     # -- regions ----------------------------------------------------------------------------------------
     def unit_grid(self) -> tuple[int, int]:
         """(By, Bx): rows and columns of 16x16 units."""
@@ -144,41 +124,6 @@ class EnhancementCodec:
             m[y0:y1, x0:x1] = True
         return m
 
-    @staticmethod
-    def _rect_bytes(rects_per_frame) -> bytes:
-        out, prev = bytearray(), None
-        for rects in rects_per_frame:
-            rects = np.asarray(rects, np.int64).reshape(-1, 4)
-            if prev is not None and np.array_equal(rects, prev):
-                out.append(REPEAT_RECTS)
-            else:
-                out.append(len(rects))
-                out += b"".join(struct.pack("<4H", *map(int, r)) for r in rects)
-            prev = rects
-        return bytes(out)
-
-    def _read_rects(self, payload: bytes, pos: int, n: int, gop_index):
-        by, bx = self.unit_grid()
-        out = []
-        for _ in range(n):
-            if pos >= len(payload):
-                raise BitstreamError("enhancement region table truncated", gop_index)
-            cnt = payload[pos]
-            pos += 1
-            if cnt == REPEAT_RECTS:
-                if not out:
-                    raise BitstreamError("enhancement region table repeats before its first frame", gop_index)
-                out.append(out[-1])
-                continue
-            if pos + 8 * cnt > len(payload):
-                raise BitstreamError("enhancement region table truncated", gop_index)
-            rects = [struct.unpack_from("<4H", payload, pos + 8 * i) for i in range(cnt)]
-            pos += 8 * cnt
-            if any(not (x0 < x1 <= bx and y0 < y1 <= by) for x0, y0, x1, y1 in rects):
-                raise BitstreamError("enhancement region outside the frame", gop_index)
-            out.append(rects)
-        return out, pos
-
     # -- encoder ----------------------------------------------------------------------------------------
     def encode_gop(self, originals: list[YuvFrame], bases: list[YuvFrame], targets: list | None = None,
                    regions: list | None = None) -> tuple[bytes, list[YuvFrame]]:
@@ -192,20 +137,17 @@ class EnhancementCodec:
         pred = [r if m else b for r, m, b in zip(restored, mask, bases)]
         rects = None if regions is None else [self.unit_rects(b) for b in regions]
         if self.quality == 0.0 and targets is None:
-            return bytes([VERSION, 0]) + self._mask_bytes(mask), pred
+            return syntax.pack_layer(mask), pred
         if targets is None:
             return self._code(originals, bases, pred, mask, self.quality, rects)
         return self._reach(originals, bases, pred, mask, targets, rects)
 
     def _code(self, originals, bases, pred, mask, quality, rects=None):
         if quality == 0.0 or (rects is not None and not any(len(r) for r in rects)):  # nothing to enhance
-            return bytes([VERSION, 0]) + self._mask_bytes(mask), pred
+            return syntax.pack_layer(mask), pred
         inside = None if rects is None else [self.unit_map(r) for r in rects]
         payload, fulls = self.coder(quality).encode_gop(originals, bases, pred, inside)
-        if rects is None:
-            return bytes([VERSION, FLAG_CODED]) + self._mask_bytes(mask) + payload, fulls
-        return (bytes([VERSION, FLAG_CODED | FLAG_REGIONS]) + self._mask_bytes(mask) + self._rect_bytes(rects)
-                + payload, fulls)
+        return syntax.pack_layer(mask, payload, rects), fulls
 
     def _reach(self, originals, bases, pred, mask, targets, rects=None):
         """Bisection on the quality (step is log-linear in it) over at most :data:`MAX_TRIALS` codings."""
@@ -239,30 +181,17 @@ class EnhancementCodec:
         units needed for them are decoded (a tiled stream: the tiles holding them; otherwise every
         unit) and restored; those equal a whole decode bit for bit, every other sample is the base."""
         n = len(bases)
-        nmask = math.ceil(n / 8)
-        if len(payload) < 2 + nmask or payload[0] != VERSION or payload[1] & ~(FLAG_CODED | FLAG_REGIONS) \
-                or payload[1] == FLAG_REGIONS:
-            raise BitstreamError("enhancement payload header is damaged or of another version", gop_index)
-        flags, mask_bytes = payload[1], payload[2:2 + nmask]
-        mask = [bool(mask_bytes[t // 8] >> (t % 8) & 1) for t in range(n)]
-        if any(mask_bytes[t // 8] >> (t % 8) & 1 for t in range(n, 8 * nmask)):
-            raise BitstreamError("enhancement payload flags frames the GOP does not have", gop_index)
-        pos, inside = 2 + nmask, None
-        if flags & FLAG_REGIONS:
-            rects, pos = self._read_rects(payload, pos, n, gop_index)
-            inside = [self.unit_map(r) for r in rects]
-        body = payload[pos:]
-        if not flags & FLAG_CODED and body:
-            raise BitstreamError("enhancement payload has trailing bytes", gop_index)
+        mask, rects, body = syntax.unpack_layer(payload, n, self.unit_grid(), gop_index)
+        inside = None if rects is None else [self.unit_map(r) for r in rects]
         area = None
         if want is not None:
             want = np.asarray(want, bool)
             if not want.any():                                      # no region in this GOP: the base
                 return list(bases)
-            area = self.coder().decoded_units(body, n, want, gop_index) if flags & FLAG_CODED else want
+            area = self.coder().decoded_units(body, n, want, gop_index) if body is not None else want
         restored = self.restored(bases, area) if any(mask) else bases
         pred = [r if m else b for r, m, b in zip(restored, mask, bases)]
-        if not flags & FLAG_CODED:
+        if body is None:
             return pred
         fulls = self.coder().decode_gop(bases, pred, body, gop_index, info, inside, want)
         if area is None or area.all():

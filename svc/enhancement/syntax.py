@@ -1,6 +1,17 @@
-"""Payload bytes of the block enhancement coder (one GOP at a time).
+"""Every byte of the enhancement layer (one GOP at a time): the layer's wrapper (:func:`pack_layer`,
+:func:`unpack_layer`) and the block coder's payload inside it (:func:`pack_gop`, :func:`unpack_gop`).
 
-A GOP's enhancement is one rANS string: the encoder decides every frame first (closed loop, in
+Enhancement payload of a GOP (the container record's enhancement layer)::
+
+    u8  version (2)
+    u8  flags            bit 0: a block-coder payload follows; bit 1: region table present
+    u8[ceil(n / 8)]      restoration flags, bit t % 8 of byte t // 8: frame t uses the restored base
+    region table         when flagged: per frame u8 count, then count x (u16 x0, y0, x1, y1): unit
+                         rectangles [x0, x1) x [y0, y1) that may be enhanced; count 255: the
+                         previous frame's rectangles again
+    ...                  block-coder payload (below), when flagged
+
+Block-coder payload. A GOP's enhancement is one rANS string: the encoder decides every frame first (closed loop, in
 display order) and entropy-codes the whole GOP at the end, so the 8-byte rANS flush is paid once per
 GOP, not per frame. The GOP payload (the container record's enhancement layer, after the codec's own
 prefix, :mod:`svc.enhancement.codec`)::
@@ -132,3 +143,90 @@ def unpack_tiles(body: bytes, by: int, bx: int, gop_index=None) -> tuple[int, li
         pos += n
     strings.append(bytes(body[pos:]))
     return tile, strings
+
+
+# -- the layer's wrapper ----------------------------------------------------------------------------
+LAYER_VERSION = 2
+LAYER_CODED = 1
+LAYER_REGIONS = 2
+MAX_RECTS = 254  # rectangles per frame (more boxes: their bounding rectangle)
+REPEAT_RECTS = 255  # a frame's count byte: the same rectangles as the previous frame
+
+
+def _mask_bytes(mask) -> bytes:
+    out = bytearray((len(mask) + 7) // 8)
+    for t, on in enumerate(mask):
+        if on:
+            out[t // 8] |= 1 << (t % 8)
+    return bytes(out)
+
+
+def _rect_bytes(rects_per_frame) -> bytes:
+    import numpy as np
+
+    out, prev = bytearray(), None
+    for rects in rects_per_frame:
+        rects = np.asarray(rects, np.int64).reshape(-1, 4)
+        if prev is not None and np.array_equal(rects, prev):
+            out.append(REPEAT_RECTS)
+        else:
+            out.append(len(rects))
+            out += b"".join(struct.pack("<4H", *map(int, r)) for r in rects)
+        prev = rects
+    return bytes(out)
+
+
+def pack_layer(mask, body: bytes | None = None, rects=None) -> bytes:
+    """The enhancement payload of a GOP: per-frame restoration flags ``mask``, the block coder's payload
+    ``body`` (None: none, the full layer is the prediction) and, with a body, per frame the unit
+    rectangles ``rects`` (x0, y0, x1, y1) outside which nothing is coded (None: the whole frame)."""
+    if body is None:
+        return bytes([LAYER_VERSION, 0]) + _mask_bytes(mask)
+    if rects is None:
+        return bytes([LAYER_VERSION, LAYER_CODED]) + _mask_bytes(mask) + body
+    return bytes([LAYER_VERSION, LAYER_CODED | LAYER_REGIONS]) + _mask_bytes(mask) + _rect_bytes(rects) + body
+
+
+def unpack_layer(payload: bytes, n: int, grid: tuple[int, int], gop_index=None):
+    """(mask, rects or None, body or None) of a GOP of ``n`` frames whose frames have ``grid`` = (By, Bx)
+    16x16 units; a :class:`~svc.errors.BitstreamError` for anything :func:`pack_layer` does not write."""
+    nmask = (n + 7) // 8
+    if len(payload) < 2 + nmask or payload[0] != LAYER_VERSION or payload[1] & ~(LAYER_CODED | LAYER_REGIONS) \
+            or payload[1] == LAYER_REGIONS:
+        raise BitstreamError("enhancement payload header is damaged or of another version", gop_index)
+    flags, mask_bytes = payload[1], payload[2:2 + nmask]
+    mask = [bool(mask_bytes[t // 8] >> (t % 8) & 1) for t in range(n)]
+    if any(mask_bytes[t // 8] >> (t % 8) & 1 for t in range(n, 8 * nmask)):
+        raise BitstreamError("enhancement payload flags frames the GOP does not have", gop_index)
+    pos, rects = 2 + nmask, None
+    if flags & LAYER_REGIONS:
+        rects, pos = _read_rects(payload, pos, n, grid, gop_index)
+    body = payload[pos:]
+    if not flags & LAYER_CODED:
+        if body:
+            raise BitstreamError("enhancement payload has trailing bytes", gop_index)
+        return mask, None, None
+    return mask, rects, body
+
+
+def _read_rects(payload: bytes, pos: int, n: int, grid, gop_index):
+    by, bx = grid
+    out = []
+    for _ in range(n):
+        if pos >= len(payload):
+            raise BitstreamError("enhancement region table truncated", gop_index)
+        cnt = payload[pos]
+        pos += 1
+        if cnt == REPEAT_RECTS:
+            if not out:
+                raise BitstreamError("enhancement region table repeats before its first frame", gop_index)
+            out.append(out[-1])
+            continue
+        if pos + 8 * cnt > len(payload):
+            raise BitstreamError("enhancement region table truncated", gop_index)
+        rects = [struct.unpack_from("<4H", payload, pos + 8 * i) for i in range(cnt)]
+        pos += 8 * cnt
+        if any(not (x0 < x1 <= bx and y0 < y1 <= by) for x0, y0, x1, y1 in rects):
+            raise BitstreamError("enhancement region outside the frame", gop_index)
+        out.append(rects)
+    return out, pos
