@@ -23,10 +23,10 @@ with open(args.input, "rb") as fh:
     fmt = records.header.format
     gops = base_decode_stage(records, BaseDecoder(fmt))                            # HEVC -> frames
     if args.layer == "full" and records.header.enhancement is not None:
-        from svc.analytics.regions import decode_region
-        from svc.enhancement import load_codec_for_decoding
+        from svc.analytics.enhancement_regions import decode_region
+        from svc.pipeline.decoder import load_enhancement
         region = decode_region(args.roi, fmt) if args.roi else None                 # tiles to decode
-        gops = enhancement_decode_stage(gops, load_codec_for_decoding(records.header), region=region)  # + enhancement
+        gops = enhancement_decode_stage(gops, load_enhancement(records.header), region=region)  # + enhancement
     with YuvWriter(args.output, fmt) as sink:
         for frame in frames_stage(gops):                                           # display order
             sink.write(frame)

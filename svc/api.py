@@ -194,21 +194,11 @@ def _open_stream(stream):
     return stream
 
 
-def load_enhancement(header):
-    """The enhancement decoder a stream's header names (imports torch on first use)."""
-    from svc.enhancement import load_codec_for_decoding
-    return load_codec_for_decoding(header)
-
-
-def load_latent(header):
-    """The latent layers a stream's header names (imports torch on first use)."""
-    from svc.latent.layer import load_latent_for_decoding
-    return load_latent_for_decoding(header)
-
-
 def decoders():
     """(enhancement loader, latent loader): the learned layers' decoders, imported when a stream needs
-    them (module-level functions, so worker processes can load them too)."""
+    them (module-level functions, so worker processes can load them too; :mod:`svc.pipeline.decoder`)."""
+    from svc.pipeline.decoder import load_enhancement, load_latent
+
     return load_enhancement, load_latent
 
 
@@ -219,15 +209,12 @@ def decode(stream, layer: str = "base", *, on_error: str = "fail", follow: bool 
     records arrive. ``report`` (a :class:`svc.pipeline.decode.DecodeReport`) collects what was skipped
     or lost under ``on_error="skip"``; ``jobs`` > 1 decodes GOPs in that many processes, ``ray`` on Ray
     actors (same frames)."""
-    from svc.pipeline.decode import DecodeReport, decoded_gops, open_reader
+    from svc.pipeline.decoder import Decoder
 
-    if layer not in ("base", "full"):
-        raise InputError(f"layer must be base or full, got {layer!r}")
-    enhancement, latent = decoders()
-    reader = open_reader(_open_stream(stream), layer, follow, on_error)
+    decoder = Decoder(layer, on_error, jobs, ray)
+    reader = decoder.open(_open_stream(stream), follow)
     index = 0
-    for dec in decoded_gops(reader, layer, enhancement, report if report is not None else DecodeReport(), on_error,
-                            latent_loader=latent, jobs=jobs, ray=ray):
+    for dec in decoder.gops(reader, report):
         for f in dec.frames:
             yield Frame(f.y, f.u, f.v, index)
             index += 1
@@ -244,44 +231,17 @@ def analyze(stream, *, source: str = "base", classes=None, detector=None, detect
     import io
 
     from svc.analytics.mot_io import parse_mot
-    from svc.pipeline.analyze import analyze as run
-
-    if source not in ("base", "features", "latent"):
-        raise InputError(f"source must be base, features or latent, got {source!r}")
+    from svc.pipeline.analyzer import Analyzer
     cfg = _apply(_base_config(config, set), [("analytics.classes", "--classes", classes),
                                              ("analytics.detector", "--detector", detector),
                                              ("analytics.detect_interval", "--detect-every", detect_every)])
-    detector_obj, loader, tracker, class_ids = analysis_parts(cfg, source)
+    pooled = source == "base" and (jobs > 1 or ray is not None)
+    analyzer = Analyzer.from_config(cfg, source, detector=not pooled)
     tracks, dets = io.StringIO(), io.StringIO() if detections is not None else None
-    run(_open_stream(stream), detector_obj, tracker, tracks, dets_out=dets, class_ids=class_ids, on_error=on_error,
-        detect_interval=cfg.analytics.detect_interval, coast=cfg.analytics.coast, source=source, layer_loader=loader,
-        jobs=jobs, ray=ray, detector_spec=(cfg.analytics.detector, dict(cfg.analytics.detector_options)))
+    analyzer.analyze(_open_stream(stream), tracks, dets_out=dets, on_error=on_error, jobs=jobs, ray=ray)
     if detections is not None:
         detections.extend(_mot(parse_mot(dets.getvalue())))
     return _mot(parse_mot(tracks.getvalue()))
-
-
-def analysis_parts(cfg, source: str):
-    """(detector or None, layer loader or None, tracker, class ids or None) of an analysis with ``cfg``
-    (:class:`svc.config.SvcConfig`) from ``source`` (base, features or latent)."""
-    from functools import partial
-
-    from svc.analytics.detectors import class_ids_from_names, make_detector
-    from svc.analytics.tracker import Tracker
-
-    acfg = cfg.analytics
-    options = dict(acfg.detector_options)
-    detector = loader = None
-    if source == "features":
-        from svc.features.layer import load_features_for_decoding
-        loader = partial(load_features_for_decoding, detector_options=options)
-    elif source == "latent":
-        from svc.latent.layer import load_latent_for_decoding
-        loader = partial(load_latent_for_decoding, detector_options=options)
-    else:
-        detector = make_detector(acfg.detector, **options)
-    class_ids = class_ids_from_names(acfg.classes) if acfg.classes else None
-    return detector, loader, Tracker(acfg.tracker), class_ids
 
 
 def _mot(rows: np.ndarray) -> list[MotRow]:

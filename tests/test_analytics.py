@@ -8,7 +8,7 @@ import pytest
 
 from svc.analytics.detectors import make_detector
 from svc.analytics.mot_io import parse_mot
-from svc.analytics.roi import make_roi
+from svc.analytics.roi_analyzer import make_roi
 from svc.base.roi import BackgroundSimplifier, RoiFilter, with_roi_rate_control
 from svc.config import RoiConfig, load_config
 from svc.io import open_source

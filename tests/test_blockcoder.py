@@ -193,7 +193,7 @@ def test_adapted_tables_exact_and_incremental():
     string's frame-by-frame in-place adaptation equals adapting the static tables to the cumulative
     counts; a reader decodes a string whose tables adapted across frames, and adaptation makes
     symbols far from the static statistics cheaper."""
-    from svc.enhancement.entropy import FAMILIES, NAMES, EntropyModel, SymbolReader, SymbolWriter, empty_counts
+    from svc.enhancement.context_tables import FAMILIES, NAMES, EntropyModel, SymbolReader, SymbolWriter, empty_counts
 
     static = EntropyModel.load()
     rng = np.random.default_rng(3)

@@ -73,7 +73,7 @@ def test_config_objects_are_frozen_and_validated():
 
 def test_roi_stage_does_not_change_the_config():
     """make_roi used to switch the base layer to CRF in place: the rate control depended on call order."""
-    from svc.analytics.roi import make_roi
+    from svc.analytics.roi_analyzer import make_roi
     from svc.base.roi import with_roi_rate_control
     from svc.io.frames import VideoFormat
 

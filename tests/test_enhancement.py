@@ -295,7 +295,7 @@ def test_region_decoding_from_the_command_line(tmp_path, carphone_yuv):
     p = run_cli("svc-decode", out, "-o", tmp_path / "x.yuv", "--roi", "0,0,500,20", check=False)
     assert p.returncode == 1 and b"not a rectangle inside" in p.stderr and len(p.stderr.splitlines()) == 1, p.stderr
     assert not (tmp_path / "x.yuv").exists()
-    from svc.analytics.regions import decode_region
+    from svc.analytics.enhancement_regions import decode_region
     from svc.errors import InputError
     from svc.io.frames import VideoFormat
     fmt = VideoFormat(176, 144, 30)

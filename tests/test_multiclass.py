@@ -108,7 +108,7 @@ def test_analyze_classes_option_on_racehorses(racehorses_svc, tmp_path):
 
 def test_roi_regions_come_from_the_analytics_classes():
     """The ROI encoder keeps the regions of analytics.classes (all 80 when empty), from the same detector."""
-    from svc.analytics.roi import make_roi
+    from svc.analytics.roi_analyzer import make_roi
     from svc.config import load_config
     from svc.io.frames import VideoFormat
 

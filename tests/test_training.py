@@ -89,7 +89,7 @@ def test_svc_train_tables_counts_a_clip_and_records_it(tmp_path):
     import numpy as np
 
     from svc.cli.train import command
-    from svc.enhancement.entropy import NAMES, EntropyModel
+    from svc.enhancement.context_tables import NAMES, EntropyModel
 
     out = tmp_path / "t.npz"
     assert command(["tables", "--clips", "pan_coffee", "--frames", "4", "--qps", "37", "--qualities", "0.5", "0.75",

@@ -53,7 +53,7 @@ def timed(fn, reps: int) -> float:
 
 def agreement(ref, got) -> tuple[int, int, float]:
     """(matched, reference count, max score difference): detections of the same class with IoU >= 0.9."""
-    from svc.analytics.detectors.boxes import xywh_to_xyxy
+    from svc.analytics.detectors.box_ops import xywh_to_xyxy
 
     matched, total, worst = 0, 0, 0.0
     for a, b in zip(ref, got):

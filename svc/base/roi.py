@@ -1,5 +1,5 @@
 """Detector-relevant base-layer coding: the tools that spend the HEVC base layer's bits where the
-importance regions are (the regions themselves come from :class:`svc.analytics.roi.RoiAnalyzer`).
+importance regions are (the regions themselves come from :class:`svc.analytics.roi_analyzer.RoiAnalyzer`).
 
 * ``blur`` (:class:`BackgroundSimplifier`): outside the boxes the frame is replaced by a low-pass
   version (downscaled by ``background_scale`` and scaled back), blended over ``feather`` pixels at

@@ -85,14 +85,13 @@ def per_stream_outputs(inputs: list[str], output: str | None) -> list[str | None
 def command(argv) -> int:
     from pathlib import Path
 
-    from svc.api import analysis_parts
     from svc.errors import InputError
+    from svc.pipeline.analyzer import Analyzer
 
     args = build_parser().parse_args(argv)
     cfg = load_cli_config(args, {"analytics.classes": ("--classes", args.classes),
                                  "analytics.detector": ("--detector", args.detector),
                                  "analytics.detect_interval": ("--detect-every", args.detect_every)})
-    acfg = cfg.analytics
     jobs, ray = workers(args)
     if args.show:
         from svc.io.sources import sink_kind
@@ -107,32 +106,18 @@ def command(argv) -> int:
         Path(folder).mkdir(parents=True, exist_ok=True)
     check_outputs(args.input, outputs + detections + [args.show], args.overwrite)
     pooled = (jobs != 1 or ray is not None) and args.source == "base"
-    if pooled:      # one pool of workers, each with a detector, for every stream
-        from svc.analytics.detectors import class_ids_from_names
-        detector = loader = None
-        class_ids = class_ids_from_names(acfg.classes) if acfg.classes else None
-    else:
-        detector, loader, _, class_ids = analysis_parts(cfg, args.source)
+    analyzer = Analyzer.from_config(cfg, args.source, detector=not pooled)   # pooled: the workers build detectors
     with contextlib.ExitStack() as stack:
-        pool = None
-        if pooled:
-            from svc.pipeline.parallel import detection_pool
-            pool = stack.enter_context(detection_pool(jobs, acfg.detector, dict(acfg.detector_options), class_ids,
-                                                      acfg.detect_interval, ray))
+        pool = stack.enter_context(analyzer.pool(jobs, ray)) if pooled else None   # one pool for every stream
         status = 0
         for stream, out, dets in zip(args.input, outputs, detections):
-            status = max(status, _analyze_stream(args, cfg, stream, out, dets, detector, loader, class_ids, pool,
-                                                 jobs, ray))
+            status = max(status, _analyze_stream(args, analyzer, stream, out, dets, pool, jobs, ray))
     return status
 
 
-def _analyze_stream(args, cfg, stream, output, detections, detector, loader, class_ids, pool, jobs, ray) -> int:
+def _analyze_stream(args, analyzer, stream, output, detections, pool, jobs, ray) -> int:
     """One stream's analysis into its own files, with a fresh tracker (``pool``: the base layer's shared
     workers; the feature and latent layers start ``jobs`` workers or Ray actors per stream)."""
-    from svc.analytics.tracker import Tracker
-    from svc.pipeline.analyze import analyze
-
-    acfg = cfg.analytics
     on_error = args.on_error or ("skip" if stream == "-" else "fail")
     fh = open_input(stream)
     with contextlib.ExitStack() as stack:
@@ -157,10 +142,8 @@ def _analyze_stream(args, cfg, stream, output, detections, detector, loader, cla
                     renderer = stack.enter_context(TrackRenderer(args.show, fmt, show_target))
                 renderer.write_gop(dec)
 
-        report = analyze(fh, detector, Tracker(acfg.tracker), out, dets_out=dets, class_ids=class_ids,
-                         follow=args.follow, on_error=on_error, on_gop=on_gop, detect_interval=acfg.detect_interval,
-                         coast=acfg.coast, source=args.source, layer_loader=loader, pool=pool,
-                         jobs=jobs if pool is None else 1, ray=ray if pool is None else None)
+        report = analyzer.analyze(fh, out, dets_out=dets, follow=args.follow, on_error=on_error, on_gop=on_gop,
+                                  pool=pool, jobs=jobs if pool is None else 1, ray=ray if pool is None else None)
     status = report_problems(report, "svc-analyze")
     if not args.quiet:
         t = report.timings
@@ -168,8 +151,9 @@ def _analyze_stream(args, cfg, stream, output, detections, detector, loader, cla
         print(f"svc-analyze: {report.frames} frames, {len(report.track_ids)} tracks, {report.track_rows} rows -> "
               f"{output}; {report.frames / secs:.1f} fps (decode {t.get('decode', 0):.2f} s, detect "
               f"{t.get('detect', 0):.2f} s, track {t.get('track', 0):.2f} s) with "
-              + (f"detector {detector.name}" if detector is not None else
-                 f"{acfg.detector} in workers" if pool is not None else f"NanoDet from the {args.source} layer"),
+              + (f"detector {analyzer.detector.name}" if analyzer.detector is not None else
+                 f"{analyzer.detector_spec[0]} in workers" if pool is not None
+                 else f"NanoDet from the {args.source} layer"),
               file=sys.stderr)
     return status
 

@@ -41,11 +41,9 @@ def decode_parser():
 
 
 def decode_command(argv) -> int:
-    from svc.api import decoders
     from svc.io.sources import open_sink, sink_kind
-    from svc.pipeline.decode import DecodeReport, decoded_gops, open_reader
-
-    enhancement_loader, latent_loader = decoders()
+    from svc.pipeline.decode import DecodeReport
+    from svc.pipeline.decoder import Decoder
 
     args = decode_parser().parse_args(argv)
     jobs, ray = workers(args)
@@ -54,10 +52,11 @@ def decode_command(argv) -> int:
     on_error = args.on_error or ("skip" if args.input == "-" else "fail")
     if args.roi and args.layer != "full":
         decode_parser().error("--roi selects where the enhancement is decoded: it needs --layer full")
-    reader = open_reader(open_input(args.input), args.layer, args.follow, on_error)
+    decoder = Decoder(args.layer, on_error, jobs, ray)
+    reader = decoder.open(open_input(args.input), args.follow)
     region = None
     if args.roi:
-        from svc.analytics.regions import decode_region
+        from svc.analytics.enhancement_regions import decode_region
         region = decode_region(args.roi, reader.header.format)
     report = DecodeReport()
     with output_path(args.output, args.live_output) as target:
@@ -65,8 +64,7 @@ def decode_command(argv) -> int:
                          args.lossless)
         try:
             with progress_bar(None, f"decode {args.layer}", quiet=args.quiet) as bar:
-                for dec in decoded_gops(reader, args.layer, enhancement_loader, report, on_error, region,
-                                        latent_loader, jobs, ray):
+                for dec in decoder.gops(reader, report, region):
                     for frame in dec.frames:
                         sink.write(frame)
                     bar.update(len(dec.frames))

@@ -12,7 +12,7 @@ J = D + lambda * bits (lambda = c * step**2, as in HM) among the predictions
 each either as it is (skip: the unit costs one block symbol) or with a coded residual: 8x8 integer
 DCT (HEVC's matrix, :mod:`svc.enhancement.transform`), dead-zone quantiser with a rate-aware
 rounding pass, per-transform-unit coded flags, last position and levels coded by rANS with learned
-context tables (:mod:`svc.enhancement.entropy`). The first frame of a GOP has R only. Chroma (4:2:0)
+context tables (:mod:`svc.enhancement.context_tables`). The first frame of a GOP has R only. Chroma (4:2:0)
 follows its unit's mode (chroma vectors are the luma ones, at eighth-pel bilinear).
 
 Everything the decoder computes (vectors, predictions, contexts, inverse transform) is integer
@@ -32,7 +32,7 @@ from svc.enhancement import decision, dmotion, passes, predict, syntax
 from svc.enhancement import transform as tf
 from svc.enhancement.contexts import MODE_B, MODE_D, MODE_F, MODE_I, MODE_R, NT, PLANE_OF_TU
 from svc.enhancement.predict import DELTAS
-from svc.enhancement.entropy import EntropyModel, SymbolReader, SymbolWriter
+from svc.enhancement.context_tables import EntropyModel, SymbolReader, SymbolWriter
 from svc.errors import BitstreamError
 from svc.io.frames import VideoFormat, YuvFrame
 

@@ -45,7 +45,7 @@ class EnhancementCodec:
 
     ``restorer``: a :class:`~svc.enhancement.restoration.Restorer` (None: ``R`` is the base);
     ``base_qp``: the base layer's QP, which the restorer is told; ``tables``: the block coder's
-    :class:`~svc.enhancement.entropy.EntropyModel`; ``ids``: the header's model ids and hashes."""
+    :class:`~svc.enhancement.context_tables.EntropyModel`; ``ids``: the header's model ids and hashes."""
 
     def __init__(self, fmt: VideoFormat, quality: float, base_qp: float, restorer=None, tables=None,
                  coder_config: BlockCoderConfig | None = None, ids: dict | None = None):

@@ -12,7 +12,7 @@ import numpy as np
 from svc.enhancement import contexts as cx
 from svc.enhancement import dmotion
 from svc.enhancement.contexts import BAND, LAST_BUCKET, N_CUE, PLANE_OF_TU, S_BAND, S_INTRA, S_ISLAST, S_LB, S_PLANE
-from svc.enhancement.entropy import COEF_K
+from svc.enhancement.context_tables import COEF_K
 from svc.enhancement.predict import DELTAS
 
 PU = dmotion.PU

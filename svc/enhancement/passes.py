@@ -87,7 +87,7 @@ class FrameSymbols:
 
 
 class PassWriter:
-    """Puts each pass's items into their tiles' :class:`~svc.enhancement.entropy.SymbolWriter`."""
+    """Puts each pass's items into their tiles' :class:`~svc.enhancement.context_tables.SymbolWriter`."""
 
     def __init__(self, writers):
         self.writers = writers
@@ -105,7 +105,7 @@ class PassWriter:
 
 
 class PassReader:
-    """Reads each pass's items from their tiles' :class:`~svc.enhancement.entropy.SymbolReader`
+    """Reads each pass's items from their tiles' :class:`~svc.enhancement.context_tables.SymbolReader`
     (``readers``: tile -> reader or None for a tile without symbols; tiles not in it are not decoded)."""
 
     def __init__(self, readers: dict, tiles: int, gop_index=None):

@@ -20,7 +20,7 @@ prefix, :mod:`svc.enhancement.codec`)::
     u8   flags        bit 0: step cascade (frame t >= 1 of the GOP uses stepq_p * CASCADE[t % 4] / 16,
                       like HM's low-delay QP offsets); bit 1: independent tiles; bit 2: tables adapt
                       within the GOP (each frame's tables: the static ones updated by the counts of the
-                      string's earlier frames, svc.enhancement.entropy.EntropyModel.adapted); other
+                      string's earlier frames, svc.enhancement.context_tables.EntropyModel.adapted); other
                       bits reserved (0)
     u16  stepq_i      luma quantiser step of the GOP's first frame, 1/16 orthonormal-DCT units
     u16  stepq_p      luma step of the other frames (the quality knob sets both)
@@ -58,7 +58,7 @@ from svc.errors import BitstreamError
 VERSION = 1
 FLAG_CASCADE = 1
 FLAG_TILES = 2
-FLAG_ADAPT = 4      # context tables adapt within the GOP (svc.enhancement.entropy.EntropyModel.adapted)
+FLAG_ADAPT = 4      # context tables adapt within the GOP (svc.enhancement.context_tables.EntropyModel.adapted)
 FLAGS = FLAG_CASCADE | FLAG_TILES | FLAG_ADAPT
 CASCADE = (16, 22, 20, 22)     # step factor in 1/16 by t % 4 (t >= 1): +1 / +3 / +2 / +3 "QP"
 _HEAD = struct.Struct("<BBHHBBI")

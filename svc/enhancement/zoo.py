@@ -18,7 +18,7 @@ def _identify(path: Path, what: str) -> dict:
 
 
 def _load_tables(path: Path):
-    from svc.enhancement.entropy import EntropyModel
+    from svc.enhancement.context_tables import EntropyModel
 
     try:
         return EntropyModel.load(path)

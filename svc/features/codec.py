@@ -154,7 +154,7 @@ class FeatureCodec:
 
     def __init__(self, model: FeatureModel, quantiser: int, temporal: bool = True, rdo: bool = True,
                  spatial: bool = True, interlayer: bool = False):
-        from svc.entropy import RansTables
+        from svc.rans import RansTables
 
         if not 0 <= quantiser < len(model.quantisers):
             raise ValueError(f"quantiser {quantiser} not in 0..{len(model.quantisers) - 1}")
@@ -264,7 +264,7 @@ class FeatureCodec:
         """(payload, decoded tensors) of a GOP: ``frames`` holds per frame its float32 tensors; ``base``
         (with ``interlayer``): per frame, the float64 tensors of its decoded base frame
         (:meth:`svc.features.interlayer.BasePredictor.features`)."""
-        from svc.entropy import encode
+        from svc.rans import encode
 
         n_t = len(frames[0])
         flags = int(self.temporal) | 2 * int(self.spatial) | 4 * int(self.interlayer)
@@ -320,7 +320,7 @@ class FeatureCodec:
     def decode_gop(self, payload: bytes, shapes, gop_index: int | None = None, base=None) -> list[list[np.ndarray]]:
         """The decoded tensors of each frame; ``shapes``: (C, H, W) of each tensor of a frame; ``base``:
         per frame, the float64 tensors of its decoded base frame (payloads coded with ``interlayer``)."""
-        from svc.entropy import RansReader
+        from svc.rans import RansReader
 
         if len(payload) < _HEAD.size + 4:
             raise BitstreamError("feature payload too short", gop_index)

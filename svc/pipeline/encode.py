@@ -188,7 +188,7 @@ def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter
     ``codec`` is an enhancement codec (or None for base only); ``analyzer``/``roi_filter`` make the
     base layer detector-aware (with ``roi.method: qoffset`` the base is coded in CRF, see
     :func:`svc.base.roi.with_roi_rate_control`); ``progress`` is called with the frame count of
-    each finished GOP; ``regions`` (a source of :mod:`svc.analytics.regions`, with ``codec``) limits the
+    each finished GOP; ``regions`` (a source of :mod:`svc.analytics.enhancement_regions`, with ``codec``) limits the
     enhancement to regions; ``features`` is a :class:`svc.features.layer.FeatureLayer` (or None). With
     ``cfg.features.pixels`` false (and ``features`` given) only the feature layer is coded. ``latent``
     (a :class:`svc.latent.layer.LatentLayer`) codes the stream with the learned latent codec instead

@@ -56,11 +56,11 @@ class Encoder:
         if cfg.enhancement.roi != "off":
             if codec is None:
                 raise InputError("--enh-roi needs the enhancement layer (drop --no-enhancement / --features-only)")
-            from svc.analytics.regions import make_regions
+            from svc.analytics.enhancement_regions import make_regions
             regions = make_regions(cfg, fmt, detector)
         analyzer = roi_filter = None
         if cfg.roi.mode == "auto":
-            from svc.analytics.roi import make_roi
+            from svc.analytics.roi_analyzer import make_roi
             analyzer, roi_filter = make_roi(cfg, fmt, detector)
         return cls(cfg, fmt, codec, features, analyzer, roi_filter, regions)
 

@@ -104,7 +104,7 @@ def base_encode_stage(coded_gops: Iterable[CodedGop], encoder: BaseEncoder, roi_
 
 def enhancement_region_stage(coded_gops: Iterable[CodedGop], source) -> Iterator[CodedGop]:
     """Attaches the regions the enhancement layer is limited to (``source.regions(gop)``,
-    :mod:`svc.analytics.regions`) to each GOP."""
+    :mod:`svc.analytics.enhancement_regions`) to each GOP."""
     for coded in coded_gops:
         t0 = time.perf_counter()
         coded.enh_regions = source.regions(coded.gop)
@@ -203,7 +203,7 @@ def base_decode_stage(records: Iterable[GopRecord], decoder: BaseDecoder) -> Ite
 def enhancement_decode_stage(gops: Iterable[DecodedGop], codec, on_error: str = "fail",
                              report=None, region=None) -> Iterator[DecodedGop]:
     """Adds the decoded enhancement to each GOP's base frames (full layer). ``region`` (optional, e.g.
-    :class:`svc.analytics.regions.FixedRegion`; ``region.boxes(first_frame, count)``): decode the
+    :class:`svc.analytics.enhancement_regions.FixedRegion`; ``region.boxes(first_frame, count)``): decode the
     enhancement only where the GOP's boxes are (all of them, over the GOP), the base elsewhere."""
     from svc.errors import BitstreamError
 

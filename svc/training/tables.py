@@ -1,4 +1,4 @@
-"""Learning the block coder's context tables from training clips (:mod:`svc.enhancement.entropy`).
+"""Learning the block coder's context tables from training clips (:mod:`svc.enhancement.context_tables`).
 
 The encoder codes every training clip (:data:`svc.datasets.clips.TRAIN_CLIPS`; never an evaluation
 clip) at every quality, exactly as a stream is coded (restoration included), and counts each (family,
@@ -26,7 +26,7 @@ def count_clip(name: str, frames: int, qp: float, qualities, tables_path, restor
     """Symbol counts of coding ``gops`` GOPs of clip ``name`` (base at ``qp``) at each quality."""
     from svc.config import load_config
     from svc.datasets.clips import base_coding, clip
-    from svc.enhancement.entropy import EntropyModel, empty_counts
+    from svc.enhancement.context_tables import EntropyModel, empty_counts
     from svc.enhancement.zoo import load_codec_for_encoding
 
     over = {"base.qp": qp, "enhancement.restoration": restoration_model is not None}
@@ -50,7 +50,7 @@ def train_tables(out, iterations: int = 2, frames: int = 32, qps=(32, 37), quali
                  clips=TRAIN_CLIPS, jobs: int = 2, gops: int = 1, strength: float = 8.0, init=None,
                  restoration_model=None, log=print) -> Path:
     """Writes the tables to ``out`` (npz of counts per family, and ``strength``); returns the path."""
-    from svc.enhancement.entropy import NAMES, EntropyModel, empty_counts
+    from svc.enhancement.context_tables import NAMES, EntropyModel, empty_counts
 
     check_training(clips)
     out = Path(out)

@@ -25,7 +25,7 @@ class ids are the contiguous 0-based COCO-80 ids of YOLO / SFU-HW-Tracks (0 = pe
 """
 from __future__ import annotations
 
-from svc.analytics.detectors.boxes import batched_nms, clip_boxes, nms, xywh_to_xyxy, xyxy_to_xywh
+from svc.analytics.detectors.box_ops import batched_nms, clip_boxes, nms, xywh_to_xyxy, xyxy_to_xywh
 from svc.analytics.detectors.coco import COCO80_TO_91, COCO91_TO_80, COCO_IDS, COCO_NAMES, class_ids_from_names
 from svc.analytics.detectors.core import (Detections, Detector, auto_backend, available_detectors, filter_classes,
                                           make_detector, register_detector)

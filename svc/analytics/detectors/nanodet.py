@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from svc.analytics.detectors.boxes import batched_nms, xyxy_to_xywh
+from svc.analytics.detectors.box_ops import batched_nms, xyxy_to_xywh
 from svc.analytics.detectors.core import Detections, register_detector
 from svc.analytics.detectors.imaging import Letterbox, yuv_to_bgr
 from svc.analytics.detectors.nanodet_weights import WEIGHTS_SHA256

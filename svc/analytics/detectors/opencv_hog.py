@@ -8,7 +8,7 @@ from typing import Iterable
 
 import numpy as np
 
-from svc.analytics.detectors.boxes import clip_boxes, nms
+from svc.analytics.detectors.box_ops import clip_boxes, nms
 from svc.analytics.detectors.core import Detections, register_detector
 from svc.analytics.detectors.imaging import yuv_to_bgr
 from svc.errors import InputError, ModelError

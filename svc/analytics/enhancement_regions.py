@@ -3,7 +3,7 @@ inside which the enhancement layer may spend bits (``enhancement.roi``).
 
 - :class:`DetectorRegions` (``auto``): the encoder-side detector on the original frames, boxes of
   ``analytics.classes`` grown by ``roi.margin`` and smoothed over ``roi.temporal`` frames (the same
-  analysis as the ROI base layer, :class:`svc.analytics.roi.RoiAnalyzer`);
+  analysis as the ROI base layer, :class:`svc.analytics.roi_analyzer.RoiAnalyzer`);
 - :class:`MotRegions` (a MOT file): the rows of each frame (frames from 1, x, y, w, h in columns 3-6),
   grown by ``roi.margin``.
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from svc.analytics.roi import grow_boxes
+from svc.analytics.roi_analyzer import grow_boxes
 from svc.errors import InputError
 
 
@@ -99,7 +99,7 @@ def make_regions(cfg, fmt, detector=None):
     if mode == "off":
         return None
     if mode == "auto":
-        from svc.analytics.roi import make_roi
+        from svc.analytics.roi_analyzer import make_roi
 
         analyzer, _ = make_roi(cfg, fmt, detector)
         return DetectorRegions(analyzer)

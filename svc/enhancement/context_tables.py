@@ -26,7 +26,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from svc.entropy import PRECISION, RansReader, encode, escape_bits, localised, quantised_cdf
+from svc.rans import PRECISION, RansReader, encode, escape_bits, localised, quantised_cdf
 
 COEF_K = 16        # coefficient levels -16..16 are modelled, larger ones escape
 ADAPT_STRENGTH = 64   # symbols a static table weighs against a GOP's own counts (syntax: fixed)
@@ -338,7 +338,7 @@ class SymbolWriter(_Adaptive):
 
 class SymbolReader(_Adaptive):
     """Decodes passes of symbols from one rANS string, in the order they were put (a
-    :class:`svc.entropy.RansReader` over the model's tables, addressed by family and context);
+    :class:`svc.rans.RansReader` over the model's tables, addressed by family and context);
     ``adapt`` as for :class:`SymbolWriter` (call :meth:`frame_done` after each frame)."""
 
     def __init__(self, model: EntropyModel, data: bytes, max_symbols: int, adapt: bool = False):
