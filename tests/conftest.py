@@ -82,3 +82,15 @@ def run_cli(*args, input=None, check=True, env=None, timeout=300, cwd=ROOT):
     if check and p.returncode != 0:
         raise AssertionError(f"{cmd} failed ({p.returncode}): {p.stderr.decode(errors='replace')[-2000:]}")
     return p
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """One local Ray instance per test process, for every test that uses Ray (they share an xdist
+    group, so one instance serves them all): its address for ``--ray`` / ``ray=``."""
+    ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'svc[ray]')")
+    from svc.pipeline.parallel import connect_ray
+
+    connect_ray("local", 2)
+    yield "local"
+    ray.shutdown()

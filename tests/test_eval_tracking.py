@@ -74,8 +74,9 @@ def test_missing_everything_is_a_clear_error(tmp_path):
                            str(tmp_path / "o"), "-q"])
 
 
-def test_ray_backend(ctc_tree, tmp_path):
-    pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'svc[ray]')")
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray")
+def test_ray_backend(ctc_tree, tmp_path, local_ray):
     assert _run(ctc_tree, tmp_path / "ray", "--ray", "local", "--configurations", "uncompressed") == 0
     assert len(list(csv.DictReader(open(tmp_path / "ray" / "results.csv")))) == 1
 

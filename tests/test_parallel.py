@@ -89,6 +89,7 @@ def _long_input(path, frames, w=64, h=48):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("frames, options", [(3000, {"no_enhancement": True}), (480, {})],
                          ids=["base-3000-frames", "full-480-frames"])
 def test_long_input_codes_in_bounded_memory_with_the_same_bytes(tmp_path, frames, options):
@@ -139,16 +140,8 @@ def test_many_streams_share_one_pool_with_one_mot_file_each(streams, carphone_yu
     assert run_main(analyze_command, [*map(str, inputs), "-o", str(tmp_path / "file.txt"), "-q", "-y"]) == 1
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray = pytest.importorskip("ray")
-    from svc.pipeline.parallel import connect_ray
-
-    connect_ray("local", 2)
-    yield "local"
-    ray.shutdown()
-
-
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray")
 def test_ray_gives_the_same_bytes_frames_and_rows(streams, carphone_yuv, local_ray, tmp_path):
     """--ray (a local Ray instance): encode, full decode and base analysis on Ray actors equal --jobs 1."""
     buf = {}
