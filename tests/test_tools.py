@@ -23,6 +23,8 @@ SMOKE = {
     "bench_denoise.py": ["--frames", "4", "--noise", "15", "--qps", "37", "--no-detection", "--out", "{tmp}"],
     "bench_features.py": ["--clips", "carphone", "--frames", "4", "--qps", "42", "--quantisers", "0", "--out", "{tmp}"],
     "make_reference_streams.py": ["{tmp}", "base-v1"],
+    "rd_base_settings.py": ["--clips", "carphone", "--frames", "4", "--qps", "32", "42", "--settings",
+                            "svc now (gop 16, fast)", "gop 32, fast, bframes 3"],
     "bench_parallel.py": ["--clip", "carphone", "--size", "176x144", "--frames", "8", "--jobs", "1", "2",
                           "--stages", "decode", "analyze"],
     "bench_latent.py": ["--clips", "carphone", "--frames", "1", "--rates", "0,1"],

@@ -3,7 +3,7 @@
 
     python tools/rd_latent.py [--clips carphone bikes:100 bbb] [--frames 16] [--qualities 0 .2 .4 .6 .8 1]
                               [--qps 22 27 32 37 42 47] [--model NAME|PATH] [--recon-model PATH]
-                              [--nonscalable-model PATH] [--out results/latent]
+                              [--nonscalable-model PATH] [--compare LABEL=PATH ...] [--out results/latent]
 
 Machines (reference: NanoDet-g on the original frames; mAP@0.5 ranked down to --map-floor, MOTA of svc's
 tracker, as ``tools/bench_features.py``), against the kbps the detector's input costs:
@@ -19,6 +19,10 @@ tracker, as ``tools/bench_features.py``), against the kbps the detector's input 
 
 Humans: PSNR-Y and MS-SSIM of ``latent full`` (base + enhancement, both at each quality) against kbps,
 against x265 intra, x265 inter (svc's base settings) and ``--nonscalable-model`` when given.
+
+``--compare LABEL=PATH`` adds another latent model's base and full curves (e.g. an ablation: the same
+weights without the reconstruction offsets or without the variable-rate hyper-latent, or a model trained
+at one rate), with their BD-rates against the main model (positive: the other model needs more bits).
 
 BD-rates (percent, negative = fewer bits) over each curve's operational points: machines on mAP@0.5,
 latent base against (a)-(d); humans on PSNR-Y, latent full against the others. Speed: frames per
@@ -100,6 +104,8 @@ def main(argv=None):
     ap.add_argument("--model", help="latent codec (zoo name or weights file; default: the shipped one)")
     ap.add_argument("--recon-model", help="(a): the network trained for reconstruction only (default: --model)")
     ap.add_argument("--nonscalable-model", help="a non-scalable network of the same size, for the human curve")
+    ap.add_argument("--compare", action="append", default=[], metavar="LABEL=PATH",
+                    help="another latent model's curves, BD-rates against the main model (repeatable)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--map-floor", type=float, default=0.05)
     ap.add_argument("--out", default="results/latent")
@@ -110,6 +116,12 @@ def main(argv=None):
     codec = LatentCodec.load(args.model)
     recon_codec = LatentCodec.load(args.recon_model) if args.recon_model else codec
     nonscalable = LatentCodec.load(args.nonscalable_model) if args.nonscalable_model else None
+    others = {}
+    for item in args.compare:
+        label, _, path = item.partition("=")
+        if not path:
+            ap.error(f"--compare {item}: expected LABEL=PATH")
+        others[label] = LatentCodec.load(path)
     sd = SplitDetector("stage2", threads=args.threads)
     det = sd.detector
     threshold = det.min_score
@@ -156,6 +168,10 @@ def main(argv=None):
             if nonscalable is not None:
                 s = latent_points(nonscalable, frames, q, q, secs, sd, lbs[0], args.map_floor)
                 add("non-scalable", s["full_kbps"], pics=s["pics"], quality=q)
+            for label, other in others.items():
+                o = latent_points(other, frames, q, q, secs, sd, lbs[0], args.map_floor)
+                add(f"{label} base", o["base_kbps"], o["dets"], quality=q)
+                add(f"{label} full", o["full_kbps"], pics=o["pics"], quality=q)
         for qp in args.qps:
             for curve, gop in (("(b) x265 intra", 1), ("(c) HEVC base", 16)):
                 done = BaseEncoder(fmt, BaseConfig(qp=qp, gop=gop)).encode_sequence(frames, gop)
@@ -183,6 +199,13 @@ def main(argv=None):
                 value = bd_rate_or_nan(ra, ma, *curve(test, metric))
                 bd.append({"clip": spec, "test": test, "anchor": anchor, "metric": metric, "bd_rate_percent": value})
                 print(f"  BD-rate {test} vs {anchor} on {metric}: {value:+.1f}%")
+        for label in others:
+            for part, metric in (("base", "mAP50"), ("full", "PSNR_Y")):
+                ra, ma = curve(f"latent {part}", metric)
+                value = bd_rate_or_nan(ra, ma, *curve(f"{label} {part}", metric))
+                bd.append({"clip": spec, "test": f"{label} {part}", "anchor": f"latent {part}", "metric": metric,
+                           "bd_rate_percent": value})
+                print(f"  BD-rate {label} {part} vs latent {part} on {metric}: {value:+.1f}%")
     write_csv(out / "latent_rd.csv", [{k: v for k, v in r.items()} for r in table])
     write_csv(out / "latent_bd.csv", bd)
     print(f"\nmachine load at end: {os.getloadavg()[0]:.2f}; wrote {out / 'latent_rd.csv'} and {out / 'latent_bd.csv'}")

@@ -101,7 +101,8 @@ def simulcast_points(anchor, base_kbps, curve, key="psnr_y"):
 
 def read_clip(spec: str, frames: int):
     """(FrameList, name) of a file, or of a named clip of svc.datasets.clips as ``name[:first]``
-    (e.g. ``bikes:208``: frames 208.. of bikes, which the restoration network never saw)."""
+    (e.g. ``bikes:208``: frames 208.. of bikes; its video trained the restoration network, so the
+    report labels it "seen in training", :func:`svc.datasets.registry.label`)."""
     if Path(spec).exists():
         return FrameList.read(spec, frames), Path(spec).stem
     from svc.datasets.clips import clip
@@ -150,7 +151,8 @@ def main(argv=None):
     fig, axes = plt.subplots(1, len(args.clips), figsize=(6.5 * len(args.clips), 4.8), squeeze=False)
     for ax, path in zip(axes[0], args.clips):
         clip, name = read_clip(path, args.frames)
-        print(f"\n{name} ({len(clip.frames)} frames, {clip.format.width}x{clip.format.height})")
+        from svc.datasets.registry import label
+        print(f"\n{name} ({len(clip.frames)} frames, {clip.format.width}x{clip.format.height}; {label(path)})")
         anchor = [point(clip, qp) for qp in args.qps]
         for r in anchor:
             rows.append({"clip": name, "curve": "single layer (svc base only)", **r})
