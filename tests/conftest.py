@@ -72,16 +72,52 @@ def moving_clip(width=176, height=144, frames=40, seed=0, bit_depth=8):
     return out
 
 
-def run_cli(*args, input=None, check=True, env=None, timeout=300, cwd=ROOT):
-    """Runs an svc command (``svc-encode ...``) as ``python -m svc encode ...`` in a new process (works
-    without the console scripts on PATH)."""
+def run_cli(*args, input=None, check=True, env=None, timeout=300, cwd=ROOT, process=False):
+    """Runs an svc command (``svc-encode ...``) and returns a ``subprocess.CompletedProcess`` (bytes
+    stdout/stderr). In this process, through the same entry point as the console script (``python -m
+    svc``: argument parsing, run_main's exit statuses, standard streams swapped for buffers), unless
+    ``process`` is set or an environment / working folder is asked for: then as ``python -m svc ...``
+    in a new process (what a subprocess proves: a real pipe, exit through the interpreter)."""
     cmd, *rest = args
-    p = subprocess.run([sys.executable, "-m", "svc", cmd.removeprefix("svc-"), *map(str, rest)], input=input,
-                       capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-                       timeout=timeout, cwd=cwd)
+    argv = [cmd.removeprefix("svc-"), *map(str, rest)]
+    if process or env or cwd != ROOT:
+        p = subprocess.run([sys.executable, "-m", "svc", *argv], input=input, capture_output=True,
+                           env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, timeout=timeout, cwd=cwd)
+    else:
+        p = _run_in_process(argv, input)
     if check and p.returncode != 0:
         raise AssertionError(f"{cmd} failed ({p.returncode}): {p.stderr.decode(errors='replace')[-2000:]}")
     return p
+
+
+def _run_in_process(argv, input):
+    import io
+
+    from svc.cli import main
+
+    out, err = io.BytesIO(), io.BytesIO()
+    streams = (io.TextIOWrapper(io.BytesIO(input or b""), encoding="utf-8"),
+               io.TextIOWrapper(out, encoding="utf-8", write_through=True),
+               io.TextIOWrapper(err, encoding="utf-8", write_through=True))
+    saved = sys.stdin, sys.stdout, sys.stderr, sys.argv[:]
+    sys.stdin, sys.stdout, sys.stderr = streams
+    code = 0
+    try:
+        main(argv)
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except Exception:           # what the interpreter does with an uncaught exception (--debug)
+        import traceback
+        traceback.print_exc()
+        code = 1
+    finally:
+        for s in streams[1:]:
+            try:
+                s.flush()
+            except ValueError:      # closed by the command (a pipe's reader went away)
+                pass
+        sys.stdin, sys.stdout, sys.stderr, sys.argv[:] = saved
+    return subprocess.CompletedProcess(["svc", *argv], code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="session")
