@@ -76,15 +76,11 @@ def tu_flat(tu_idx, mode_id, cue):
     return (PLANE_OF_TU[tu_idx] * 5 + mode_id) * N_CUE + cue
 
 
-def coef_base(intra: bool, cue_tu):
-    """The part of a level's context fixed per TU: plane, frame type, cue."""
-    return PLANE_OF_TU * S_PLANE + int(intra) * S_INTRA + cue_tu
-
-
-def coef(plane, intra: bool, band, is_last, last_bucket, cue):
-    """Context of a level: plane, frame type, band of its scan position, whether it is the last
-    one, the TU's last-position bucket and cue; broadcasts."""
-    return plane * S_PLANE + int(intra) * S_INTRA + band * S_BAND + is_last * S_ISLAST + last_bucket * S_LB + cue
+def coef(plane, intra, band, is_last, last_bucket, cue):
+    """Context of a level: plane, frame type (``intra`` a bool or an array of them), band of its scan
+    position, whether it is the last one, the TU's last-position bucket and cue; broadcasts."""
+    return (plane * S_PLANE + np.asarray(intra, np.int64) * S_INTRA + band * S_BAND + is_last * S_ISLAST
+            + last_bucket * S_LB + cue)
 
 
 def coef_positions(last, tu_idx, cue, intra: bool):

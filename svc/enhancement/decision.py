@@ -11,7 +11,7 @@ import numpy as np
 
 from svc.enhancement import contexts as cx
 from svc.enhancement import dmotion
-from svc.enhancement.contexts import BAND, LAST_BUCKET, N_CUE, PLANE_OF_TU, S_BAND, S_INTRA, S_ISLAST, S_LB, S_PLANE
+from svc.enhancement.contexts import BAND, LAST_BUCKET, N_CUE, PLANE_OF_TU
 from svc.enhancement.context_tables import COEF_K
 from svc.enhancement.predict import DELTAS
 
@@ -43,12 +43,11 @@ def zero_run_bits(model):
     z = model.derived.get("zero_run")
     if z is None:
         b0 = model.bits["coef"][:, COEF_K]                        # bits of level 0 per context
-        base = (np.arange(2)[:, None, None] * S_PLANE + np.arange(2)[None, :, None] * S_INTRA
-                + np.arange(N_CUE)[None, None, :]).reshape(-1)        # (2 * 2 * N_CUE,)
-        z = np.zeros((base.size, 64))
+        plane, intra, cue = (g.reshape(-1, 1) for g in np.meshgrid(np.arange(2), np.arange(2), np.arange(N_CUE),
+                                                                    indexing="ij"))   # (2 * 2 * N_CUE, 1)
+        z = np.zeros((plane.size, 64))
         for last in range(1, 64):
-            ctx = base[:, None] + BAND[:last] * S_BAND + LAST_BUCKET[last] * S_LB
-            z[:, last] = b0[ctx].sum(-1)
+            z[:, last] = b0[cx.coef(plane, intra, BAND[:last], 0, LAST_BUCKET[last], cue)].sum(-1)
         model.derived["zero_run"] = z
     return z
 
@@ -68,7 +67,6 @@ def quantise_rd(coder, coefs, step_tu, lam, wt, intra, cue_tu, model):
     mi, bi, ti, ki = idx
     av = a[idx]
     lv = lvl[idx]
-    base = PLANE_OF_TU[ti] * S_PLANE + int(intra) * S_INTRA + cue_tu[bi, ti] + BAND[ki] * S_BAND
     coef_bits = m.bits["coef"]
     flat = coef_bits.ravel()
     width = coef_bits.shape[1]
@@ -85,14 +83,14 @@ def quantise_rd(coder, coefs, step_tu, lam, wt, intra, cue_tu, model):
 
     lst = last[mi, bi, ti]
     if cfg.rdoq:
-        ctx = base + LAST_BUCKET[lst] * S_LB
+        ctx = cx.coef(PLANE_OF_TU[ti], intra, BAND[ki], 0, LAST_BUCKET[lst], cue_tu[bi, ti])
         lo = lv - 1
         w = (wt[ti] * step_tu[ti] ** 2)
         j_hi = w * (av - lv) ** 2 + lam * bits_of(ctx, lv)
         j_lo = w * (av - lo) ** 2 + lam * bits_of(ctx, lo)
         lv = np.where(j_lo < j_hi, lo, lv)
         keep = lv > 0
-        mi, bi, ti, ki, av, lv, base = mi[keep], bi[keep], ti[keep], ki[keep], av[keep], lv[keep], base[keep]
+        mi, bi, ti, ki, av, lv = mi[keep], bi[keep], ti[keep], ki[keep], av[keep], lv[keep]
         # the last position may move back (np.nonzero order: scan position ascending per unit)
         t = np.ravel_multi_index((mi, bi, ti), last.shape)
         ends = np.r_[t[1:] != t[:-1], True] if t.size else np.zeros(0, bool)
@@ -112,7 +110,7 @@ def quantise_rd(coder, coefs, step_tu, lam, wt, intra, cue_tu, model):
     tu_base = ((PLANE_OF_TU * 2 + int(intra)) * N_CUE)[None, None, :] + cue_tu[None]   # (1, NB, 6)
     b = z[tu_base, lc]
     is_last = ki == lst
-    ctx = base + LAST_BUCKET[lst] * S_LB + is_last * S_ISLAST
+    ctx = cx.coef(PLANE_OF_TU[ti], intra, BAND[ki], is_last, LAST_BUCKET[lst], cue_tu[bi, ti])
     contrib = bits_of(ctx, lv) - np.where(is_last, 0.0, coef_bits[ctx, COEF_K])
     b = b + np.bincount(tflat, contrib, last.size).reshape(last.shape)
     nm = coefs.shape[0]

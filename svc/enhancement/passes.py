@@ -23,7 +23,7 @@ and selects every item, in the same order.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -55,7 +55,6 @@ class FrameSymbols:
     tu_cbf: np.ndarray = None
     last: np.ndarray = None
     levels: np.ndarray = None
-    decoded: dict = field(default_factory=dict)
 
     def __post_init__(self):
         nb = self.ids.size
