@@ -282,8 +282,8 @@ def _encode_latent(source, out_fh, cfg: SvcConfig, latent, progress=None, jobs: 
     t0 = time.perf_counter()
     gops = GopBuffer(source, cfg.base.gop)
     if jobs > 1 or ray is not None:
-        from svc.pipeline.parallel import parallel_latent_gops
-        coded = parallel_latent_gops(gops, cfg, source.format, jobs, ray)
+        from svc.pipeline.parallel import parallel_coded_gops
+        coded = parallel_coded_gops(gops, cfg, source.format, jobs, ray)
     else:
         coded = latent_encode_stage(analysis_stage(gops, None), latent)
     return _drain(write_stage(coded, writer, pixels=False), writer, stats, progress, t0)

@@ -255,52 +255,33 @@ def _init_encode(cfg, fmt, threads):
 
 
 def _encode_gop(gop):
-    """One GOP through the serial encode stages; its originals are not sent back (the caller has them)."""
+    """One GOP through the serial encode stages (the latent codec's, for a latent encoder); its
+    originals are not sent back (the caller has them)."""
     from svc.pipeline.encode import coded_gops
+    from svc.pipeline.stages import analysis_stage, latent_encode_stage
 
     s = _STATE
     e = s["encoder"]
-    (coded,) = list(coded_gops(iter([gop]), s["cfg"], s["fmt"], e.codec, e.analyzer, e.roi_filter, e.features,
-                               e.regions))
+    if e.latent is not None:
+        (coded,) = list(latent_encode_stage(analysis_stage([gop], None), e.latent))
+    else:
+        (coded,) = list(coded_gops(iter([gop]), s["cfg"], s["fmt"], e.codec, e.analyzer, e.roi_filter, e.features,
+                                   e.regions))
     coded.gop = type(gop)(gop.index, gop.first_frame, [])
     return coded
 
 
 def parallel_coded_gops(gops, cfg, fmt, jobs: int, ray: str | None = None):
-    """:func:`svc.pipeline.encode.coded_gops` of ``gops`` in ``jobs`` worker processes, each building the
-    encoder ``cfg`` describes (``cfg`` with the ROI rate control in effect); yielded in order with
-    their original frames (at most ``2 * jobs`` GOPs in flight); ``ray``: on Ray actors."""
-    threads = worker_threads(jobs, ray)
+    """:func:`svc.pipeline.encode.coded_gops` (or, with ``cfg.latent.enabled``, the latent codec's stage)
+    of ``gops`` in ``jobs`` worker processes, each building the encoder ``cfg`` describes (``cfg`` with
+    the ROI rate control in effect); yielded in order with their original frames (at most ``2 * jobs``
+    GOPs in flight); ``ray``: on Ray actors. The same bytes as the serial stages."""
     held = deque()
 
     def feed():
         for gop in gops:
             held.append(gop)
             yield gop
-    for coded in ordered_map(_encode_gop, feed(), jobs, _init_encode, (cfg, fmt, threads), ray=ray):
-        coded.gop = held.popleft()
-        yield coded
-
-
-def _encode_latent_gop(gop):
-    """One GOP through the latent codec's encode stage; its originals are not sent back."""
-    from svc.pipeline.stages import analysis_stage, latent_encode_stage
-
-    (coded,) = list(latent_encode_stage(analysis_stage([gop], None), _STATE["encoder"].latent))
-    coded.gop = type(gop)(gop.index, gop.first_frame, [])
-    return coded
-
-
-def parallel_latent_gops(gops, cfg, fmt, jobs: int, ray: str | None = None):
-    """The latent codec's coded GOPs of ``gops`` in ``jobs`` workers (each building the latent layer
-    ``cfg`` names), in order, with their original frames: the same bytes as the serial stage."""
-    held = deque()
-
-    def feed():
-        for gop in gops:
-            held.append(gop)
-            yield gop
-    for coded in ordered_map(_encode_latent_gop, feed(), jobs, _init_encode, (cfg, fmt, worker_threads(jobs, ray)),
-                             ray=ray):
+    for coded in ordered_map(_encode_gop, feed(), jobs, _init_encode, (cfg, fmt, worker_threads(jobs, ray)), ray=ray):
         coded.gop = held.popleft()
         yield coded

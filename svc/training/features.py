@@ -239,15 +239,22 @@ HELP = "the feature layer's quantisers and context tables (designed on the train
 #: svc-train features --split stage2 --frames 48 --compand 3 --rdo 0.15 --base-qps 27 32 37
 
 
+def default_clips() -> list[str]:
+    """The feature design's default clips: :data:`svc.datasets.clips.TRAIN_CLIPS` without the stills."""
+    from svc.datasets.clips import TRAIN_CLIPS
+
+    return [n for n in TRAIN_CLIPS if not n.startswith("still_")]
+
+
 def training_clips(frames: int, names=None):
     """Frames of the training clips (default :data:`svc.datasets.clips.TRAIN_CLIPS` without the stills):
     ``frames`` of bbb_train, a quarter of that of each pan."""
     import sys
 
-    from svc.datasets.clips import TRAIN_CLIPS, clip
+    from svc.datasets.clips import clip
     from svc.datasets.registry import check_training
 
-    names = [n for n in TRAIN_CLIPS if not n.startswith("still_")] if names is None else list(names)
+    names = default_clips() if names is None else list(names)
     check_training(names)
     out = []
     for name in names:
@@ -289,14 +296,12 @@ def run(args, argv) -> int:
     """``svc-train features`` with parsed ``args`` (``argv``, its own arguments, is stored in the file)."""
     import shlex
 
-    from svc.datasets.clips import TRAIN_CLIPS
-
     from svc.shipped import check_output
 
     out = check_output(args.out or f"nanodet-g-{args.split}-v4.npz", args.into_package)
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = "svc-train features " + " ".join(shlex.quote(a) for a in argv)
-    names = args.clips or [n for n in TRAIN_CLIPS if not n.startswith("still_")]
+    names = args.clips or default_clips()
     model = design_model(training_clips(args.frames, names), args.split, args.levels, samples=args.samples,
                          source=cmd, steps=None if args.ecsq else (args.steps or STEPS), compand_slope=args.compand,
                          rdo=args.rdo, base_qps=tuple(args.base_qps))
