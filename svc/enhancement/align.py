@@ -13,6 +13,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from svc.enhancement import kernels
+
 
 ALIGN_BLOCK = 8      # luma block of the aligned grid
 COARSE_SEARCH = 4    # 1/8-resolution full search range: +-32 luma pixels
@@ -105,6 +107,11 @@ def _refine(cur: np.ndarray, ref: np.ndarray, centres: np.ndarray, block: int, u
     """Vectors within +-1 of ``centres`` (By, Bx, 2) minimising SAD + cost * |v| (ties: the first
     offset in raster order), and their SAD. Reference samples outside the plane repeat its edge."""
     by, bx = centres.shape[:2]
+    if kernels.ENABLED:
+        vy, vx, sad = kernels.refine(np.ascontiguousarray(cur), np.ascontiguousarray(ref),
+                                     np.ascontiguousarray(centres[..., 0], np.int64),
+                                     np.ascontiguousarray(centres[..., 1], np.int64), block, VECTOR_COST * unit)
+        return np.stack([vy, vx], -1), sad
     c = block + 2
     win = _cells(ref, centres, block)
     # the current blocks in the same cell layout, each block at (1, 1) inside its cell

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from svc.enhancement import contexts as cx
-from svc.enhancement import dmotion
+from svc.enhancement import dmotion, kernels
 from svc.enhancement.contexts import BAND, LAST_BUCKET, N_CUE, PLANE_OF_TU
 from svc.enhancement.context_tables import COEF_K
 from svc.enhancement.predict import DELTAS
@@ -22,6 +22,11 @@ def search_delta(coder, o_y, prev_full_y, mv):
     """Encoder: per unit, the refinement (index into DELTAS) of least luma SAD."""
     mc = dmotion.LumaMC(prev_full_y, coder.maxv)
     rng = coder.config.mv_range
+    if kernels.ENABLED and rng >= 1:
+        return kernels.best_refinement(mc.phases, np.ascontiguousarray(o_y, np.int32),
+                                       np.ascontiguousarray(mv[..., 0], np.int64),
+                                       np.ascontiguousarray(mv[..., 1], np.int64), DELTAS.astype(np.int64), rng,
+                                       PU, dmotion.PAD)
     best = best_i = None
     ob = o_y.reshape(coder.by, PU, coder.bx, PU)
     for i, (dy, dx) in enumerate(DELTAS):

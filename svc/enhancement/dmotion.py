@@ -18,6 +18,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from svc.enhancement import kernels
+
 PU = 16            # prediction unit (luma samples)
 SEARCH_Q = 6       # quarter-resolution full search range: +-24 luma samples
 PAD = 48           # reference padding (luma samples) >= max vector + filter reach
@@ -29,7 +31,9 @@ _TAPS = np.array([[0, 0, 0, 64, 0, 0, 0, 0],
 
 
 def _down(plane: np.ndarray, f: int) -> np.ndarray:
-    """f x f integer mean (rounded), plane dims multiples of f."""
+    """f x f integer mean (rounded), plane dims multiples of f (int16 in, int16 out)."""
+    if kernels.ENABLED:
+        return kernels.down(np.ascontiguousarray(plane, np.int16), f)
     h, w = plane.shape
     s = plane.reshape(h // f, f, w // f, f).sum(axis=(1, 3), dtype=np.int32)
     return (s + (f * f) // 2) // (f * f)
@@ -60,9 +64,11 @@ def _sads(cur, ref, bs, vy, vx, offs, pad):
     by, bx = vy.shape
     rp = np.pad(ref, pad, mode="edge")
     wp = rp.shape[1]
-    ys, xs = _grid(by, bx, bs)
     ty = np.clip(vy[None] + offs[:, 0, None, None], -pad, pad)                     # (K,By,Bx)
     tx = np.clip(vx[None] + offs[:, 1, None, None], -pad, pad)
+    if kernels.ENABLED:
+        return kernels.block_sads(cur, rp, pad, bs, ty.astype(np.int64), tx.astype(np.int64)), ty, tx
+    ys, xs = _grid(by, bx, bs)
     base = ((ys + pad) * wp + xs + pad).astype(np.int32)                            # (By,Bx,bs,bs)
     idx = base[None] + (ty * wp + tx)[..., None, None].astype(np.int32)
     r = np.take(rp, idx)                                                             # (K,By,Bx,bs,bs)
@@ -83,6 +89,8 @@ def _full_search(cur, ref, bs, rng):
     by, bx = h // bs, w // bs
     rp = np.pad(ref, rng, mode="edge")
     offs = _offsets(rng)
+    if kernels.ENABLED:
+        return kernels.full_search(cur, rp, bs, rng, offs)
     win = np.lib.stride_tricks.sliding_window_view(rp, (h, w))                      # (2r+1, 2r+1, h, w)
     win = win[offs[:, 0] + rng, offs[:, 1] + rng]                                    # (K, h, w)
     d = np.abs(win - cur[None]).astype(np.int32)
@@ -180,6 +188,19 @@ def _bounds(bounds, pad: int, scale: int = 1):
     return b[:, :, 0], b[:, :, 1] - 1, b[:, :, 2], b[:, :, 3] - 1
 
 
+def _kernel_args(mv):
+    """(vy, vx) of (By, Bx, 2) vectors as contiguous int64 planes, for the kernels."""
+    mv = np.asarray(mv, np.int64)
+    return np.ascontiguousarray(mv[..., 0]), np.ascontiguousarray(mv[..., 1])
+
+
+def _kernel_bounds(bounds, by: int, bx: int):
+    """(bounds (By, Bx, 4) int64, has_bounds) for the kernels (zeros when there are none)."""
+    if bounds is None:
+        return np.zeros((by, bx, 4), np.int64), False
+    return np.ascontiguousarray(np.asarray(bounds, np.int64)), True
+
+
 def chroma_mc(ref: np.ndarray, mv: np.ndarray, bounds=None, origin=(0, 0)) -> np.ndarray:
     """Eighth-pel bilinear prediction of a 4:2:0 chroma plane (H/2, W/2) by luma quarter-pel vectors
     (By, Bx, 2) (= chroma eighth-pel), 8x8 chroma blocks -> (H/2, W/2) int32. ``bounds`` (By, Bx, 4):
@@ -190,6 +211,9 @@ def chroma_mc(ref: np.ndarray, mv: np.ndarray, bounds=None, origin=(0, 0)) -> np
     pad = PAD // 2
     rp = np.pad(ref.astype(np.int32), pad, mode="edge")
     by, bx = mv.shape[:2]
+    if kernels.ENABLED:
+        return kernels.chroma_mc(rp, *_kernel_args(mv), *_kernel_bounds(bounds, by, bx),
+                                 origin[0], origin[1], bs, pad)
     vy, vx = mv[..., 0], mv[..., 1]
     iy = np.clip(vy >> 3, -pad + 2, pad - 2)[:, :, None, None]
     ix = np.clip(vx >> 3, -pad + 2, pad - 2)[:, :, None, None]
@@ -220,6 +244,9 @@ def luma_mc(ref: np.ndarray, mv: np.ndarray, max_value: int = 255, bounds=None, 
     h, w = ref.shape
     by, bx = mv.shape[:2]
     rp = np.pad(ref.astype(np.int32), PAD, mode="edge")
+    if kernels.ENABLED:
+        return kernels.luma_mc(rp, *_kernel_args(mv), _TAPS.astype(np.int32), *_kernel_bounds(bounds, by, bx),
+                               origin[0], origin[1], max_value, PU, PAD)
     vy, vx = mv[..., 0], mv[..., 1]
     iy = np.clip(vy >> 2, -PAD + 4, PAD - 4)[:, :, None, None]
     ix = np.clip(vx >> 2, -PAD + 4, PAD - 4)[:, :, None, None]

@@ -1,0 +1,243 @@
+"""Compiled (numba) kernels of the block coder's and the restoration's integer hot loops.
+
+Each kernel computes exactly what its numpy reference in :mod:`svc.enhancement.dmotion` /
+:mod:`svc.enhancement.align` computes -- integer arithmetic only, the same tie-breaks -- so streams are
+byte-identical whichever runs (``tests/test_kernels.py`` checks them against each other on random
+planes, and encodes with both). The numpy code stays the reference: ``SVC_KERNELS=reference`` in the
+environment selects it (and it runs where numba cannot be imported).
+
+Compiled once per machine: ``cache=True`` keeps the machine code beside this file (or in
+``$NUMBA_CACHE_DIR``), so a process pays a few milliseconds to load it, not the compilation.
+Kernels release the GIL (``nogil``). Shapes and units are those of the reference functions.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+ENABLED = os.environ.get("SVC_KERNELS", "compiled") != "reference"
+if ENABLED:
+    try:
+        from numba import njit
+    except ImportError:          # pragma: no cover - numba is a dependency; the reference still works
+        ENABLED = False
+if not ENABLED:
+    def njit(*args, **kwargs):   # noqa: D103 - the decorator without numba: plain Python (tests only)
+        return lambda f: f
+
+
+@njit(cache=True, nogil=True)
+def down(plane, f):
+    """``f`` x ``f`` rounded integer mean of an int16 plane (dims multiples of ``f``) -> int16."""
+    h, w = plane.shape
+    out = np.empty((h // f, w // f), np.int16)
+    half, area = (f * f) // 2, f * f
+    for i in range(h // f):
+        for j in range(w // f):
+            s = 0
+            for u in range(f):
+                for v in range(f):
+                    s += plane[i * f + u, j * f + v]
+            out[i, j] = (s + half) // area
+    return out
+
+
+@njit(cache=True, nogil=True)
+def full_search(cur, rp, bs, rng, offs):
+    """Integer full search: per ``bs`` x ``bs`` block of ``cur`` (int16), the first offset of ``offs``
+    (K, 2) (in its order) of least SAD against ``rp`` (``cur``'s reference edge-padded by ``rng``).
+    Returns (vy, vx) int32 (By, Bx). Offsets outermost, whole rows innermost (vectorised)."""
+    h, w = cur.shape
+    by, bx = h // bs, w // bs
+    best = np.full((by, bx), np.int32(2 ** 31 - 1), np.int32)
+    bk = np.zeros((by, bx), np.int32)
+    col = np.empty(w, np.int32)
+    for k in range(offs.shape[0]):
+        oy, ox = rng + offs[k, 0], rng + offs[k, 1]
+        for i in range(by):
+            col[:] = 0
+            for u in range(bs):
+                rrow = rp[oy + i * bs + u, ox:ox + w]
+                crow = cur[i * bs + u]
+                for x in range(w):
+                    col[x] += abs(np.int32(rrow[x]) - np.int32(crow[x]))
+            for j in range(bx):
+                t = np.int32(0)
+                for v in range(bs):
+                    t += col[j * bs + v]
+                if t < best[i, j]:          # strictly less: the first offset of least SAD wins
+                    best[i, j] = t
+                    bk[i, j] = k
+    vy = np.empty((by, bx), np.int32)
+    vx = np.empty((by, bx), np.int32)
+    for i in range(by):
+        for j in range(bx):
+            vy[i, j], vx[i, j] = offs[bk[i, j], 0], offs[bk[i, j], 1]
+    return vy, vx
+
+
+@njit(cache=True, nogil=True)
+def block_sads(cur, rp, pad, bs, ty, tx):
+    """SAD (int32) of each ``bs`` x ``bs`` block (i, j) of ``cur`` against ``rp`` (the reference
+    edge-padded by ``pad``) displaced by (ty[k, i, j], tx[k, i, j]) (already clipped to +-pad):
+    (K, By, Bx)."""
+    K, by, bx = ty.shape
+    out = np.empty((K, by, bx), np.int32)
+    col = np.empty(bs, np.int32)
+    for k in range(K):
+        for i in range(by):
+            for j in range(bx):
+                oy, ox = i * bs + pad + ty[k, i, j], j * bs + pad + tx[k, i, j]
+                col[:] = 0
+                for u in range(bs):
+                    rrow = rp[oy + u, ox:ox + bs]
+                    crow = cur[i * bs + u, j * bs:j * bs + bs]
+                    for v in range(bs):
+                        col[v] += abs(np.int32(rrow[v]) - np.int32(crow[v]))
+                s = np.int32(0)
+                for v in range(bs):
+                    s += col[v]
+                out[k, i, j] = s
+    return out
+
+
+@njit(cache=True, nogil=True)
+def luma_mc(rp, vy, vx, taps, bounds, has_bounds, oy, ox, maxv, pu, pad):
+    """Quarter-pel 8-tap luma prediction of ``pu`` x ``pu`` blocks (see ``dmotion.luma_mc``): ``rp``
+    int32 reference padded by ``pad``; ``vy``/``vx`` (By, Bx) quarter-pel; ``taps`` (4, 8) int32;
+    ``bounds`` (By, Bx, 4) luma rectangles (used when ``has_bounds``); (``oy``, ``ox``) the first
+    block's position in blocks. -> (By * pu, Bx * pu) int32."""
+    by, bx = vy.shape
+    n = pu + 7
+    out = np.empty((by * pu, bx * pu), np.int32)
+    patch = np.empty((n, n), np.int32)
+    hor = np.empty((n, pu), np.int32)
+    for i in range(by):
+        for j in range(bx):
+            iy = min(max(vy[i, j] >> 2, -pad + 4), pad - 4)
+            ix = min(max(vx[i, j] >> 2, -pad + 4), pad - 4)
+            fy, fx = vy[i, j] & 3, vx[i, j] & 3
+            ylo = yhi = xlo = xhi = 0
+            if has_bounds:
+                ylo, yhi = bounds[i, j, 0] + pad, bounds[i, j, 1] + pad - 1
+                xlo, xhi = bounds[i, j, 2] + pad, bounds[i, j, 3] + pad - 1
+            for r in range(n):
+                yy = (i + oy) * pu + r - 3 + iy + pad
+                if has_bounds:
+                    yy = min(max(yy, ylo), yhi)
+                for c in range(n):
+                    xx = (j + ox) * pu + c - 3 + ix + pad
+                    if has_bounds:
+                        xx = min(max(xx, xlo), xhi)
+                    patch[r, c] = rp[yy, xx]
+            for r in range(n):
+                for c in range(pu):
+                    s = 0
+                    for k in range(8):
+                        s += taps[fx, k] * patch[r, c + k]
+                    hor[r, c] = s
+            for r in range(pu):
+                for c in range(pu):
+                    s = 0
+                    for k in range(8):
+                        s += taps[fy, k] * hor[r + k, c]
+                    out[i * pu + r, j * pu + c] = min(max((s + 2048) >> 12, 0), maxv)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def chroma_mc(rp, vy, vx, bounds, has_bounds, oy, ox, bs, pad):
+    """Eighth-pel bilinear chroma prediction of ``bs`` x ``bs`` blocks (see ``dmotion.chroma_mc``):
+    ``rp`` int32 chroma plane padded by ``pad``; ``bounds`` luma rectangles (halved here).
+    -> (By * bs, Bx * bs) int32."""
+    by, bx = vy.shape
+    out = np.empty((by * bs, bx * bs), np.int32)
+    for i in range(by):
+        for j in range(bx):
+            iy = min(max(vy[i, j] >> 3, -pad + 2), pad - 2)
+            ix = min(max(vx[i, j] >> 3, -pad + 2), pad - 2)
+            fy, fx = vy[i, j] & 7, vx[i, j] & 7
+            ylo = yhi = xlo = xhi = 0
+            if has_bounds:
+                ylo, yhi = bounds[i, j, 0] // 2 + pad, bounds[i, j, 1] // 2 + pad - 1
+                xlo, xhi = bounds[i, j, 2] // 2 + pad, bounds[i, j, 3] // 2 + pad - 1
+            for r in range(bs):
+                y0 = (i + oy) * bs + r + iy + pad
+                y1 = y0 + 1
+                if has_bounds:
+                    y0, y1 = min(max(y0, ylo), yhi), min(max(y1, ylo), yhi)
+                for c in range(bs):
+                    x0 = (j + ox) * bs + c + ix + pad
+                    x1 = x0 + 1
+                    if has_bounds:
+                        x0, x1 = min(max(x0, xlo), xhi), min(max(x1, xlo), xhi)
+                    a, b, cc, d = rp[y0, x0], rp[y0, x1], rp[y1, x0], rp[y1, x1]
+                    out[i * bs + r, j * bs + c] = ((8 - fy) * ((8 - fx) * a + fx * b)
+                                                   + fy * ((8 - fx) * cc + fx * d) + 32) >> 6
+    return out
+
+
+@njit(cache=True, nogil=True)
+def refine(cur, ref, cy, cx, block, unit):
+    """Per ``block`` x ``block`` block (i, j) of ``cur`` (uint8), the vector within +-1 of (cy, cx)[i, j]
+    of least SAD + ``unit`` * (|vy| + |vx|) against ``ref`` (uint8, coordinates clamped to the plane);
+    ties: the first offset in raster order (see ``align._refine``). -> (vy, vx, sad) int32 (By, Bx)."""
+    by, bx = cy.shape
+    h, w = ref.shape
+    vy = np.empty((by, bx), np.int32)
+    vx = np.empty((by, bx), np.int32)
+    sad = np.empty((by, bx), np.int32)
+    for i in range(by):
+        for j in range(bx):
+            best, bvy, bvx, bsad = np.int64(1) << 62, 0, 0, 0
+            for dy in range(-1, 2):
+                for dx in range(-1, 2):
+                    ty, tx = cy[i, j] + dy, cx[i, j] + dx
+                    y0, x0 = i * block + ty, j * block + tx
+                    s = 0
+                    if y0 >= 0 and x0 >= 0 and y0 + block <= h and x0 + block <= w:   # inside: no clamping
+                        for u in range(block):
+                            for v in range(block):
+                                s += abs(np.int32(ref[y0 + u, x0 + v]) - np.int32(cur[i * block + u, j * block + v]))
+                    else:
+                        for u in range(block):
+                            yy = min(max(y0 + u, 0), h - 1)
+                            for v in range(block):
+                                xx = min(max(x0 + v, 0), w - 1)
+                                s += abs(np.int32(ref[yy, xx]) - np.int32(cur[i * block + u, j * block + v]))
+                    cost = s + (abs(ty) + abs(tx)) * unit
+                    if cost < best:
+                        best, bvy, bvx, bsad = cost, ty, tx, s
+            vy[i, j], vx[i, j], sad[i, j] = bvy, bvx, bsad
+    return vy, vx, sad
+
+
+@njit(cache=True, nogil=True)
+def best_refinement(phases, orig, vy, vx, deltas, rng, pu, pad):
+    """Encoder: per ``pu`` x ``pu`` unit, the index into ``deltas`` (K, 2) (quarter-pel refinements
+    with max(|dy|, |dx|) <= ``rng``) whose prediction from ``phases`` (16, H + 2 pad, W + 2 pad: the
+    reference's quarter-pel phase planes, see ``dmotion.LumaMC``) at (vy, vx) + delta has the least
+    SAD against ``orig`` (int32 (H, W)); ties: the first index (see ``decision.search_delta``)."""
+    by, bx = vy.shape
+    out = np.zeros(by * bx, np.int32)
+    for i in range(by):
+        for j in range(bx):
+            best, first = np.int64(0), True
+            for k in range(deltas.shape[0]):
+                if max(abs(deltas[k, 0]), abs(deltas[k, 1])) > rng:
+                    continue
+                y, x = vy[i, j] + deltas[k, 0], vx[i, j] + deltas[k, 1]
+                iy = min(max(y >> 2, -pad + 4), pad - 4)
+                ix = min(max(x >> 2, -pad + 4), pad - 4)
+                ph = (y & 3) * 4 + (x & 3)
+                s = np.int64(0)
+                for u in range(pu):
+                    prow = phases[ph, i * pu + u + iy + pad, j * pu + ix + pad:j * pu + ix + pad + pu]
+                    orow = orig[i * pu + u, j * pu:j * pu + pu]
+                    for v in range(pu):
+                        s += abs(np.int64(orow[v]) - np.int64(prow[v]))
+                if first or s < best:
+                    best, first = s, False
+                    out[i * bx + j] = k
+    return out
