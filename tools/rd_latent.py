@@ -20,6 +20,9 @@ tracker, as ``tools/bench_features.py``), against the kbps the detector's input 
 Humans: PSNR-Y and MS-SSIM of ``latent full`` (base + enhancement, both at each quality) against kbps,
 against x265 intra, x265 inter (svc's base settings) and ``--nonscalable-model`` when given.
 
+``--single Q=PATH`` (at least 3): models trained at one quality each; their points form the
+``single-rate`` curves, and the one VBR model's BD-rate against them is the VBR target's figure.
+
 ``--compare LABEL=PATH`` adds another latent model's base and full curves (e.g. an ablation: the same
 weights without the reconstruction offsets or without the variable-rate hyper-latent, or a model trained
 at one rate), with their BD-rates against the main model (positive: the other model needs more bits).
@@ -106,6 +109,9 @@ def main(argv=None):
     ap.add_argument("--nonscalable-model", help="a non-scalable network of the same size, for the human curve")
     ap.add_argument("--compare", action="append", default=[], metavar="LABEL=PATH",
                     help="another latent model's curves, BD-rates against the main model (repeatable)")
+    ap.add_argument("--single", action="append", default=[], metavar="Q=PATH",
+                    help="a model trained at the one quality Q (svc-train latent --fixed-quality Q): its point "
+                         "at Q; the 'single-rate' curves and the VBR model's BD-rate against them (repeatable)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--map-floor", type=float, default=0.05)
     ap.add_argument("--out", default="results/latent")
@@ -122,6 +128,13 @@ def main(argv=None):
         if not path:
             ap.error(f"--compare {item}: expected LABEL=PATH")
         others[label] = LatentCodec.load(path)
+    singles = []
+    for item in args.single:
+        q, _, path = item.partition("=")
+        try:
+            singles.append((float(q), LatentCodec.load(path)))
+        except ValueError:
+            ap.error(f"--single {item}: expected Q=PATH with Q in [0, 1]")
     sd = SplitDetector("stage2", threads=args.threads)
     det = sd.detector
     threshold = det.min_score
@@ -172,6 +185,10 @@ def main(argv=None):
                 o = latent_points(other, frames, q, q, secs, sd, lbs[0], args.map_floor)
                 add(f"{label} base", o["base_kbps"], o["dets"], quality=q)
                 add(f"{label} full", o["full_kbps"], pics=o["pics"], quality=q)
+        for q, single in singles:
+            o = latent_points(single, frames, q, q, secs, sd, lbs[0], args.map_floor)
+            add("single-rate base", o["base_kbps"], o["dets"], quality=q)
+            add("single-rate full", o["full_kbps"], pics=o["pics"], quality=q)
         for qp in args.qps:
             for curve, gop in (("(b) x265 intra", 1), ("(c) HEVC base", 16)):
                 done = BaseEncoder(fmt, BaseConfig(qp=qp, gop=gop)).encode_sequence(frames, gop)
@@ -199,6 +216,11 @@ def main(argv=None):
                 value = bd_rate_or_nan(ra, ma, *curve(test, metric))
                 bd.append({"clip": spec, "test": test, "anchor": anchor, "metric": metric, "bd_rate_percent": value})
                 print(f"  BD-rate {test} vs {anchor} on {metric}: {value:+.1f}%")
+        for part, metric in (("base", "mAP50"), ("full", "PSNR_Y")) if singles else ():
+            value = bd_rate_or_nan(*curve(f"single-rate {part}", metric), *curve(f"latent {part}", metric))
+            bd.append({"clip": spec, "test": f"latent {part}", "anchor": f"single-rate {part}", "metric": metric,
+                       "bd_rate_percent": value})
+            print(f"  BD-rate latent {part} (one VBR model) vs single-rate models on {metric}: {value:+.1f}%")
         for label in others:
             for part, metric in (("base", "mAP50"), ("full", "PSNR_Y")):
                 ra, ma = curve(f"latent {part}", metric)

@@ -48,6 +48,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--width", type=int, default=64, help="N of a new model")
     p.add_argument("--export", metavar="CKPT", help="write the codec weights file of CKPT to --out and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    rates = p.add_mutually_exclusive_group()
+    rates.add_argument("--fixed-quality", type=float, metavar="Q",
+                       help="single-rate training: both layers at quality Q in [0, 1] on every picture "
+                            "(the comparison models of the VBR design); default: a random quality per layer")
+    rates.add_argument("--tie-qualities", action="store_true",
+                       help="one random quality for both layers per picture (the non-scalable twin: the base "
+                            "group is never decoded alone, its entropy model is a two-slice channel context)")
 
 
 # --------------------------------------------------------------------------- training
@@ -74,15 +81,29 @@ def lambda_of(qcode):
     return torch.exp(lerp_table(table, qcode.double() / (QCODES - 1) * (N_ANCHORS - 1))).float()
 
 
-def train_step(net, nd, x, stage: str, task_weight: float, gen):
+def quality_codes(batch: int, gen, fixed: float | None = None, tied: bool = False):
+    """Base and enhancement quality codes (two (batch,) float tensors in [0, 255]) for one training
+    step: independent uniform draws, one draw for both (``tied``), or the code of ``fixed`` in [0, 1]."""
+    import torch
+
+    if fixed is not None:
+        if not 0.0 <= fixed <= 1.0:
+            raise SystemExit(f"--fixed-quality {fixed}: expected a value in [0, 1]")
+        q = torch.full((batch,), float(round(fixed * 255.0)))
+        return q, q.clone()
+    q1 = torch.rand(batch, generator=gen) * 255.0
+    q2 = q1.clone() if tied else torch.rand(batch, generator=gen) * 255.0
+    return q1, q2
+
+
+def train_step(net, nd, x, stage: str, task_weight: float, gen, fixed: float | None = None, tied: bool = False):
     import torch
     import torch.nn.functional as F
 
     from svc.latent.model import nanodet_stage2
 
     B = x.shape[0]
-    q1 = torch.rand(B, generator=gen) * 255.0
-    q2 = torch.rand(B, generator=gen) * 255.0
+    q1, q2 = quality_codes(B, gen, fixed, tied)
     out = net(x, q1, q2)
     npix = x.shape[2] * x.shape[3]
     bits = {k: (-torch.log2(v)).reshape(B, -1).sum(1) / npix for k, v in out["lik"].items()}
@@ -148,7 +169,9 @@ def train(args, argv) -> int:
     meta = {"format": "svc-latent-checkpoint-1", "config": net.config, "stage": args.stage, "stages": stages,
             "train_sources": sorted(set(meta_prev.get("train_sources", [])) | set(sources)),
             "command": meta_prev.get("command", []) + [shlex.join(["svc-train", "latent"] + list(argv))],
-            "lambdas": list(LAMBDAS)}
+            "lambdas": list(LAMBDAS),
+            "rates": ("fixed %.3f" % args.fixed_quality if args.fixed_quality is not None
+                      else "tied" if args.tie_qualities else "independent")}
     bar = None
     if not args.quiet:
         from tqdm import tqdm
@@ -158,7 +181,7 @@ def train(args, argv) -> int:
     acc, t0 = [], time.time()
     while step < args.steps:
         x = torch.from_numpy(sampler.batch(args.batch))
-        loss, stats = train_step(net, nd, x, args.stage, args.task_weight, gen)
+        loss, stats = train_step(net, nd, x, args.stage, args.task_weight, gen, args.fixed_quality, args.tie_qualities)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(main, 1.0)
