@@ -169,3 +169,54 @@ def test_base_paths_do_not_import_torch(tmp_path, stream):
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=ROOT, timeout=120)
     assert p.returncode == 0, p.stderr
     assert p.stdout.decode().strip().splitlines()[-1] == "False"
+
+
+def test_full_decode_reads_ahead_only_from_complete_files(tmp_path, carphone_yuv):
+    """The full layer restores the next GOP while block-decoding this one (``lookahead`` 1) when the
+    stream is a complete file: the same frames as one GOP at a time, and a damaged enhancement payload
+    still gives that GOP's base frames, reported under its own index. A pipe or a followed file is not
+    read ahead (its next GOP may not exist yet)."""
+    from svc.bitstream.container import ContainerReader
+    from svc.pipeline.decoder import load_enhancement
+    from svc.pipeline.stages import base_decode_stage, enhancement_decode_stage
+    from svc.base import BaseDecoder
+
+    import svc
+
+    buf = io.BytesIO()
+    svc.encode(carphone_yuv, buf, frames=12, gop=4, qp=37, enh_quality=0.6)
+    data = bytearray(buf.getvalue())
+    path = tmp_path / "s.svc"
+    path.write_bytes(data)
+    with open(path, "rb") as fh:
+        assert ContainerReader(fh).complete_file
+    with open(path, "rb") as fh:
+        assert not ContainerReader(fh, follow=True).complete_file
+    r, w = os.pipe()
+    threading.Thread(target=lambda: (os.write(w, bytes(data)), os.close(w)), daemon=True).start()
+    with os.fdopen(r, "rb") as fh:
+        assert not ContainerReader(fh).complete_file
+
+    def run(lookahead, damage=None):
+        reader = ContainerReader(io.BytesIO(bytes(data)), on_error="skip")
+        codec = load_enhancement(reader.header)
+        reports = []
+        gops = base_decode_stage(reader, BaseDecoder(reader.header.format))
+        if damage is not None:
+            gops = (_damaged(g, damage) for g in gops)
+        out = list(enhancement_decode_stage(gops, codec, "skip", reports.append, lookahead=lookahead))
+        return out, reports
+
+    def _damaged(g, index):
+        if g.record.index == index:
+            g.record.payloads["enhancement"] = g.record.payloads["enhancement"][:40]   # cut short: refused
+        return g
+
+    a, _ = run(0)
+    b, _ = run(1)
+    assert [g.layer for g in a] == [g.layer for g in b] == ["full"] * 3
+    assert all(np.array_equal(p, q) for x, y in zip(a, b) for f, h in zip(x.frames, y.frames) for p, q in zip(f, h))
+    c, reports = run(1, damage=1)
+    assert [g.layer for g in c] == ["full", "base", "full"]
+    assert len(reports) == 1 and reports[0].startswith("GOP 1:")
+    assert all(np.array_equal(p, q) for f, h in zip(c[2].frames, a[2].frames) for p, q in zip(f, h))

@@ -266,6 +266,21 @@ class ContainerReader:
         self.header = self._read_header()
 
     # -- low-level reading -------------------------------------------------------------------
+
+    @property
+    def complete_file(self) -> bool:
+        """True when the stream is read from a regular file that is not still being written (not a
+        pipe, a socket or ``follow`` mode): the next record is there to read without waiting."""
+        import os
+        import stat
+
+        if self.follow:
+            return False
+        try:
+            return stat.S_ISREG(os.fstat(self._fh.fileno()).st_mode)
+        except (AttributeError, OSError, ValueError):     # in-memory buffers are complete too
+            return hasattr(self._fh, "getbuffer")
+
     @staticmethod
     def _pipe_fd(fh) -> int | None:
         """The descriptor of ``fh`` when it is a pipe or socket (read with a timeout in follow mode)."""

@@ -179,7 +179,15 @@ class EnhancementCodec:
 
         ``want`` ((By, Bx) bool 16x16 units, see :meth:`region_units`): region decoding. Only the
         units needed for them are decoded (a tiled stream: the tiles holding them; otherwise every
-        unit) and restored; those equal a whole decode bit for bit, every other sample is the base."""
+        unit) and restored; those equal a whole decode bit for bit, every other sample is the base.
+
+        The same as :meth:`finish_gop` of :meth:`prepare_gop` (the two halves let a decoder restore
+        the next GOP while the block decoder works on this one)."""
+        return self.finish_gop(self.prepare_gop(bases, payload, gop_index, want), info)
+
+    def prepare_gop(self, bases: list[YuvFrame], payload: bytes, gop_index: int | None = None, want=None):
+        """First half of :meth:`decode_gop`: the payload parsed and the GOP's base frames restored
+        (the zero-bit network; no block decoding). Returns the state :meth:`finish_gop` takes."""
         n = len(bases)
         mask, rects, body = syntax.unpack_layer(payload, n, self.unit_grid(), gop_index)
         inside = None if rects is None else [self.unit_map(r) for r in rects]
@@ -187,13 +195,22 @@ class EnhancementCodec:
         if want is not None:
             want = np.asarray(want, bool)
             if not want.any():                                      # no region in this GOP: the base
-                return list(bases)
+                return {"frames": list(bases)}
             area = self.coder().decoded_units(body, n, want, gop_index) if body is not None else want
         restored = self.restored(bases, area) if any(mask) else bases
         pred = [r if m else b for r, m, b in zip(restored, mask, bases)]
         if body is None:
-            return pred
-        fulls = self.coder().decode_gop(bases, pred, body, gop_index, info, inside, want)
+            return {"frames": pred}
+        return {"bases": bases, "pred": pred, "body": body, "gop_index": gop_index, "inside": inside,
+                "want": want, "area": area}
+
+    def finish_gop(self, state: dict, info: list | None = None) -> list[YuvFrame]:
+        """Second half of :meth:`decode_gop`: the block decoder on a :meth:`prepare_gop` state."""
+        if "frames" in state:
+            return state["frames"]
+        bases, area = state["bases"], state["area"]
+        fulls = self.coder().decode_gop(bases, state["pred"], state["body"], state["gop_index"], info,
+                                        state["inside"], state["want"])
         if area is None or area.all():
             return fulls
         return [self._paste(b, f, area) for b, f in zip(bases, fulls)]

@@ -150,8 +150,9 @@ def decoded_gops(reader: ContainerReader, layer: str = "base", codec_loader=None
             if codec_loader is None:
                 raise InputError("the full layer needs the enhancement decoder: pass codec_loader "
                                  "(svc.api.decoders()[0]), or decode with svc.decode")
+            # a complete file: restore the next GOP while this one is block-decoded (no added wait)
             gops = enhancement_decode_stage(gops, codec_loader(reader.header), on_error, stats.base_only.append,
-                                            region)
+                                            region, lookahead=1 if reader.complete_file else 0)
     for dec in gops:
         stats.gops += 1
         stats.frames += len(dec.frames)

@@ -201,31 +201,61 @@ def base_decode_stage(records: Iterable[GopRecord], decoder: BaseDecoder) -> Ite
 
 
 def enhancement_decode_stage(gops: Iterable[DecodedGop], codec, on_error: str = "fail",
-                             report=None, region=None) -> Iterator[DecodedGop]:
+                             report=None, region=None, lookahead: int = 0) -> Iterator[DecodedGop]:
     """Adds the decoded enhancement to each GOP's base frames (full layer). ``region`` (optional, e.g.
     :class:`svc.analytics.enhancement_regions.FixedRegion`; ``region.boxes(first_frame, count)``): decode the
-    enhancement only where the GOP's boxes are (all of them, over the GOP), the base elsewhere."""
+    enhancement only where the GOP's boxes are (all of them, over the GOP), the base elsewhere.
+
+    ``lookahead`` 1: the next GOP's restoration (:meth:`EnhancementCodec.prepare_gop`, the network)
+    runs in a thread while the block decoder works on this GOP (the same frames; one more GOP held;
+    a GOP is output only once the next one has arrived, so it suits files, not live streams); 0:
+    one GOP at a time."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
     from svc.errors import BitstreamError
 
-    for dec in gops:
-        t0 = time.perf_counter()
+    def prepare(dec):
         rec = dec.record
+        if "enhancement" in rec.errors:
+            raise BitstreamError(rec.errors["enhancement"])
+        if rec.enhancement is None:
+            return None
+        want = None
+        if region is not None:
+            want = codec.region_units(np.concatenate(region.boxes(rec.first_frame, len(dec.frames))))
+        return codec.prepare_gop(dec.frames, rec.enhancement, rec.index, want=want)
+
+    def finish(dec, started, prepared):
         try:
-            if "enhancement" in rec.errors:
-                raise BitstreamError(rec.errors["enhancement"])
-            if rec.enhancement is not None:
-                want = None
-                if region is not None:
-                    want = codec.region_units(np.concatenate(region.boxes(rec.first_frame, len(dec.frames))))
-                dec.frames = codec.decode_gop(dec.frames, rec.enhancement, rec.index, want=want)
+            state = prepared.result() if hasattr(prepared, "result") else prepared()
+            if state is not None:
+                dec.frames = codec.finish_gop(state)
                 dec.layer = "full"
         except BitstreamError as e:
             if on_error == "fail":
                 raise
             if report is not None:
-                report(f"GOP {rec.index}: enhancement layer damaged, base frames output ({e})")
-        _timed(dec.timings, "enhancement", t0)
-        yield dec
+                report(f"GOP {dec.record.index}: enhancement layer damaged, base frames output ({e})")
+        _timed(dec.timings, "enhancement", started)
+        return dec
+
+    if lookahead < 1:
+        for dec in gops:
+            yield finish(dec, time.perf_counter(), lambda d=dec: prepare(d))
+        return
+    pending = deque()
+    with ThreadPoolExecutor(1, thread_name_prefix="svc-restore") as pool:
+        try:
+            for dec in gops:
+                pending.append((dec, time.perf_counter(), pool.submit(prepare, dec)))
+                while len(pending) > lookahead:
+                    yield finish(*pending.popleft())
+            while pending:
+                yield finish(*pending.popleft())
+        finally:
+            for _, _, fut in pending:        # stopped early (an error, or the consumer closed us)
+                fut.cancel()
 
 
 def _latent_payloads(rec: GopRecord, kinds):
