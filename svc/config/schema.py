@@ -172,8 +172,9 @@ class EnhancementConfig(Section):
     KEY = "enhancement"
 
     enabled: bool = option(True, "code the enhancement layer (false: base layer only)")
-    quality: float = option(0.5, "0.0 (restoration only, a few bytes per GOP) .. 1.0 (highest rate); one coder "
-                                 "serves all", lo=0.0, hi=1.0)
+    quality: float = option(0.35, "0.0 (restoration only, a few bytes per GOP) .. 1.0 (near-transparent); the "
+                                  "PSNR moves about evenly with it (from the base's own step down); one coder serves all",
+                            lo=0.0, hi=1.0)
     restoration: bool = option(True, "restore the base at zero bits (multi-frame integer CNN) before coding")
     restoration_model: str = option("svc/enhancement/weights/svc-restore-v1.pt",
                                     "restoration weights; a relative path is taken from the project root")

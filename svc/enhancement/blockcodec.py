@@ -75,15 +75,16 @@ def _planes(frame: YuvFrame, hp: int, wp: int):
 
 
 class BlockCoder:
-    """Codes the enhancement layer of one stream at quality ``quality`` in [0, 1]."""
+    """Codes the enhancement layer of one stream at quality ``quality`` in [0, 1] over a base layer
+    coded at ``base_qp`` (the knob's range starts at the base's quantiser step)."""
 
     def __init__(self, fmt: VideoFormat, quality: float, config: BlockCoderConfig | None = None,
-                 model: EntropyModel | None = None):
+                 model: EntropyModel | None = None, base_qp: float = 37.0):
         self.format = fmt
         self.config = config or BlockCoderConfig()
         self.model = model or EntropyModel.load()
         self.quality = float(quality)
-        self.stepq = tf.step_from_quality(quality)
+        self.stepq = tf.step_from_quality(quality, base_qp)
         self.stepq_i = max(1, int(round(self.stepq * self.config.intra_step)))
         self.chroma = min(255, max(1, int(round(16 * self.config.chroma_step))))
         self.hp = -(-fmt.height // PU) * PU

@@ -64,7 +64,7 @@ class EnhancementCodec:
     def coder(self, quality: float | None = None) -> BlockCoder:
         q = self.quality if quality is None else float(quality)
         if q not in self._coders:
-            self._coders[q] = BlockCoder(self.format, q, self.coder_config, self.tables)
+            self._coders[q] = BlockCoder(self.format, q, self.coder_config, self.tables, self.base_qp)
         return self._coders[q]
 
     # -- quality figures ---------------------------------------------------------------------------
