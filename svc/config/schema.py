@@ -142,7 +142,8 @@ class BaseConfig(Section):
     rate_control: str = option("qp", "qp: constant QP | crf: constant rate factor (needed by roi.method qoffset)",
                                choices=("qp", "crf"))
     preset: str = option("fast", "x265 preset", choices=X265_PRESETS)
-    gop: int = option(16, "frames per GOP; each GOP is a closed, independently decodable HEVC GOP", lo=1, hi=1024)
+    gop: int = option(32, "frames per GOP; each GOP is a closed, independently decodable HEVC GOP (32: measured "
+                          "against 16 and 64 in docs/results.md)", lo=1, hi=1024)
     threads: int = option(0, "x265/FFmpeg threads, 0 = let them decide", lo=0, hi=256)
     denoise: float = option(0.0, "joint denoising: the base layer codes the video denoised by non-local means of "
                                  "this strength (about the noise sigma; 0 = off), the enhancement layer "
