@@ -15,7 +15,7 @@ and RaceHorses from ../shared/data) it codes
   - simulcast: the same base plus an independent single-layer stream at the full layer's PSNR (the
     anchor curve interpolated), i.e. what sending two HEVC streams would cost.
 It reports kbps, PSNR-Y, PSNR-YUV (6:1:1), MS-SSIM-Y per point, the BD-rate (PSNR-Y and MS-SSIM-Y) of
-each full-layer curve against the anchor and against simulcast, the simulcast's own BD-rate against the
+each full-layer curve against the anchor, against simulcast and against FFmpeg's x265 defaults, the simulcast's own BD-rate against the
 anchor, enhancement encode/decode fps, a CSV and a PNG plot. ``--variant label:key=value,key=value``
 adds full-layer curves with other enhancement settings (e.g. one tool switched off), so each tool's
 share of the gain is measured in the same run.
@@ -160,6 +160,7 @@ def main(argv=None):
                   f"MS-SSIM {r['msssim_y']:.4f}")
         ax.plot([r["kbps"] for r in anchor], [r["psnr_y"] for r in anchor], "k-o",
                 label="single layer: svc base only (x265 fast, closed GOP)")
+        plain = []
         if not args.no_ffmpeg_default:
             plain = [ffmpeg_default_point(clip, crf) for crf in args.qps]
             for r in plain:
@@ -186,12 +187,14 @@ def main(argv=None):
                        "bd_vs_single": bd(anchor, curve), "bd_simulcast_vs_single": bd(anchor, sim),
                        "bd_vs_simulcast": bd(sim, curve),
                        "bd_msssim_vs_single": bd(anchor, curve, "msssim_y"),
-                       "bd_msssim_simulcast_vs_single": bd(anchor, sim_ms, "msssim_y")}
+                       "bd_msssim_simulcast_vs_single": bd(anchor, sim_ms, "msssim_y"),
+                       "bd_vs_ffmpeg_default": bd(plain, curve) if plain else float("nan")}
                 summary.append(res)
                 print(f"  {tag}: BD-rate PSNR-Y vs single layer {fmt_pct(res['bd_vs_single'])} (simulcast "
                       f"{fmt_pct(res['bd_simulcast_vs_single'])}), vs simulcast {fmt_pct(res['bd_vs_simulcast'])}; "
                       f"MS-SSIM vs single layer {fmt_pct(res['bd_msssim_vs_single'])} (simulcast "
                       f"{fmt_pct(res['bd_msssim_simulcast_vs_single'])})"
+                      + (f"; vs FFmpeg x265 defaults {fmt_pct(res['bd_vs_ffmpeg_default'])}" if plain else "")
                       + (f"; zero-bit gain {res['zero_bit_gain_db']:+.3f} dB" if np.isfinite(res["zero_bit_gain_db"])
                          else ""))
                 line = ax.plot([r["kbps"] for r in curve], [r["psnr_y"] for r in curve], "-s", label=tag)[0]
