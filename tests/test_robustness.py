@@ -213,7 +213,8 @@ def test_interrupted_encode_leaves_no_output(tmp_path, carphone_yuv):
         time.sleep(0.05)
     time.sleep(0.3)
     p.send_signal(signal.SIGINT)
-    assert p.wait(60) == 130
+    rc = p.wait(60)
+    assert rc == 130, (rc, p.stderr.read().decode(errors="replace")[-2000:])
     assert not out.exists() and not list(tmp_path.glob(".int.svc*.partial"))
 
 
@@ -224,3 +225,28 @@ def test_deterministic_across_runs_and_processes(tmp_path, carphone_yuv):
     buf = io.BytesIO()
     encode(open_source(carphone_yuv, max_frames=20), buf, load_config(overrides=[{"enhancement": {"enabled": False}}]))
     assert a.read_bytes() == b.read_bytes() == buf.getvalue()
+
+
+def test_signal_inside_a_library_is_an_interruption_not_a_crash():
+    """SIGINT landing inside a library that turns the KeyboardInterrupt into its own error (numpy's C
+    import raises ImportError; seen under load when the signal hit a lazy import): exit status 130 and
+    the interruption's one line, not a traceback."""
+    import os
+    import signal
+
+    from svc.cli.common import run_main
+
+    def main(argv):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            raise ImportError("numpy._core.multiarray failed to import") from None
+
+    assert run_main(main, []) == 130
+
+    def crash(argv):
+        raise ImportError("a real import error")
+
+    with pytest.raises(ImportError):            # without a signal an error is still an error
+        run_main(crash, [])

@@ -220,3 +220,31 @@ def test_full_decode_reads_ahead_only_from_complete_files(tmp_path, carphone_yuv
     assert [g.layer for g in c] == ["full", "base", "full"]
     assert len(reports) == 1 and reports[0].startswith("GOP 1:")
     assert all(np.array_equal(p, q) for f, h in zip(c[2].frames, a[2].frames) for p, q in zip(f, h))
+
+
+def test_encode_restores_ahead_only_for_complete_inputs(carphone_yuv):
+    """The encoder restores the next GOP in a thread while block-coding this one when the input's
+    length is known (a file, frames in memory), and codes a live input (unknown length: a pipe) one GOP
+    at a time: the same bytes either way."""
+    from svc.pipeline.encoder import Encoder
+
+    cfg = load_config(overrides=[{"base": {"qp": 37, "gop": 4}, "enhancement": {"enabled": True, "quality": 0.5}}])
+    src = open_source(carphone_yuv, max_frames=12)
+    frames = list(src)
+
+    class Live:                       # what a pipe gives: frames, a format, no length
+        format = src.format
+        num_frames = None
+
+        def __iter__(self):
+            return iter(frames)
+
+    class Complete(Live):
+        num_frames = len(frames)
+
+    out = {}
+    for name, source in (("live", Live()), ("complete", Complete())):
+        buf = io.BytesIO()
+        Encoder.from_config(cfg, src.format).encode(source, buf)
+        out[name] = buf.getvalue()
+    assert out["live"] == out["complete"] and len(out["live"]) > 1000

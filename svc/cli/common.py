@@ -102,6 +102,12 @@ def run_main(main, argv=None) -> int:
             return interrupted()
         error_line(f"{e.filename}: {e.strerror or e}" if e.filename else str(e))
         return EXIT_ERROR
+    except Exception:
+        # a signal that landed inside a library (e.g. during a lazy import: numpy's C import turns
+        # the KeyboardInterrupt into an ImportError) is still the interruption, not a crash
+        if stopped and not debug:
+            return interrupted()
+        raise
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)

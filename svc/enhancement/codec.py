@@ -126,13 +126,13 @@ class EnhancementCodec:
 
     # -- encoder ----------------------------------------------------------------------------------------
     def encode_gop(self, originals: list[YuvFrame], bases: list[YuvFrame], targets: list | None = None,
-                   regions: list | None = None) -> tuple[bytes, list[YuvFrame]]:
+                   regions: list | None = None, restored: list[YuvFrame] | None = None) -> tuple[bytes, list[YuvFrame]]:
         """(payload, decoder-exact full frames) of one GOP. ``targets``: per frame a
         :meth:`quality_target` the full frame must reach; the GOP is then coded at the lowest quality
         in [stream quality, 1] found to reach every one (or 1), signalled in its payload.
         ``regions``: per frame boxes (x, y, w, h pixels) outside which nothing is coded (None: the
-        whole frame)."""
-        restored = self.restored(bases)
+        whole frame). ``restored``: :meth:`restored` of ``bases``, when already computed."""
+        restored = self.restored(bases) if restored is None else restored
         mask = [self.distortion(o, r) < self.distortion(o, b) for o, r, b in zip(originals, restored, bases)]
         pred = [r if m else b for r, m, b in zip(restored, mask, bases)]
         rects = None if regions is None else [self.unit_rects(b) for b in regions]

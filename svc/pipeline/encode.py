@@ -229,15 +229,19 @@ def encode(source, out_fh, cfg: SvcConfig, codec=None, analyzer=None, roi_filter
         from svc.pipeline.parallel import parallel_coded_gops
         coded = parallel_coded_gops(gops, cfg, fmt, jobs, ray)
     else:
-        coded = coded_gops(gops, cfg, fmt, codec, analyzer, roi_filter, features, regions)
+        # a complete input (a file of known length, frames in memory): restore the next GOP while this
+        # one is block-coded; a live input (a pipe) is coded one GOP at a time (no added wait)
+        lookahead = 1 if getattr(source, "num_frames", None) is not None else 0
+        coded = coded_gops(gops, cfg, fmt, codec, analyzer, roi_filter, features, regions, lookahead)
     return _drain(write_stage(coded, writer, pixels), writer, stats, progress, t0)
 
 
-def coded_gops(gops, cfg: SvcConfig, fmt, codec=None, analyzer=None, roi_filter=None, features=None, regions=None):
+def coded_gops(gops, cfg: SvcConfig, fmt, codec=None, analyzer=None, roi_filter=None, features=None, regions=None,
+               lookahead: int = 0):
     """The encode stages over ``gops`` (GOPs of original frames), up to the written record: each GOP
     is coded alone (its own x265 stream: closed GOPs, no state carried between them), so GOPs can be
     coded in any process and give the same bytes. ``cfg`` is the configuration in effect (ROI rate
-    control applied)."""
+    control applied); ``lookahead``: see :func:`svc.pipeline.stages.enhancement_encode_stage`."""
     gop_size, roi = cfg.base.gop, cfg.roi
     pixels = features is None or cfg.features.pixels
     reference = codec is not None and analyzer is not None and roi.viewer_quality == "match"
@@ -252,7 +256,7 @@ def coded_gops(gops, cfg: SvcConfig, fmt, codec=None, analyzer=None, roi_filter=
     if codec is not None and regions is not None:
         coded = enhancement_region_stage(coded, regions)
     if codec is not None:
-        coded = enhancement_encode_stage(coded, codec)
+        coded = enhancement_encode_stage(coded, codec, lookahead)
     if reference:
         coded = roi_viewer_guard_stage(coded, codec, roi.max_full_rate_ratio)
     if features is not None:

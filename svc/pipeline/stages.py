@@ -112,14 +112,21 @@ def enhancement_region_stage(coded_gops: Iterable[CodedGop], source) -> Iterator
         yield coded
 
 
-def enhancement_encode_stage(coded_gops: Iterable[CodedGop], codec) -> Iterator[CodedGop]:
+def enhancement_encode_stage(coded_gops: Iterable[CodedGop], codec, lookahead: int = 0) -> Iterator[CodedGop]:
     """Codes each GOP's enhancement layer against its base reconstruction (:mod:`svc.enhancement.codec`).
 
     Where the GOP carries a without-ROI reference (ROI streams, ``roi.viewer_quality: match``), that
     reference is enhanced first (``reference_enh_payload``, ``reference_full``) and the GOP's own
     enhancement is coded to reach, frame by frame, the reference's full-layer quality
-    (``quality_targets``); :func:`roi_viewer_guard_stage` then decides which of the two goes out."""
-    for coded in coded_gops:
+    (``quality_targets``); :func:`roi_viewer_guard_stage` then decides which of the two goes out.
+
+    ``lookahead`` 1: the next GOP's base frames are restored (the zero-bit network) in a thread while
+    this GOP is block-coded (the same bytes; one more GOP held, and a GOP goes out only once the next
+    one is base-coded: for complete inputs, not live ones); 0: one GOP at a time."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    def finish(coded, restoring):
         if coded.reference_recon is not None:
             t0 = time.perf_counter()
             coded.reference_enh_payload, coded.reference_full = codec.encode_gop(
@@ -128,10 +135,28 @@ def enhancement_encode_stage(coded_gops: Iterable[CodedGop], codec) -> Iterator[
                                                                                 coded.reference_full)]
             _timed(coded.timings, "reference", t0)
         t0 = time.perf_counter()
+        restored = restoring.result() if restoring is not None else None
         coded.enh_payload, coded.full_recon = codec.encode_gop(coded.gop.frames, coded.base_recon,
-                                                               coded.quality_targets, coded.enh_regions)
+                                                               coded.quality_targets, coded.enh_regions, restored)
         _timed(coded.timings, "enhancement", t0)
-        yield coded
+        return coded
+
+    if lookahead < 1:
+        for coded in coded_gops:
+            yield finish(coded, None)
+        return
+    pending = deque()
+    with ThreadPoolExecutor(1, thread_name_prefix="svc-restore") as pool:
+        try:
+            for coded in coded_gops:
+                pending.append((coded, pool.submit(codec.restored, coded.base_recon)))
+                while len(pending) > lookahead:
+                    yield finish(*pending.popleft())
+            while pending:
+                yield finish(*pending.popleft())
+        finally:
+            for _, fut in pending:
+                fut.cancel()
 
 
 def roi_viewer_guard_stage(coded_gops: Iterable[CodedGop], codec, max_rate_ratio: float | None = None
