@@ -27,6 +27,7 @@ SMOKE = {
                             "svc now (gop 16, fast)", "gop 32, fast, bframes 3"],
     "bench_parallel.py": ["--clip", "carphone", "--size", "176x144", "--frames", "8", "--jobs", "1", "2",
                           "--stages", "decode", "analyze"],
+    "bench_roi.py": ["--clip", "carphone", "--size", "96x64", "--frames", "4"],
     "bench_realtime.py": ["--frames", "4", "--sizes", "64x48@30", "--reference"],
     "bench_latent.py": ["--clips", "carphone", "--frames", "1", "--rates", "0,1"],
     "rd_latent.py": ["--clips", "carphone", "--frames", "1", "--qualities", "0", "1", "--qps", "37", "42",
