@@ -220,3 +220,22 @@ def test_roi_with_enhancement_never_costs_the_viewer(tmp_path):
         extract_base(io.BytesIO(buf.getvalue()), fh)
     with av.open(str(hevc)) as c:
         assert sum(1 for _ in c.decode(video=0)) == 16
+
+
+def test_enhancement_regions_fill_missed_detections_without_adding_paths():
+    """fill_gaps: a frame keeps its own boxes; a neighbour's box that overlaps none of them (the frame
+    missed that object) is added; a neighbour's box of an object the frame did detect (it overlaps) is
+    not, so a moving object's path is not made a region (the plain union, kept for the base layer, adds it)."""
+    from svc.analytics.roi_analyzer import fill_gaps
+
+    walker = [np.array([[10 + 4 * t, 20, 16, 32]], np.int32) for t in range(5)]     # moves 4 px a frame
+    other = [np.array([[100, 60, 20, 20]], np.int32) if t != 2 else np.zeros((0, 4), np.int32) for t in range(5)]
+    per_frame = [np.concatenate([w, o]) for w, o in zip(walker, other)]
+    out = fill_gaps(per_frame, 2)
+    assert len(out) == 5
+    # frame 2 missed the second object: its neighbours' boxes of it are filled in
+    assert any((b == [100, 60, 20, 20]).all() for b in out[2])
+    # the walker was detected on every frame: only its own box, not its positions on frames 0-4
+    walker_boxes = [b for b in out[2] if b[1] == 20]
+    assert len(walker_boxes) == 1 and (walker_boxes[0] == walker[2][0]).all()
+    assert all(len(o) >= len(p) for o, p in zip(out, per_frame))     # never fewer than the frame's own
