@@ -142,3 +142,19 @@ def test_reference_forced_in_a_fresh_process_decodes_the_same(tmp_path, carphone
     run_cli("svc-decode", stream, "--layer", "full", "-o", tmp_path / "r.yuv", env={"SVC_KERNELS": "reference"})
     assert (tmp_path / "k.yuv").read_bytes() == (tmp_path / "r.yuv").read_bytes()
     assert (tmp_path / "k.yuv").stat().st_size == 16 * 176 * 144 * 3 // 2
+
+
+def test_kernels_still_compile_where_no_cache_can_be_written(monkeypatch):
+    """A read-only install (no writable cache location: numba refuses cache=True at decoration) compiles
+    the kernels per process instead of failing to import."""
+    calls = []
+
+    def numba_njit(**options):
+        calls.append(options)
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'kernels.py'")
+        return lambda f: f
+
+    monkeypatch.setattr(kernels, "_numba_njit", numba_njit)
+    add_one = kernels.njit(cache=True, nogil=True)(lambda x: x + 1)
+    assert add_one(1) == 2 and calls == [{"cache": True, "nogil": True}, {"nogil": True}]

@@ -19,12 +19,23 @@ import numpy as np
 ENABLED = os.environ.get("SVC_KERNELS", "compiled") != "reference"
 if ENABLED:
     try:
-        from numba import njit
+        from numba import njit as _numba_njit
     except ImportError:          # pragma: no cover - numba is a dependency; the reference still works
         ENABLED = False
-if not ENABLED:
-    def njit(*args, **kwargs):   # noqa: D103 - the decorator without numba: plain Python (tests only)
-        return lambda f: f
+
+
+def njit(**options):
+    """numba's ``njit`` with ``options``; without a writable cache location (a read-only install and
+    home), compiled per process instead of failing; without numba (``SVC_KERNELS=reference``), the
+    plain Python function (never called: the reference code runs)."""
+    def wrap(f):
+        if not ENABLED:
+            return f
+        try:
+            return _numba_njit(**options)(f)
+        except RuntimeError:     # "cannot cache function ...: no locator available"
+            return _numba_njit(**{k: v for k, v in options.items() if k != "cache"})(f)
+    return wrap
 
 
 @njit(cache=True, nogil=True)
