@@ -123,10 +123,8 @@ def enhancement_encode_stage(coded_gops: Iterable[CodedGop], codec, lookahead: i
     ``lookahead`` 1: the next GOP's base frames are restored (the zero-bit network) in a thread while
     this GOP is block-coded (the same bytes; one more GOP held, and a GOP goes out only once the next
     one is base-coded: for complete inputs, not live ones); 0: one GOP at a time."""
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
 
-    def finish(coded, restoring):
+    def finish(coded, restored):
         if coded.reference_recon is not None:
             t0 = time.perf_counter()
             coded.reference_enh_payload, coded.reference_full = codec.encode_gop(
@@ -135,27 +133,40 @@ def enhancement_encode_stage(coded_gops: Iterable[CodedGop], codec, lookahead: i
                                                                                 coded.reference_full)]
             _timed(coded.timings, "reference", t0)
         t0 = time.perf_counter()
-        restored = restoring.result() if restoring is not None else None
         coded.enh_payload, coded.full_recon = codec.encode_gop(coded.gop.frames, coded.base_recon,
-                                                               coded.quality_targets, coded.enh_regions, restored)
+                                                               coded.quality_targets, coded.enh_regions, restored())
         _timed(coded.timings, "enhancement", t0)
         return coded
 
+    return _ahead(coded_gops, lambda coded: codec.restored(coded.base_recon), finish, lookahead)
+
+
+def _ahead(items: Iterable, start, finish, lookahead: int) -> Iterator:
+    """``finish(item, result)`` for each item, in order, where ``result()`` gives ``start(item)``.
+    ``lookahead`` >= 1: ``start`` runs in a thread as soon as an item arrives, while the items before it
+    finish (at most ``lookahead`` items held beyond the one finishing; an item goes out only once the
+    next has arrived); 0: ``start`` runs when the item's turn comes. Errors of ``start`` are raised by
+    ``result()``, in order."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
     if lookahead < 1:
-        for coded in coded_gops:
-            yield finish(coded, None)
+        for item in items:
+            yield finish(item, lambda item=item: start(item))
         return
     pending = deque()
-    with ThreadPoolExecutor(1, thread_name_prefix="svc-restore") as pool:
+    with ThreadPoolExecutor(1, thread_name_prefix="svc-ahead") as pool:
         try:
-            for coded in coded_gops:
-                pending.append((coded, pool.submit(codec.restored, coded.base_recon)))
+            for item in items:
+                pending.append((item, pool.submit(start, item)))
                 while len(pending) > lookahead:
-                    yield finish(*pending.popleft())
+                    item0, fut = pending.popleft()
+                    yield finish(item0, fut.result)
             while pending:
-                yield finish(*pending.popleft())
+                item0, fut = pending.popleft()
+                yield finish(item0, fut.result)
         finally:
-            for _, fut in pending:
+            for _, fut in pending:        # stopped early (an error, or the consumer closed us)
                 fut.cancel()
 
 
@@ -235,12 +246,10 @@ def enhancement_decode_stage(gops: Iterable[DecodedGop], codec, on_error: str = 
     runs in a thread while the block decoder works on this GOP (the same frames; one more GOP held;
     a GOP is output only once the next one has arrived, so it suits files, not live streams); 0:
     one GOP at a time."""
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
     from svc.errors import BitstreamError
 
-    def prepare(dec):
+    def prepare(arrived):
+        dec = arrived[0]
         rec = dec.record
         if "enhancement" in rec.errors:
             raise BitstreamError(rec.errors["enhancement"])
@@ -251,9 +260,10 @@ def enhancement_decode_stage(gops: Iterable[DecodedGop], codec, on_error: str = 
             want = codec.region_units(np.concatenate(region.boxes(rec.first_frame, len(dec.frames))))
         return codec.prepare_gop(dec.frames, rec.enhancement, rec.index, want=want)
 
-    def finish(dec, started, prepared):
+    def finish(arrived, prepared):
+        dec, started = arrived
         try:
-            state = prepared.result() if hasattr(prepared, "result") else prepared()
+            state = prepared()
             if state is not None:
                 dec.frames = codec.finish_gop(state)
                 dec.layer = "full"
@@ -265,22 +275,7 @@ def enhancement_decode_stage(gops: Iterable[DecodedGop], codec, on_error: str = 
         _timed(dec.timings, "enhancement", started)
         return dec
 
-    if lookahead < 1:
-        for dec in gops:
-            yield finish(dec, time.perf_counter(), lambda d=dec: prepare(d))
-        return
-    pending = deque()
-    with ThreadPoolExecutor(1, thread_name_prefix="svc-restore") as pool:
-        try:
-            for dec in gops:
-                pending.append((dec, time.perf_counter(), pool.submit(prepare, dec)))
-                while len(pending) > lookahead:
-                    yield finish(*pending.popleft())
-            while pending:
-                yield finish(*pending.popleft())
-        finally:
-            for _, _, fut in pending:        # stopped early (an error, or the consumer closed us)
-                fut.cancel()
+    return _ahead(((dec, time.perf_counter()) for dec in gops), prepare, finish, lookahead)
 
 
 def _latent_payloads(rec: GopRecord, kinds):
