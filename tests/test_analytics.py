@@ -223,15 +223,15 @@ def test_roi_with_enhancement_never_costs_the_viewer(tmp_path):
 
 
 def test_enhancement_regions_fill_missed_detections_without_adding_paths():
-    """fill_gaps: a frame keeps its own boxes; a neighbour's box that overlaps none of them (the frame
+    """temporal_boxes(gaps_only=True): a frame keeps its own boxes; a neighbour's box that overlaps none of them (the frame
     missed that object) is added; a neighbour's box of an object the frame did detect (it overlaps) is
     not, so a moving object's path is not made a region (the plain union, kept for the base layer, adds it)."""
-    from svc.analytics.roi_analyzer import fill_gaps
+    from svc.analytics.roi_analyzer import temporal_boxes
 
     walker = [np.array([[10 + 4 * t, 20, 16, 32]], np.int32) for t in range(5)]     # moves 4 px a frame
     other = [np.array([[100, 60, 20, 20]], np.int32) if t != 2 else np.zeros((0, 4), np.int32) for t in range(5)]
     per_frame = [np.concatenate([w, o]) for w, o in zip(walker, other)]
-    out = fill_gaps(per_frame, 2)
+    out = temporal_boxes(per_frame, 2, gaps_only=True)
     assert len(out) == 5
     # frame 2 missed the second object: its neighbours' boxes of it are filled in
     assert any((b == [100, 60, 20, 20]).all() for b in out[2])

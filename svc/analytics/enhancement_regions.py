@@ -4,7 +4,7 @@ inside which the enhancement layer may spend bits (``enhancement.roi``).
 - :class:`DetectorRegions` (``auto``): the encoder-side detector on the original frames, boxes of
   ``analytics.classes`` grown by ``roi.margin``; a frame also takes the boxes of its ``roi.temporal``
   neighbours that overlap none of its own (a missed detection is filled in, an object's path over the
-  neighbouring frames is not added: :func:`svc.analytics.roi_analyzer.fill_gaps`);
+  neighbouring frames is not added: :func:`svc.analytics.roi_analyzer.temporal_boxes`);
 - :class:`MotRegions` (a MOT file): the rows of each frame (frames from 1, x, y, w, h in columns 3-6),
   grown by ``roi.margin``.
 

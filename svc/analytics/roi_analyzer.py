@@ -3,7 +3,7 @@
 At the encoder the detector runs on the GOP's original frames (already in the GOP buffer). Each box
 is grown by ``margin`` (fraction of its size), boxes are smoothed over time (a frame also keeps the
 boxes of its ``temporal`` neighbours in the GOP, so a missed detection does not drop the region; for
-the enhancement's regions only those that overlap none of its own: :func:`fill_gaps`).
+the enhancement's regions only those that overlap none of its own: :func:`temporal_boxes`).
 The base-layer tools that spend the bits there (``roi.method``: ``blur``, background low-passed;
 ``qoffset``, FFmpeg ROI side data in CRF mode) live in :mod:`svc.base.roi`; :func:`make_roi` pairs
 the analyzer with the one the config names.
@@ -43,7 +43,7 @@ class RoiAnalyzer:
     def analyze(self, frames, gaps_only: bool = False) -> list[np.ndarray]:
         """Per frame its boxes and those of its ``temporal`` neighbours: all of them (the base layer's
         regions), or with ``gaps_only`` only the neighbours' boxes that overlap none of the frame's own
-        (:func:`fill_gaps`; the enhancement's regions)."""
+        (:func:`temporal_boxes`; the enhancement's regions)."""
         c = self.config
         per_frame = []
         frames = list(frames)
@@ -54,13 +54,7 @@ class RoiAnalyzer:
             if self.class_ids is not None:
                 keep &= np.isin(d.classes, self.class_ids)
             per_frame.append(grow_boxes(d.boxes[keep], c.margin, self.format.width, self.format.height))
-        if gaps_only:
-            return fill_gaps(per_frame, c.temporal)
-        smoothed = []
-        for i in range(len(per_frame)):
-            lo, hi = max(0, i - c.temporal), min(len(per_frame), i + c.temporal + 1)
-            smoothed.append(np.concatenate(per_frame[lo:hi]) if hi > lo else np.zeros((0, 4), np.int32))
-        return smoothed
+        return temporal_boxes(per_frame, c.temporal, gaps_only)
 
 
 def _overlaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -72,20 +66,20 @@ def _overlaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return ((np.minimum(ax1, bx1) > np.maximum(ax0, bx0)) & (np.minimum(ay1, by1) > np.maximum(ay0, by0))).any(1)
 
 
-def fill_gaps(per_frame: list[np.ndarray], temporal: int) -> list[np.ndarray]:
-    """Each frame's boxes plus those of its ``temporal`` neighbours (in the GOP) that overlap none of
-    its own: a missed detection does not drop the region, while an object detected on the frame is not
-    also covered along its path over the neighbouring frames (measured with tools/bench_roi.py: the
-    plain union made 48% of a street clip's units regions, this 38%)."""
+def temporal_boxes(per_frame: list[np.ndarray], temporal: int, gaps_only: bool = False) -> list[np.ndarray]:
+    """Each frame's boxes plus those of its ``temporal`` neighbours in the GOP: all of them, or with
+    ``gaps_only`` only those that overlap none of the frame's own (a missed detection does not drop the
+    region, while an object detected on the frame is not also covered along its path over the
+    neighbouring frames; measured with tools/bench_roi.py: the plain union made 48% of a street clip's
+    units regions, this 39%)."""
     out = []
     for i, own in enumerate(per_frame):
         lo, hi = max(0, i - temporal), min(len(per_frame), i + temporal + 1)
-        boxes = [own]
-        for j in range(lo, hi):
-            if j != i and len(per_frame[j]):
-                nb = per_frame[j]
-                boxes.append(nb[~_overlaps(nb, own)])
-        out.append(np.concatenate(boxes).astype(np.int32) if boxes else np.zeros((0, 4), np.int32))
+        if not gaps_only:
+            out.append(np.concatenate(per_frame[lo:hi]))
+            continue
+        near = [per_frame[j][~_overlaps(per_frame[j], own)] for j in range(lo, hi) if j != i]
+        out.append(np.concatenate([own, *near]).astype(np.int32))
     return out
 
 
