@@ -114,6 +114,17 @@ def block_sads(cur, rp, pad, bs, ty, tx):
 
 
 @njit(cache=True, nogil=True)
+def _block_bounds(bounds, i, j, scale, pad, has_bounds):
+    """Block (i, j)'s readable rectangle in padded-plane samples, inclusive: (y_lo, y_hi, x_lo, x_hi) of
+    the luma rectangle ``bounds[i, j]`` (y0, y1, x0, x1, exclusive ends) divided by ``scale`` (as
+    ``dmotion._bounds``); zeros without bounds (unused then)."""
+    if not has_bounds:
+        return 0, 0, 0, 0
+    return (bounds[i, j, 0] // scale + pad, bounds[i, j, 1] // scale + pad - 1,
+            bounds[i, j, 2] // scale + pad, bounds[i, j, 3] // scale + pad - 1)
+
+
+@njit(cache=True, nogil=True)
 def luma_mc(rp, vy, vx, taps, bounds, has_bounds, oy, ox, maxv, pu, pad):
     """Quarter-pel 8-tap luma prediction of ``pu`` x ``pu`` blocks (see ``dmotion.luma_mc``): ``rp``
     int32 reference padded by ``pad``; ``vy``/``vx`` (By, Bx) quarter-pel; ``taps`` (4, 8) int32;
@@ -129,10 +140,7 @@ def luma_mc(rp, vy, vx, taps, bounds, has_bounds, oy, ox, maxv, pu, pad):
             iy = min(max(vy[i, j] >> 2, -pad + 4), pad - 4)
             ix = min(max(vx[i, j] >> 2, -pad + 4), pad - 4)
             fy, fx = vy[i, j] & 3, vx[i, j] & 3
-            ylo = yhi = xlo = xhi = 0
-            if has_bounds:
-                ylo, yhi = bounds[i, j, 0] + pad, bounds[i, j, 1] + pad - 1
-                xlo, xhi = bounds[i, j, 2] + pad, bounds[i, j, 3] + pad - 1
+            ylo, yhi, xlo, xhi = _block_bounds(bounds, i, j, 1, pad, has_bounds)
             for r in range(n):
                 yy = (i + oy) * pu + r - 3 + iy + pad
                 if has_bounds:
@@ -169,10 +177,7 @@ def chroma_mc(rp, vy, vx, bounds, has_bounds, oy, ox, bs, pad):
             iy = min(max(vy[i, j] >> 3, -pad + 2), pad - 2)
             ix = min(max(vx[i, j] >> 3, -pad + 2), pad - 2)
             fy, fx = vy[i, j] & 7, vx[i, j] & 7
-            ylo = yhi = xlo = xhi = 0
-            if has_bounds:
-                ylo, yhi = bounds[i, j, 0] // 2 + pad, bounds[i, j, 1] // 2 + pad - 1
-                xlo, xhi = bounds[i, j, 2] // 2 + pad, bounds[i, j, 3] // 2 + pad - 1
+            ylo, yhi, xlo, xhi = _block_bounds(bounds, i, j, 2, pad, has_bounds)
             for r in range(bs):
                 y0 = (i + oy) * bs + r + iy + pad
                 y1 = y0 + 1
