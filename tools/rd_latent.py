@@ -132,9 +132,12 @@ def main(argv=None):
     for item in args.single:
         q, _, path = item.partition("=")
         try:
-            singles.append((float(q), LatentCodec.load(path)))
+            q = float(q)
         except ValueError:
+            q = -1.0
+        if not path or not 0.0 <= q <= 1.0:
             ap.error(f"--single {item}: expected Q=PATH with Q in [0, 1]")
+        singles.append((q, LatentCodec.load(path)))
     sd = SplitDetector("stage2", threads=args.threads)
     det = sd.detector
     threshold = det.min_score
@@ -206,28 +209,23 @@ def main(argv=None):
             rows = [r for r in table if r["clip"] == spec and r["curve"] == name and metric in r]
             return [r["kbps"] for r in rows], [r[metric] for r in rows]
 
+        def report_bd(test, anchor, metric):
+            """BD-rate of curve ``test`` against curve ``anchor`` on ``metric``: into the table, printed."""
+            value = bd_rate_or_nan(*curve(anchor, metric), *curve(test, metric))
+            bd.append({"clip": spec, "test": test, "anchor": anchor, "metric": metric, "bd_rate_percent": value})
+            print(f"  BD-rate {test} vs {anchor} on {metric}: {value:+.1f}%")
+
         for test, metric, anchors in (("latent base", "mAP50", ("(a) latent pixels", "(b) x265 intra", "(c) HEVC base",
                                                                  "(d) features")),
                                       ("latent full", "PSNR_Y", ("non-scalable", "(b) x265 intra", "(c) HEVC base"))):
             for anchor in anchors:
-                ra, ma = curve(anchor, metric)
-                if len(ra) < 2:
-                    continue
-                value = bd_rate_or_nan(ra, ma, *curve(test, metric))
-                bd.append({"clip": spec, "test": test, "anchor": anchor, "metric": metric, "bd_rate_percent": value})
-                print(f"  BD-rate {test} vs {anchor} on {metric}: {value:+.1f}%")
-        for part, metric in (("base", "mAP50"), ("full", "PSNR_Y")) if singles else ():
-            value = bd_rate_or_nan(*curve(f"single-rate {part}", metric), *curve(f"latent {part}", metric))
-            bd.append({"clip": spec, "test": f"latent {part}", "anchor": f"single-rate {part}", "metric": metric,
-                       "bd_rate_percent": value})
-            print(f"  BD-rate latent {part} (one VBR model) vs single-rate models on {metric}: {value:+.1f}%")
-        for label in others:
-            for part, metric in (("base", "mAP50"), ("full", "PSNR_Y")):
-                ra, ma = curve(f"latent {part}", metric)
-                value = bd_rate_or_nan(ra, ma, *curve(f"{label} {part}", metric))
-                bd.append({"clip": spec, "test": f"{label} {part}", "anchor": f"latent {part}", "metric": metric,
-                           "bd_rate_percent": value})
-                print(f"  BD-rate {label} {part} vs latent {part} on {metric}: {value:+.1f}%")
+                if len(curve(anchor, metric)[0]) >= 2:
+                    report_bd(test, anchor, metric)
+        for part, metric in (("base", "mAP50"), ("full", "PSNR_Y")):
+            if singles:          # the one VBR model against the single-rate models
+                report_bd(f"latent {part}", f"single-rate {part}", metric)
+            for label in others:
+                report_bd(f"{label} {part}", f"latent {part}", metric)
     write_csv(out / "latent_rd.csv", [{k: v for k, v in r.items()} for r in table])
     write_csv(out / "latent_bd.csv", bd)
     print(f"\nmachine load at end: {os.getloadavg()[0]:.2f}; wrote {out / 'latent_rd.csv'} and {out / 'latent_bd.csv'}")

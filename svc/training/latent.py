@@ -87,8 +87,6 @@ def quality_codes(batch: int, gen, fixed: float | None = None, tied: bool = Fals
     import torch
 
     if fixed is not None:
-        if not 0.0 <= fixed <= 1.0:
-            raise SystemExit(f"--fixed-quality {fixed}: expected a value in [0, 1]")
         q = torch.full((batch,), float(round(fixed * 255.0)))
         return q, q.clone()
     q1 = torch.rand(batch, generator=gen) * 255.0
@@ -133,6 +131,8 @@ def train(args, argv) -> int:
     torch.manual_seed(args.seed)
     if args.crop % 64:
         raise SystemExit("--crop must be a multiple of 64")
+    if args.fixed_quality is not None and not 0.0 <= args.fixed_quality <= 1.0:
+        raise SystemExit(f"--fixed-quality {args.fixed_quality}: expected a value in [0, 1]")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     pics, sources = load_pictures(use_mate=not args.no_mate)
