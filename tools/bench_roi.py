@@ -38,8 +38,8 @@ def frames_of(spec: str, size: str, n: int):
 
 
 def coded(fmt, frames, overrides):
-    """(stream bytes, decoded full frames, per GOP (payload bytes, side bytes, per frame the unit
-    rectangles (x0, y0, x1, y1); none where nothing was coded; the whole frame's for a full-frame layer))."""
+    """(decoded full frames, per GOP (payload bytes, side bytes: the region rectangles, per frame its
+    unit rectangles (x0, y0, x1, y1), none for a GOP without regions))."""
     from svc.bitstream import ContainerReader
     from svc.config import load_config
     from svc.enhancement import load_codec_for_decoding
@@ -51,23 +51,21 @@ def coded(fmt, frames, overrides):
     cfg = load_config(overrides=overrides)
     buf = io.BytesIO()
     Encoder.from_config(cfg, fmt).encode(FrameList(fmt, frames), buf)
-    data = buf.getvalue()
     sink = FrameCollector()
-    decode(io.BytesIO(data), sink, layer="full", codec_loader=load_codec_for_decoding)
-    reader = ContainerReader(io.BytesIO(data))
+    decode(io.BytesIO(buf.getvalue()), sink, layer="full", codec_loader=load_codec_for_decoding)
     grid = (-(-fmt.height // 16), -(-fmt.width // 16))
     gops = []
-    for rec in reader:
+    for rec in ContainerReader(io.BytesIO(buf.getvalue())):
         p = rec.enhancement
         mask, rects, body = syntax.unpack_layer(p, rec.frame_count, grid)
-        nmask = (rec.frame_count + 7) // 8
-        side = len(p) - 2 - nmask - (len(body) if body is not None else 0)
+        side = len(p) - len(syntax.pack_layer(mask, body))          # the same payload without regions
         gops.append((len(p), side, rects if rects is not None else [[] for _ in range(rec.frame_count)]))
-    return data, sink.frames, gops
+    return sink.frames, gops
 
 
 def main(argv=None) -> int:
     from svc.analytics.detectors import make_detector
+    from svc.config import load_config
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clip", default="bikes:100")
@@ -81,6 +79,7 @@ def main(argv=None) -> int:
     by, bx = -(-fmt.height // 16), -(-fmt.width // 16)
     common = {"base": {"qp": args.qp}, "enhancement": {"enabled": True, "quality": args.quality}}
     # the detector's raw person boxes (what the regions start from), for the pixel share
+    min_score = load_config().roi.min_score
     det = make_detector("auto")
     raw = np.zeros((fmt.height, fmt.width), bool)
     share = []
@@ -88,7 +87,7 @@ def main(argv=None) -> int:
         raw[:] = False
         d = det.detect(f)
         for (x, y, w, h), s, c in zip(d.boxes, d.scores, d.classes):
-            if c == 0 and s >= 0.3:
+            if c == 0 and s >= min_score:
                 raw[max(0, int(y)):int(y + h), max(0, int(x)):int(x + w)] = True
         share.append(raw.mean())
     print(f"{args.clip} at {fmt.width}x{fmt.height}, {len(frames)} frames, base QP {args.qp:g}, quality "
@@ -101,7 +100,7 @@ def main(argv=None) -> int:
     print(f"  {'enhancement':<36} {'bytes':>8} {'/ full':>7} {'side':>6} {'units in':>8} {'PSNR-Y in':>9} "
           f"{'full there':>10}")
     for label, over in rows:
-        data, dec, gops = coded(fmt, frames, [common, *over])
+        dec, gops = coded(fmt, frames, [common, *over])
         enh = sum(g[0] for g in gops)
         side = sum(g[1] for g in gops)
         rects = [fr for g in gops for fr in g[2]]

@@ -31,7 +31,8 @@ _TAPS = np.array([[0, 0, 0, 64, 0, 0, 0, 0],
 
 
 def _down(plane: np.ndarray, f: int) -> np.ndarray:
-    """f x f integer mean (rounded), plane dims multiples of f (int16 in, int16 out)."""
+    """f x f integer mean (rounded) of an int16 plane, dims multiples of f (int16 from the kernel, int32
+    from the reference: the caller casts)."""
     if kernels.ENABLED:
         return kernels.down(np.ascontiguousarray(plane, np.int16), f)
     h, w = plane.shape
@@ -63,11 +64,11 @@ def _sads(cur, ref, bs, vy, vx, offs, pad):
     (K, By, Bx) int32, one vectorised gather (flat indices into the padded reference)."""
     by, bx = vy.shape
     rp = np.pad(ref, pad, mode="edge")
-    wp = rp.shape[1]
     ty = np.clip(vy[None] + offs[:, 0, None, None], -pad, pad)                     # (K,By,Bx)
     tx = np.clip(vx[None] + offs[:, 1, None, None], -pad, pad)
     if kernels.ENABLED:
         return kernels.block_sads(cur, rp, pad, bs, ty.astype(np.int64), tx.astype(np.int64)), ty, tx
+    wp = rp.shape[1]
     ys, xs = _grid(by, bx, bs)
     base = ((ys + pad) * wp + xs + pad).astype(np.int32)                            # (By,Bx,bs,bs)
     idx = base[None] + (ty * wp + tx)[..., None, None].astype(np.int32)
