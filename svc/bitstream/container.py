@@ -271,27 +271,35 @@ class ContainerReader:
     def complete_file(self) -> bool:
         """True when the stream is read from a regular file that is not still being written (not a
         pipe, a socket or ``follow`` mode): the next record is there to read without waiting."""
-        import os
         import stat
 
         if self.follow:
             return False
-        try:
-            return stat.S_ISREG(os.fstat(self._fh.fileno()).st_mode)
-        except (AttributeError, OSError, ValueError):     # in-memory buffers are complete too
+        fd_mode = self._fd_mode(self._fh)
+        if fd_mode is None:                                  # in-memory buffers are complete too
             return hasattr(self._fh, "getbuffer")
+        return stat.S_ISREG(fd_mode[1])
 
     @staticmethod
-    def _pipe_fd(fh) -> int | None:
-        """The descriptor of ``fh`` when it is a pipe or socket (read with a timeout in follow mode)."""
+    def _fd_mode(fh) -> tuple[int, int] | None:
+        """(descriptor, st_mode) of ``fh``; None when it has no usable descriptor."""
         import os
-        import stat
 
         try:
             fd = fh.fileno()
-            mode = os.fstat(fd).st_mode
+            return fd, os.fstat(fd).st_mode
         except (AttributeError, OSError, ValueError):
             return None
+
+    @classmethod
+    def _pipe_fd(cls, fh) -> int | None:
+        """The descriptor of ``fh`` when it is a pipe or socket (read with a timeout in follow mode)."""
+        import stat
+
+        fd_mode = cls._fd_mode(fh)
+        if fd_mode is None:
+            return None
+        fd, mode = fd_mode
         return fd if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) else None
 
     def _raw_read(self, n: int) -> bytes:
