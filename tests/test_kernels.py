@@ -88,6 +88,36 @@ def test_refinement_search_kernel_matches_reference(monkeypatch, rng_):
     assert np.array_equal(c, r) and len(set(r.tolist())) > 1
 
 
+@pytest.mark.parametrize("intra, rdoq", [(True, True), (False, True), (False, False)])
+def test_rd_quantiser_kernel_matches_reference(monkeypatch, intra, rdoq):
+    """The encoder's rate-distortion quantiser (decision.quantise_rd) on random coefficients: small and
+    large levels (escapes past the tables' 16), exact dead-zone boundaries, empty units; every output
+    equal, floats bit for bit."""
+    from types import SimpleNamespace
+
+    from svc.enhancement import decision
+    from svc.enhancement.blockcodec import BlockCoderConfig
+    from svc.enhancement.zoo import WEIGHTS_DIR, _load_tables
+
+    rng = np.random.default_rng(40 + 2 * intra + rdoq)
+    model = _load_tables(WEIGHTS_DIR / "blockcoder-tables.npz")
+    m, nb = (1 if intra else 4), 37
+    step_tu = np.array([45.25] * 4 + [40.5] * 2)
+    scale = rng.choice([0.2, 1.0, 4.0, 60.0], (m, nb, 6, 1))          # units from empty to escapes
+    coefs = rng.laplace(0, 1, (m, nb, 6, 64)) * scale * step_tu[:, None]
+    coefs[..., 5] = 1.5 * step_tu                                        # a + 0.5 lands on an integer
+    coefs[:, :3] = 0.0                                                   # empty units
+    coder = SimpleNamespace(config=BlockCoderConfig(rdoq=rdoq))
+    cue_tu = rng.integers(0, 8, (nb, 6))
+    wt = np.where(np.arange(6) < 4, 1.0, 0.8)
+    lam = 0.12 * 45.25 ** 2
+    c, r = _both(monkeypatch, lambda: decision.quantise_rd(coder, coefs, step_tu, lam, wt, intra, cue_tu, model))
+    for x, y in zip(c, r):
+        assert x.shape == y.shape and x.dtype == y.dtype and np.array_equal(x, y)
+    levels = r[0]
+    assert (np.abs(levels) > 16).any() and (levels != 0).any() and (r[1] == -1).any()
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_alignment_kernel_matches_reference(monkeypatch, seed):
     rng = np.random.default_rng(20 + seed)

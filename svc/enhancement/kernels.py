@@ -257,3 +257,93 @@ def best_refinement(phases, orig, vy, vx, deltas, rng, pu, pad):
                     best, first = s, False
                     out[i * bx + j] = k
     return out
+
+
+@njit(cache=True, nogil=True)
+def _level_bits(coef_bits, ctx, mag, k_max):
+    """Bits of a level of magnitude ``mag`` (a float holding an integer) in context ``ctx``: the table's
+    entry up to ``k_max``, else the escape (see ``decision.quantise_rd``'s ``bits_of``: the same float
+    operations; ceil(log2(n) / 4) computed on integers, which equals it for every n < 2**50)."""
+    if mag <= k_max:
+        return coef_bits[ctx, np.int64(mag) + k_max]
+    n = np.int64(2.0 * (mag - k_max - 1)) + 1
+    e = 0
+    while (np.int64(1) << (4 * e)) < n:
+        e += 1
+    return coef_bits[ctx, coef_bits.shape[1] - 1] + 4.0 + 4.0 * e
+
+
+@njit(cache=True, nogil=True)
+def quantise_rd(coefs, step_tu, rounding, rdoq, lam, wt, intra, cue_tu, coef_bits, k_max, zrun, last_bits, lctx,
+                plane_of_tu, band, last_bucket, strides, d_0):
+    """The rate-distortion quantiser of ``decision.quantise_rd``, one transform unit at a time: the same
+    float64 operations in the same order (no fused multiply-adds; the per-unit sums add in scan order,
+    as ``np.bincount`` does), so the same levels and decisions.
+
+    ``coefs`` (M, NB, 6, 64) float64 in scan order; ``step_tu`` (6,); ``wt`` (6,) distortion weights;
+    ``cue_tu`` (NB, 6); ``coef_bits`` (contexts, 2 ``k_max`` + 2) the bits of levels -k_max..k_max, then
+    of the escape of larger ones;
+    ``zrun`` (2 * 2 * N_CUE, 64) bits of zero runs (``decision.zero_run_bits``); ``last_bits`` the
+    last-position table and ``lctx`` (M, NB, 6) each TU's context in it; ``strides`` (S_PLANE, S_INTRA,
+    S_BAND, S_ISLAST, S_LB, N_CUE); ``d_0`` (M, NB, 6) squared error of the zeroed unit.
+    Returns (levels int32 (M, NB, 6, 64), last int64 (M, NB, 6), d_q, bits float64 (M, NB, 6))."""
+    nm, nb, nt, nk = coefs.shape
+    s_plane, s_intra, s_band, s_islast, s_lb, n_cue = (strides[0], strides[1], strides[2], strides[3],
+                                                       strides[4], strides[5])
+    levels = np.zeros((nm, nb, nt, nk), np.int32)
+    last = np.full((nm, nb, nt), -1, np.int64)
+    d_q = np.empty((nm, nb, nt))
+    bits = np.empty((nm, nb, nt))
+    av = np.empty(nk)
+    lv = np.empty(nk)
+    for m in range(nm):
+        for b in range(nb):
+            for t in range(nt):
+                s = step_tu[t]
+                cue = cue_tu[b, t]
+                base_ctx = plane_of_tu[t] * s_plane + intra * s_intra + cue
+                n = 0
+                last0 = -1
+                for k in range(nk):
+                    a = abs(coefs[m, b, t, k]) / s
+                    lvl = np.floor(a + rounding)
+                    if lvl > 0:
+                        av[k], lv[k] = a, lvl
+                        last0 = k
+                        n += 1
+                    else:
+                        lv[k] = 0.0
+                lst = last0
+                if rdoq and n:
+                    w = wt[t] * (s * s)
+                    lst = -1
+                    for k in range(last0 + 1):
+                        if lv[k] > 0:
+                            ctx = base_ctx + band[k] * s_band + last_bucket[last0] * s_lb
+                            hi, lo = lv[k], lv[k] - 1
+                            e_hi, e_lo = av[k] - hi, av[k] - lo
+                            j_hi = w * (e_hi * e_hi) + lam * _level_bits(coef_bits, ctx, hi, k_max)
+                            j_lo = w * (e_lo * e_lo) + lam * _level_bits(coef_bits, ctx, lo, k_max)
+                            if j_lo < j_hi:
+                                lv[k] = lo
+                            if lv[k] > 0:
+                                lst = k
+                last[m, b, t] = lst
+                gain = 0.0
+                contrib = 0.0
+                s2 = s * s
+                for k in range(lst + 1):
+                    if lv[k] > 0:
+                        c = coefs[m, b, t, k]
+                        levels[m, b, t, k] = np.int32(np.sign(c) * lv[k])
+                        e = av[k] - lv[k]
+                        gain += (av[k] * av[k] - e * e) * s2
+                        is_last = 1 if k == lst else 0
+                        ctx = base_ctx + band[k] * s_band + is_last * s_islast + last_bucket[lst] * s_lb
+                        r = _level_bits(coef_bits, ctx, lv[k], k_max)
+                        contrib += r - (0.0 if is_last else coef_bits[ctx, k_max])
+                d_q[m, b, t] = d_0[m, b, t] - gain
+                lc = max(lst, 0)
+                z = zrun[(plane_of_tu[t] * 2 + intra) * n_cue + cue, lc]
+                bits[m, b, t] = (z + contrib) + last_bits[lctx[m, b, t], lc]
+    return levels, last, d_q, bits
