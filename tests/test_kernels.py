@@ -71,6 +71,18 @@ def test_motion_compensation_kernels_match_reference(monkeypatch, seed):
     assert np.array_equal(dmotion.LumaMC(ref, maxv).predict(mv), dmotion.luma_mc(ref, mv, maxv))
 
 
+@pytest.mark.parametrize("maxv", [255, 1023])
+def test_quarter_pel_phase_planes_match_reference(monkeypatch, maxv):
+    """The encoder's 16 quarter-pel phase planes (dmotion.LumaMC): saturated and black areas (clipping),
+    the plane's edges (repeated samples), 8 and 10 bits."""
+    rng = np.random.default_rng(50 + maxv)
+    ref = rng.integers(0, maxv + 1, (48, 80)).astype(np.uint8 if maxv == 255 else np.uint16)
+    ref[:12], ref[12:20], ref[:, :5] = maxv, 0, maxv // 2
+    c, r = _both(monkeypatch, lambda: dmotion.LumaMC(ref, maxv).phases)
+    assert c.dtype == r.dtype and np.array_equal(c, r)
+    assert len({bytes(ph) for ph in r}) == 16
+
+
 @pytest.mark.parametrize("rng_", [1, 2])
 def test_refinement_search_kernel_matches_reference(monkeypatch, rng_):
     """The encoder's quarter-pel refinement choice (decision.search_delta), ties included."""

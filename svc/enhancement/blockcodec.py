@@ -232,7 +232,7 @@ class BlockCoder:
         cue_tu, cue_pu = cx.cues(r_t, f_t, stepq, stepq_c)
         t0 = time.perf_counter()
         c_t = np.stack([self._tus(c) for c in cands])                       # (M, NB, 6, 8, 8)
-        coefs = tf.to_scan(tf.forward(o_t[None] - c_t))                      # (M, NB, 6, 64)
+        coefs = tf.to_scan(tf.forward(np.subtract(o_t[None], c_t, dtype=np.float64)))   # (M, NB, 6, 64)
         nm = len(cands)
         t0 = self._tick("transform", t0)
         levels, last, d_q, d_0, bits_q = decision.quantise_rd(self, coefs, step_tu, lam, wt, intra, cue_tu, m)

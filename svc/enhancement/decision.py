@@ -61,14 +61,14 @@ def quantise_rd(coder, coefs, step_tu, lam, wt, intra, cue_tu, model):
     zeroed unit, and bits of last + levels, for every candidate and transform unit. Dense work is
     a few passes over the coefficients; rates and errors are computed on the non-zero levels."""
     cfg, m = coder.config, model
-    s = step_tu[:, None]                                                # (6, 1)
-    a = np.abs(coefs) / s
-    d_0 = np.einsum("...k,...k->...", a, a) * step_tu ** 2             # (M, NB, 6)
     nm = coefs.shape[0]
     mode_ids = np.array([cx.MODE_I]) if intra else cx.INTER_MODE_IDS[:nm]
     lctx = cx.tu(mode_ids[:, None, None], cue_tu[None])                # (M, NB, 6)
     if kernels.ENABLED:
-        return _compiled_rd(coefs, step_tu, cfg, lam, wt, intra, cue_tu, m, lctx, d_0)
+        return _compiled_rd(coefs, step_tu, cfg, lam, wt, intra, cue_tu, m, lctx)
+    s = step_tu[:, None]                                                # (6, 1)
+    a = np.abs(coefs) / s
+    d_0 = np.einsum("...k,...k->...", a, a) * step_tu ** 2             # (M, NB, 6)
     lvl = np.floor(a + cfg.rounding)
     nzm = lvl > 0
     anyz = nzm.any(-1)
@@ -127,17 +127,18 @@ def quantise_rd(coder, coefs, step_tu, lam, wt, intra, cue_tu, model):
     return levels, last, d_q, d_0, b
 
 
-def _compiled_rd(coefs, step_tu, cfg, lam, wt, intra, cue_tu, m, lctx, d_0):
+def _compiled_rd(coefs, step_tu, cfg, lam, wt, intra, cue_tu, m, lctx):
     """:func:`quantise_rd` by the compiled kernel (:func:`svc.enhancement.kernels.quantise_rd`): the same
-    (levels, last, d_q, d_0, bits)."""
+    (levels, last, d_q, d_0, bits); the unit's error ``d_0`` is summed by the same ``einsum``."""
     strides = np.array([cx.S_PLANE, cx.S_INTRA, cx.S_BAND, cx.S_ISLAST, cx.S_LB, N_CUE], np.int64)
-    levels, last, d_q, b = kernels.quantise_rd(
+    levels, last, a, gain, b = kernels.quantise_rd(
         np.ascontiguousarray(coefs, np.float64), np.ascontiguousarray(step_tu, np.float64), float(cfg.rounding),
         bool(cfg.rdoq), float(lam), np.ascontiguousarray(wt, np.float64), int(intra),
         np.ascontiguousarray(cue_tu, np.int64), m.bits["coef"], COEF_K, zero_run_bits(m), m.bits["last"],
         np.ascontiguousarray(lctx, np.int64), PLANE_OF_TU.astype(np.int64), BAND.astype(np.int64),
-        LAST_BUCKET.astype(np.int64), strides, np.ascontiguousarray(d_0))
-    return levels, last, d_q, d_0, b
+        LAST_BUCKET.astype(np.int64), strides)
+    d_0 = np.einsum("...k,...k->...", a, a) * step_tu ** 2
+    return levels, last, d_0 - gain, d_0, b
 
 
 def choose_modes(cfg, m, lam, wt, intra: bool, mode_ids, cue_tu, blk_ctx, last, d_q, d_0, bits_q, delta=None,

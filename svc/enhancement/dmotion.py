@@ -144,7 +144,20 @@ class LumaMC:
 
     def __init__(self, ref: np.ndarray, max_value: int = 255):
         self.h, self.w = ref.shape
-        p = np.pad(ref.astype(np.float32), PAD, mode="edge")
+        if kernels.ENABLED:
+            p = np.pad(ref.astype(np.int32), PAD, mode="edge")
+            self.phases = np.empty((16,) + p.shape, np.uint8 if max_value <= 255 else np.uint16)
+            kernels.luma_phases(p, _TAPS.astype(np.int32), max_value, self.phases)
+        else:
+            p = np.pad(ref.astype(np.float32), PAD, mode="edge")
+            self.phases = self._phases(p, max_value)
+        by, bx = self.h // PU, self.w // PU
+        ys, xs = _grid(by, bx, PU)
+        self._base = (ys * p.shape[1] + xs).astype(np.int64)                         # (By,Bx,PU,PU)
+
+    @staticmethod
+    def _phases(p: np.ndarray, max_value: int) -> np.ndarray:
+        """The reference: (16, Hp, Wp) phase planes of the padded float32 plane ``p``."""
         phases = np.empty((16,) + p.shape, np.uint8 if max_value <= 255 else np.uint16)
         # integer-valued float32: every product and partial sum < 2**24, so exact in any order;
         # one horizontal pass per x phase, then one vertical pass per (y, x) phase
@@ -158,10 +171,7 @@ class LumaMC:
                 v = hor[fx] * 64.0 if fy == 0 else cv2.filter2D(hor[fx], cv2.CV_32F, _TAPS[fy][:, None],
                                                                  anchor=(0, 3), borderType=cv2.BORDER_REPLICATE)
                 phases[fy * 4 + fx] = np.clip(np.floor((v + 2048.0) / 4096.0), 0, max_value)
-        self.phases = phases
-        by, bx = self.h // PU, self.w // PU
-        ys, xs = _grid(by, bx, PU)
-        self._base = (ys * p.shape[1] + xs).astype(np.int64)                         # (By,Bx,PU,PU)
+        return phases
 
     def predict(self, mv: np.ndarray) -> np.ndarray:
         """(By, Bx, 2) quarter-pel vectors -> (H, W) int32 prediction."""

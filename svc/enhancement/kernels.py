@@ -275,7 +275,7 @@ def _level_bits(coef_bits, ctx, mag, k_max):
 
 @njit(cache=True, nogil=True)
 def quantise_rd(coefs, step_tu, rounding, rdoq, lam, wt, intra, cue_tu, coef_bits, k_max, zrun, last_bits, lctx,
-                plane_of_tu, band, last_bucket, strides, d_0):
+                plane_of_tu, band, last_bucket, strides):
     """The rate-distortion quantiser of ``decision.quantise_rd``, one transform unit at a time: the same
     float64 operations in the same order (no fused multiply-adds; the per-unit sums add in scan order,
     as ``np.bincount`` does), so the same levels and decisions.
@@ -285,16 +285,17 @@ def quantise_rd(coefs, step_tu, rounding, rdoq, lam, wt, intra, cue_tu, coef_bit
     of the escape of larger ones;
     ``zrun`` (2 * 2 * N_CUE, 64) bits of zero runs (``decision.zero_run_bits``); ``last_bits`` the
     last-position table and ``lctx`` (M, NB, 6) each TU's context in it; ``strides`` (S_PLANE, S_INTRA,
-    S_BAND, S_ISLAST, S_LB, N_CUE); ``d_0`` (M, NB, 6) squared error of the zeroed unit.
-    Returns (levels int32 (M, NB, 6, 64), last int64 (M, NB, 6), d_q, bits float64 (M, NB, 6))."""
+    S_BAND, S_ISLAST, S_LB, N_CUE).
+    Returns (levels int32 (M, NB, 6, 64), last int64 (M, NB, 6), the magnitudes |coefs| / step (M, NB, 6,
+    64), the squared error the coded levels remove, bits float64 (M, NB, 6))."""
     nm, nb, nt, nk = coefs.shape
     s_plane, s_intra, s_band, s_islast, s_lb, n_cue = (strides[0], strides[1], strides[2], strides[3],
                                                        strides[4], strides[5])
     levels = np.zeros((nm, nb, nt, nk), np.int32)
     last = np.full((nm, nb, nt), -1, np.int64)
-    d_q = np.empty((nm, nb, nt))
+    mags = np.empty((nm, nb, nt, nk))
+    gains = np.empty((nm, nb, nt))
     bits = np.empty((nm, nb, nt))
-    av = np.empty(nk)
     lv = np.empty(nk)
     for m in range(nm):
         for b in range(nb):
@@ -304,11 +305,13 @@ def quantise_rd(coefs, step_tu, rounding, rdoq, lam, wt, intra, cue_tu, coef_bit
                 base_ctx = plane_of_tu[t] * s_plane + intra * s_intra + cue
                 n = 0
                 last0 = -1
+                av = mags[m, b, t]
                 for k in range(nk):
                     a = abs(coefs[m, b, t, k]) / s
+                    av[k] = a
                     lvl = np.floor(a + rounding)
                     if lvl > 0:
-                        av[k], lv[k] = a, lvl
+                        lv[k] = lvl
                         last0 = k
                         n += 1
                     else:
@@ -342,8 +345,53 @@ def quantise_rd(coefs, step_tu, rounding, rdoq, lam, wt, intra, cue_tu, coef_bit
                         ctx = base_ctx + band[k] * s_band + is_last * s_islast + last_bucket[lst] * s_lb
                         r = _level_bits(coef_bits, ctx, lv[k], k_max)
                         contrib += r - (0.0 if is_last else coef_bits[ctx, k_max])
-                d_q[m, b, t] = d_0[m, b, t] - gain
+                gains[m, b, t] = gain
                 lc = max(lst, 0)
                 z = zrun[(plane_of_tu[t] * 2 + intra) * n_cue + cue, lc]
                 bits[m, b, t] = (z + contrib) + last_bits[lctx[m, b, t], lc]
-    return levels, last, d_q, bits
+    return levels, last, mags, gains, bits
+
+
+@njit(cache=True, nogil=True)
+def luma_phases(p, taps, maxv, out):
+    """The 16 quarter-pel phase planes of an edge-padded luma plane (see ``dmotion.LumaMC``): ``p``
+    int32 (Hp, Wp); ``taps`` (4, 8) int32; ``out`` (16, Hp, Wp) receives phase fy * 4 + fx: the 8-tap
+    horizontal pass (fx), then the vertical one (fy) on its sums, rounded by 2**12 and clipped to
+    0..``maxv`` (filter taps read beyond the plane's edge repeat it). Integer sums (below 2**24 for
+    10-bit samples): the same numbers as the float32 reference, whose sums are exact."""
+    hp, wp = p.shape
+    hor = np.empty((4, hp, wp), np.int32)
+    ext = np.empty(wp + 7, np.int32)
+    for y in range(hp):
+        for x in range(wp):
+            hor[0, y, x] = p[y, x] * 64
+        for x in range(wp + 7):                       # the row with its edges repeated
+            ext[x] = p[y, min(max(x - 3, 0), wp - 1)]
+        for fx in range(1, 4):
+            row = hor[fx, y]
+            row[:] = 0
+            for k in range(8):
+                t = taps[fx, k]
+                for x in range(wp):
+                    row[x] += t * ext[x + k]
+    acc = np.empty(wp, np.int32)
+    for fy in range(4):
+        for fx in range(4):
+            ph = fy * 4 + fx
+            for y in range(hp):
+                if ph == 0:
+                    for x in range(wp):
+                        out[0, y, x] = p[y, x]
+                    continue
+                if fy == 0:
+                    for x in range(wp):
+                        acc[x] = hor[fx, y, x] * 64
+                else:
+                    acc[:] = 0
+                    for k in range(8):
+                        t = taps[fy, k]
+                        src = hor[fx, min(max(y + k - 3, 0), hp - 1)]
+                        for x in range(wp):
+                            acc[x] += t * src[x]
+                for x in range(wp):
+                    out[ph, y, x] = min(max((acc[x] + 2048) >> 12, 0), maxv)
