@@ -1,5 +1,10 @@
 """Checkpoints of the latent codec's training: ``torch.save`` of a flat dict of plain tensors (``model.*``,
-``opt.*``) next to a JSON file of metadata (read back with ``weights_only``, never unpickling code)."""
+``opt.*``) next to a JSON file of metadata (read back with ``weights_only``, never unpickling code).
+
+:func:`net_from_weights` rebuilds a trainable network from a shipped weights file (a warm start when
+the run's checkpoints are gone: the transforms come back as they were, the integer hyper-networks,
+hyper-latent steps and reconstruction offsets from their fixed-point values; only the factorised
+priors, stored as CDF tables, start afresh around the stored medians)."""
 from __future__ import annotations
 
 import json
@@ -46,3 +51,34 @@ def net_from_checkpoint(tensors: dict, meta: dict):
     state = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     net.load_state_dict(state, strict=False)  # parts new to the network keep their initialisation
     return net
+
+
+def net_from_weights(tensors: dict):
+    """(network, metadata) of a codec weights file's tensors (:func:`svc.latent.codec.freeze`'s dict)."""
+    import json
+
+    import torch
+
+    from svc.latent.model import FA, FW, LatentNet
+
+    meta = json.loads(bytes(tensors["meta"].numpy().tobytes()).decode())
+    net = LatentNet(**meta["config"])
+    state = net.state_dict()
+    for k, v in tensors.items():
+        if k.startswith("f.") and k[2:] in state and state[k[2:]].shape == v.shape:
+            state[k[2:]] = v.to(state[k[2:]].dtype)
+    net.load_state_dict(state)
+    with torch.no_grad():
+        for qname in ("h_s", "h_s2", "ctx"):
+            for i, layer in enumerate(getattr(net, qname).layers):
+                layer.conv.weight.copy_(tensors[f"q.{qname}.{i}.w"].double() / (1 << FW))
+                layer.conv.bias.copy_(tensors[f"q.{qname}.{i}.b"].double() / (1 << (FW + FA)))
+        for layer, eb, zname in ((1, net.eb, "z1"), (2, net.eb2, "z2")):
+            frac = (tensors[f"offset{layer}"].double() / (0.5 * (1 << FA))).clamp(1e-3, 1 - 1e-3)
+            getattr(net, f"offset{layer}").copy_(torch.log(frac / (1 - frac)))
+            getattr(net, f"log_zstep{layer}").copy_(torch.log(tensors[f"{zname}.step"].double() / (1 << FA)))
+            med = tensors[f"{zname}.median"].double() / (1 << FA)
+            spread = eb.quantiles[:, 0, 2] - eb.quantiles[:, 0, 1]
+            eb.quantiles.copy_(torch.stack([med - spread, med, med + spread], 1).view_as(eb.quantiles))
+        net.pad_feat.copy_(tensors["pad_feat"].float())
+    return net, meta

@@ -36,7 +36,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="run directory (checkpoints, log.jsonl) or, with --export, the weights file")
     p.add_argument("--steps", type=int, default=20000, help="train until this global step")
     p.add_argument("--stage", choices=("recon", "task", "vbr"), default="recon")
-    p.add_argument("--resume", metavar="CKPT", help="checkpoint (.pt) to continue from")
+    start = p.add_mutually_exclusive_group()
+    start.add_argument("--resume", metavar="CKPT", help="checkpoint (.pt) to continue from")
+    start.add_argument("--init", metavar="WEIGHTS",
+                       help="warm start from a codec weights file or a shipped model's name (e.g. latent-v1): "
+                            "its networks and step count, fresh optimiser state and factorised priors (run a "
+                            "few hundred --stage vbr steps first to refit the priors)")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=128, help="crop side (multiple of 64)")
     p.add_argument("--lr", type=float, default=2e-4)
@@ -142,6 +147,9 @@ def train(args, argv) -> int:
         tensors, meta_prev = load_checkpoint(args.resume)
         net = net_from_checkpoint(tensors, meta_prev)
         step = int(meta_prev.get("step", 0))
+    elif args.init:
+        net, meta_prev = warm_start(args.init)
+        tensors, step = {}, int(meta_prev.get("step", 0))
     else:
         tensors, net = {}, LatentNet(N=args.width)
     net.train()
@@ -211,6 +219,28 @@ def train(args, argv) -> int:
         bar.close()
     log.close()
     return 0
+
+
+def warm_start(name_or_path):
+    """(network, metadata) of a shipped model's name or a weights file, for ``--init``."""
+    import hashlib
+
+    import torch
+
+    from svc.errors import ModelError
+    from svc.latent import zoo
+    from svc.latent.checkpoint import net_from_weights
+
+    path = zoo.path_of(name_or_path) if name_or_path in zoo.MODELS else Path(name_or_path)
+    try:
+        data = path.read_bytes()
+        tensors = torch.load(path, map_location="cpu", weights_only=True)
+        net, meta = net_from_weights(tensors)
+    except (OSError, KeyError, ValueError, RuntimeError) as exc:
+        raise ModelError(f"--init {name_or_path}: not a latent codec weights file ({exc})") from None
+    meta.setdefault("stages", []).append({"stage": "init", "from_step": int(meta.get("step", 0)),
+                                          "weights_sha256": hashlib.sha256(data).hexdigest()})
+    return net, meta
 
 
 def export(ckpt, dest) -> int:
