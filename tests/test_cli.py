@@ -43,6 +43,32 @@ def test_python_m_svc_lists_commands():
     assert p.returncode == 2 and b"unknown command 'encodee'" in p.stderr
 
 
+_ENDS = """
+import atexit, sys, threading
+from svc.cli import end_process
+atexit.register(lambda: open(sys.argv[1], "w").write("exit handlers ran"))
+sys.stdout.write("x" * 300000)       # buffered text, written by the flush at the end
+if sys.argv[2] == "thread":          # a non-daemon thread still running: the ordinary exit waits for it
+    threading.Thread(target=lambda: (__import__("time").sleep(0.3), open(sys.argv[1] + ".t", "w").close())).start()
+end_process(int(sys.argv[3]) if sys.argv[3].isdigit() else sys.argv[3])
+"""
+
+
+@pytest.mark.parametrize("case", [("plain", "0", 0), ("plain", "3", 3), ("plain", "a message", 1),
+                                  ("thread", "0", 0)])
+def test_processes_end_without_teardown_but_lose_nothing(tmp_path, case):
+    """The console scripts end through end_process (no interpreter teardown): the status of
+    sys.exit, the exit handlers run, buffered output written, running threads waited for."""
+    mode, code, status = case
+    marker = tmp_path / "marker"
+    p = subprocess.run([sys.executable, "-c", _ENDS, str(marker), mode, code], capture_output=True, cwd=ROOT,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert p.returncode == status and p.stdout == b"x" * 300000
+    assert marker.read_text() == "exit handlers ran"
+    assert (p.stderr.decode().strip() == code) if status == 1 else not p.stderr
+    assert (tmp_path / "marker.t").exists() == (mode == "thread")
+
+
 def test_output_that_is_the_input_is_refused(small, tmp_path):
     raw, svc = small
     copy = tmp_path / "self_176x144.yuv"

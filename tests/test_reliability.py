@@ -269,8 +269,8 @@ def test_header_model_ids_are_names_never_paths(tmp_path, full_stream, capsys):
 
 
 # -- 8. memory stays bounded in skip mode and in svc-info --------------------------------------------------
-_RSS = ("import resource, sys, runpy; sys.argv = ['svc'] + sys.argv[1:]; code = 0\n"
-        "try:\n    runpy.run_module('svc', run_name='__main__')\n"
+_RSS = ("import resource, sys; from svc.cli import main; code = 0\n"
+        "try:\n    main(sys.argv[1:])\n"
         "except SystemExit as e:\n    code = e.code\n"
         "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, code, file=sys.stderr)")
 

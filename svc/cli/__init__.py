@@ -6,6 +6,7 @@ Each command is a module with ``main(argv=None)`` (the console script ``svc-<nam
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 #: command -> (module, entry function, one-line description)
@@ -27,9 +28,64 @@ def _entry(name: str):
     return getattr(importlib.import_module(module), fn)
 
 
+def end_process(code) -> None:
+    """Ends a command-line process with ``sys.exit(code)``'s status, skipping the interpreter's
+    teardown: the exit handlers run (``atexit``: Ray, multiprocessing, logging, weakref finalisers) and
+    the standard streams are flushed (a failed flush gives status 120, as Python's own exit does), but
+    the modules are not torn down one object at a time (0.35-0.45 s after torch is imported, measured
+    on 2 cores). Falls back to ``sys.exit`` when other non-daemon threads are still running, off the
+    main thread, or with ``SVC_FULL_TEARDOWN=1``."""
+    import atexit
+    import threading
+
+    others = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
+    if others or threading.current_thread() is not threading.main_thread() \
+            or os.environ.get("SVC_FULL_TEARDOWN") == "1" or not hasattr(atexit, "_run_exitfuncs"):
+        sys.exit(code)
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:
+        print(code, file=sys.stderr)
+        status = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            if stream is sys.stdout and status == 0:
+                status = 120
+    os._exit(status & 0xFF)
+
+
+def _script(name: str, argv) -> None:
+    """A console script's entry: the command ``name``; a process started as the command (``argv``
+    None) ends through :func:`end_process`, a call with ``argv`` (tests, the API) returns or raises
+    ``SystemExit`` as usual."""
+    if argv is not None:
+        return _entry(name)(argv)
+    try:
+        _entry(name)(None)
+        code = None
+    except SystemExit as e:
+        code = e.code
+    end_process(code)
+
+
 def main(argv=None):
-    """``python -m svc <command> [args]``."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """``python -m svc <command> [args]`` (``argv`` None: this process's arguments, and the process
+    ends through :func:`end_process`)."""
+    if argv is None:
+        try:
+            main(sys.argv[1:])
+            code = None
+        except SystemExit as e:
+            code = e.code
+        end_process(code)
+        return
+    argv = list(argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         width = max(map(len, COMMANDS))
         lines = ["usage: python -m svc <command> [args]   (or the console script svc-<command>)", "", "commands:"]
@@ -46,36 +102,36 @@ def main(argv=None):
 
 
 def encode_main(argv=None):
-    _entry("encode")(argv)
+    _script("encode", argv)
 
 
 def decode_main(argv=None):
-    _entry("decode")(argv)
+    _script("decode", argv)
 
 
 def extract_main(argv=None):
-    _entry("extract")(argv)
+    _script("extract", argv)
 
 
 def info_main(argv=None):
-    _entry("info")(argv)
+    _script("info", argv)
 
 
 def analyze_main(argv=None):
-    _entry("analyze")(argv)
+    _script("analyze", argv)
 
 
 def eval_tracking_main(argv=None):
-    _entry("eval-tracking")(argv)
+    _script("eval-tracking", argv)
 
 
 def train_main(argv=None):
-    _entry("train")(argv)
+    _script("train", argv)
 
 
 def config_main(argv=None):
-    _entry("config")(argv)
+    _script("config", argv)
 
 
 def rd_main(argv=None):
-    _entry("rd")(argv)
+    _script("rd", argv)
