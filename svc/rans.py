@@ -8,6 +8,7 @@ indices; a whole pass of symbols is coded or decoded in one vectorised call.
 from __future__ import annotations
 
 import array
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -96,6 +97,12 @@ class RansTables:
     def __len__(self):
         return len(self.cdfs)
 
+    def cdf_array(self):
+        """:func:`cdf_array` of these tables (built once)."""
+        if getattr(self, "_array", None) is None:
+            self._array = cdf_array(SimpleNamespace(cdfs=self.cdfs, lengths=self.lengths, offsets=self.offsets))
+        return self._array
+
     def cost(self, table: int, values) -> np.ndarray:
         """Bits of each of ``values`` in table ``table``, escapes included (:func:`escape_bits`)."""
         v = np.asarray(values) - self.offsets[table]
@@ -134,6 +141,28 @@ def encode(values, tables_ids, tables: RansTables) -> bytes:
     return rans_encoder().encode_with_indexes(v.tolist(), i.tolist(), tables.cdfs, tables.lengths, tables.offsets)
 
 
+def _compiled_decoder():
+    """The compiled rANS decoder (:func:`svc.rans_kernel.rans_decode`), or None where the reference
+    code is selected (``SVC_KERNELS=reference``: CompressAI's C++ decoder)."""
+    from svc import rans_kernel
+
+    return rans_kernel.rans_decode if rans_kernel.ENABLED else None
+
+
+def cdf_array(tables) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cdfs (T, L) int32 rows zero-padded to the longest, lengths (T,) int32, offsets (T,) int32) of
+    ``tables`` (its ``cdf_array()`` where it has one, which may cache it; else built from its
+    ``cdfs``, ``lengths`` and ``offsets`` lists)."""
+    own = getattr(tables, "cdf_array", None)
+    if own is not None:
+        return own()
+    lengths = np.asarray(tables.lengths, np.int32)
+    cdfs = np.zeros((len(lengths), int(lengths.max(initial=1))), np.int32)
+    for i, c in enumerate(tables.cdfs):
+        cdfs[i, :len(c)] = c
+    return cdfs, lengths, np.asarray(tables.offsets, np.int32)
+
+
 class RansReader:
     """Decodes passes of symbols from one rANS string, in the order they were encoded. At most
     ``max_symbols`` are read (a damaged string cannot make the reader run away); ``what`` names the
@@ -141,6 +170,14 @@ class RansReader:
 
     def __init__(self, data: bytes, tables: RansTables, max_symbols: int, what: str = "the payload"):
         self.tables, self.left, self.what = tables, int(max_symbols), what
+        self._kernel = _compiled_decoder()
+        if self._kernel is not None:
+            # the compiled decoder reads zeros past the string's end: no padding to allocate
+            data = bytes(data)
+            self._words = np.frombuffer(data + bytes(-len(data) % 4), "<u4")
+            first = [int(w) for w in self._words[:2]] + [0, 0]
+            self._state = np.array([first[0] | (first[1] << 32), 2], np.uint64)
+            return
         self._dec = rans_decoder()
         # zero padding: a damaged string can make the decoder read past its end (one 32-bit word per
         # symbol at most); zeros also end any run of escape chunks
@@ -156,6 +193,13 @@ class RansReader:
         if self.left < 0:
             raise BitstreamError(f"{self.what} asks for more symbols than it can hold")
         t = self.tables if tables is None else tables
+        if self._kernel is not None:
+            cdfs, lengths, offsets = cdf_array(t)
+            if ids.min() < 0 or ids.max() >= len(lengths):
+                raise ValueError(f"table index outside 0..{len(lengths) - 1}")
+            out = np.empty(ids.size, np.int32)
+            self._kernel(self._words, self._state, ids, cdfs, lengths, offsets, out)
+            return out
         # hand the coder only the tables this pass uses (pybind11 converts every table passed, each call)
         used, local = localised(ids)
         u = used.tolist()

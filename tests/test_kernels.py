@@ -130,6 +130,43 @@ def test_rd_quantiser_kernel_matches_reference(monkeypatch, intra, rdoq):
     assert (np.abs(levels) > 16).any() and (levels != 0).any() and (r[1] == -1).any()
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_rans_decoder_kernel_matches_compressai(monkeypatch, seed):
+    """The compiled rANS decoder gives CompressAI's symbols: random tables (short and long alphabets,
+    skewed), values inside and far outside them (escapes of 1-7 bypass chunks), passes of several
+    calls on one string; and on damaged strings (bytes flipped, cut short) the same symbols as the C++
+    decoder with its zero padding, never reading past the string."""
+    from svc import rans_kernel
+    from svc.rans import RansReader, RansTables, encode
+
+    rng = np.random.default_rng(seed)
+    pmfs = [rng.dirichlet(np.full(n, a)) for n, a in zip(rng.integers(1, 70, 40), rng.uniform(0.05, 3, 40))]
+    tables = RansTables(pmfs, rng.integers(-20, 5, 40))
+    ids = rng.integers(0, 40, 5000).astype(np.int32)
+    values = np.array([rng.integers(o - 2, o + n + 2) for o, n in
+                       zip(np.asarray(tables.offsets)[ids], np.asarray(tables.lengths)[ids] - 2)], np.int32)
+    far = rng.random(ids.size) < 0.02
+    values[far] = rng.integers(-(1 << 26), 1 << 26, far.sum())   # CompressAI codes |2v| < 2**28
+    data = encode(values, ids, tables)
+    cuts = np.sort(rng.choice(np.arange(1, ids.size), 3, replace=False))
+
+    def passes(string):
+        r = RansReader(string, tables, ids.size)
+        return np.concatenate([r.get(part) for part in np.split(ids, cuts)])
+
+    damaged = bytearray(data)
+    for k in rng.integers(0, len(data), 6):
+        damaged[k] ^= 0xFF
+    for string in (data, bytes(damaged), data[:len(data) // 3], data[:5]):
+        compiled = passes(string)
+        monkeypatch.setattr(rans_kernel, "ENABLED", False)
+        reference = passes(string)
+        monkeypatch.setattr(rans_kernel, "ENABLED", True)
+        assert np.array_equal(compiled, reference)
+        if string is data:
+            assert np.array_equal(compiled, values)
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_alignment_kernel_matches_reference(monkeypatch, seed):
     rng = np.random.default_rng(20 + seed)
@@ -197,6 +234,8 @@ def test_kernels_still_compile_where_no_cache_can_be_written(monkeypatch):
             raise RuntimeError("cannot cache function 'f': no locator available for file 'kernels.py'")
         return lambda f: f
 
-    monkeypatch.setattr(kernels, "_numba_njit", numba_njit)
+    from svc import compiled
+
+    monkeypatch.setattr(compiled, "_numba_njit", numba_njit)
     add_one = kernels.njit(cache=True, nogil=True)(lambda x: x + 1)
     assert add_one(1) == 2 and calls == [{"cache": True, "nogil": True}, {"nogil": True}]

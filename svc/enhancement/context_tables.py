@@ -142,6 +142,19 @@ class EntropyModel:
                 counts = pool_counts(counts, pool)
             return cls.from_counts(counts, float(z["strength"]) if "strength" in z else 8.0)
 
+    def cdf_array(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every table as :func:`svc.rans.cdf_array` gives it (cdfs (T, L), lengths, offsets), from the
+        frequencies; kept in :attr:`derived` until the tables change."""
+        got = self.derived.get("cdf_array")
+        if got is None:
+            lengths = np.asarray(_LENGTHS, np.int32)
+            cdfs = np.zeros((len(lengths), int(lengths.max())), np.int32)
+            for name in NAMES:
+                f = self.freqs[name]
+                np.cumsum(f, axis=1, out=cdfs[_BASE[name]:_BASE[name] + f.shape[0], 1:f.shape[1] + 1])
+            got = self.derived["cdf_array"] = (cdfs, lengths, np.asarray(_OFFSETS, np.int32))
+        return got
+
     def cost(self, name: str, ctx, values) -> np.ndarray:
         """Bits of coding ``values`` in contexts ``ctx`` (broadcast), escapes included."""
         n, a, off = FAMILIES[name]

@@ -12,30 +12,9 @@ Kernels release the GIL (``nogil``). Shapes and units are those of the reference
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-ENABLED = os.environ.get("SVC_KERNELS", "compiled") != "reference"
-if ENABLED:
-    try:
-        from numba import njit as _numba_njit
-    except ImportError:          # pragma: no cover - numba is a dependency; the reference still works
-        ENABLED = False
-
-
-def njit(**options):
-    """numba's ``njit`` with ``options``; without a writable cache location (a read-only install and
-    home), compiled per process instead of failing; without numba (``SVC_KERNELS=reference``), the
-    plain Python function (never called: the reference code runs)."""
-    def wrap(f):
-        if not ENABLED:
-            return f
-        try:
-            return _numba_njit(**options)(f)
-        except RuntimeError:     # "cannot cache function ...: no locator available"
-            return _numba_njit(**{k: v for k, v in options.items() if k != "cache"})(f)
-    return wrap
+from svc.compiled import ENABLED, njit  # noqa: F401  (kernels.ENABLED: the switch this module's users read)
 
 
 @njit(cache=True, nogil=True)
