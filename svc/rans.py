@@ -1,4 +1,5 @@
-"""Static-table entropy coding with CompressAI's C++ rANS coder (the one coder of the project).
+"""Static-table entropy coding with CompressAI's rANS coder (the one coder of the project): its C++
+encoder, and its decoder or the same decoding compiled (:mod:`svc.rans_kernel`, the default).
 
 A :class:`RansTables` holds probability tables, each over the integer alphabet ``offset .. offset + n - 1``
 plus an escape for values outside it (coded by the rANS coder's bypass mode, a few bits more). A
