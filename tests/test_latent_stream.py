@@ -14,6 +14,7 @@ from svc.cli.analyze import command as analyze_command
 from svc.cli.common import run_main
 from svc.cli.decode import decode_command, info_command
 from svc.cli.encode import command as encode_command
+from svc.latent import zoo
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def test_latent_stream_round_trip(latent_stream, carphone_yuv, tmp_path, capsys)
     capsys.readouterr()
     assert run_main(info_command, [str(latent_stream)]) == 0
     out = capsys.readouterr().out
-    assert "svc-latent-v1" in out and "latent-v1" in out and "latent_base" in out and "kbps" in out
+    assert "svc-latent-v1" in out and zoo.DEFAULT in out and "latent_base" in out and "kbps" in out
 
 
 def test_base_layer_request_points_to_the_latent_paths(latent_stream, tmp_path, capsys):

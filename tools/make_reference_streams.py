@@ -33,7 +33,12 @@ STREAMS = {
     "denoised-v1": (["--frames", "4", "--gop", "4", "--qp", "37", "--denoise", "10"], ["base", "full"]),
     # the learned latent codec with its first shipped model (latent-v1: its base latent finds no track on
     # these frames, so only the pictures are pinned; the `latent` check comes with a model that detects)
-    "latent-v1": (["--frames", "4", "--gop", "2", "--codec", "latent", "--latent-quality", "0.8"], ["full"]),
+    "latent-v1": (["--frames", "4", "--gop", "2", "--codec", "latent", "--latent-quality", "0.8",
+                   "--set", f"latent.model={ROOT / 'svc/latent/weights/latent-v1.pt'}"], ["full"]),
+    # the second shipped model (latent-v2, the default since 2026-12-04): its base latent tracks the
+    # person on these frames, so the detections from the base latent are pinned too
+    "latent-v2": (["--frames", "4", "--gop", "2", "--codec", "latent", "--latent-quality", "0.8",
+                   "--set", f"latent.model={ROOT / 'svc/latent/weights/latent-v2.pt'}"], ["full", "latent"]),
 }
 
 
