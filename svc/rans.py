@@ -86,6 +86,7 @@ class RansTables:
 
     def __init__(self, pmfs, offsets):
         self.cdfs, self.lengths, self.offsets, self.bits = [], [], [], []
+        self._array = None           # cdf_array(), built when a reader first asks
         for pmf, off in zip(pmfs, offsets):
             p = np.asarray(pmf, np.float64)
             p = np.concatenate([p / max(p.sum(), 1e-300) * (1 - ESCAPE_FLOOR), [ESCAPE_FLOOR]])
@@ -100,7 +101,7 @@ class RansTables:
 
     def cdf_array(self):
         """:func:`cdf_array` of these tables (built once)."""
-        if getattr(self, "_array", None) is None:
+        if self._array is None:
             self._array = cdf_array(SimpleNamespace(cdfs=self.cdfs, lengths=self.lengths, offsets=self.offsets))
         return self._array
 

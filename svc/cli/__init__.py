@@ -60,31 +60,30 @@ def end_process(code) -> None:
     os._exit(status & 0xFF)
 
 
-def _script(name: str, argv) -> None:
-    """A console script's entry: the command ``name``; a process started as the command (``argv``
-    None) ends through :func:`end_process`, a call with ``argv`` (tests, the API) returns or raises
-    ``SystemExit`` as usual."""
-    if argv is not None:
-        return _entry(name)(argv)
+def _run_and_end(fn, argv) -> None:
+    """``fn(argv)``, then the process ends through :func:`end_process` with its ``sys.exit`` status."""
     try:
-        _entry(name)(None)
+        fn(argv)
         code = None
     except SystemExit as e:
         code = e.code
     end_process(code)
 
 
+def _script(name: str, argv) -> None:
+    """A console script's entry: the command ``name``; a process started as the command (``argv``
+    None) ends through :func:`end_process`, a call with ``argv`` (tests, the API) returns or raises
+    ``SystemExit`` as usual."""
+    if argv is not None:
+        return _entry(name)(argv)
+    _run_and_end(_entry(name), None)
+
+
 def main(argv=None):
     """``python -m svc <command> [args]`` (``argv`` None: this process's arguments, and the process
     ends through :func:`end_process`)."""
     if argv is None:
-        try:
-            main(sys.argv[1:])
-            code = None
-        except SystemExit as e:
-            code = e.code
-        end_process(code)
-        return
+        return _run_and_end(main, sys.argv[1:])
     argv = list(argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         width = max(map(len, COMMANDS))

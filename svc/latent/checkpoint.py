@@ -55,8 +55,6 @@ def net_from_checkpoint(tensors: dict, meta: dict):
 
 def net_from_weights(tensors: dict):
     """(network, metadata) of a codec weights file's tensors (:func:`svc.latent.codec.freeze`'s dict)."""
-    import json
-
     import torch
 
     from svc.latent.model import FA, FW, LatentNet

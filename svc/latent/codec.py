@@ -126,6 +126,36 @@ def _round_div(a, bits: int):
     return torch.div(a + (1 << (bits - 1)), 1 << bits, rounding_mode="floor")
 
 
+def read_weights(name_or_path=None) -> tuple[Path, str, str, dict]:
+    """(path, model id, SHA-256, tensors) of the shipped model (None), a zoo name (its file's hash
+    checked against the zoo) or a file, read once and loaded without unpickling code; a
+    :class:`~svc.errors.ModelError` in one line for a missing, damaged or foreign file."""
+    import torch
+
+    from svc.latent import zoo
+
+    if name_or_path is None or str(name_or_path) in zoo.MODELS:
+        name = zoo.DEFAULT if name_or_path is None else str(name_or_path)
+        path, want = zoo.path_of(name), zoo.MODELS[name][1]
+    else:
+        path, want, name = Path(name_or_path), None, Path(name_or_path).stem
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ModelError(f"latent codec weights {path}: {exc.strerror or exc}") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if want is not None and digest != want:
+        raise ModelError(f"latent codec weights {path}: SHA-256 {digest[:12]}... is not the expected "
+                         f"{want[:12]}... (damaged or replaced file)")
+    try:
+        tensors = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelError(f"latent codec weights {path}: not a weights file ({type(exc).__name__})") from None
+    if not isinstance(tensors, dict):
+        raise ModelError(f"latent codec weights {path}: not a weights file")
+    return Path(path), name, digest, tensors
+
+
 class LatentCodec:
     """Layered learned image codec applied per frame (see the module docstring).
 
@@ -163,27 +193,7 @@ class LatentCodec:
         """The shipped model (None), a zoo name, a weights file or a training checkpoint (``.pt``)."""
         import torch
 
-        from svc.latent import zoo
-
-        if name_or_path is None or str(name_or_path) in zoo.MODELS:
-            name = zoo.DEFAULT if name_or_path is None else str(name_or_path)
-            path, want = zoo.path_of(name), zoo.MODELS[name][1]
-        else:
-            path, want, name = Path(name_or_path), None, Path(name_or_path).stem
-        try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise ModelError(f"latent codec weights {path}: {exc.strerror or exc}") from None
-        digest = hashlib.sha256(data).hexdigest()
-        if want is not None and digest != want:
-            raise ModelError(f"latent codec weights {path}: SHA-256 {digest[:12]}... is not the expected "
-                             f"{want[:12]}... (damaged or replaced file)")
-        try:
-            tensors = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001
-            raise ModelError(f"latent codec weights {path}: not a weights file ({type(exc).__name__})") from None
-        if not isinstance(tensors, dict):
-            raise ModelError(f"latent codec weights {path}: not a weights file")
+        path, name, digest, tensors = read_weights(name_or_path)
         if "meta" not in tensors and any(k.startswith("model.") for k in tensors):
             from svc.latent.checkpoint import load_checkpoint, net_from_checkpoint
 

@@ -222,24 +222,19 @@ def train(args, argv) -> int:
 
 
 def warm_start(name_or_path):
-    """(network, metadata) of a shipped model's name or a weights file, for ``--init``."""
-    import hashlib
-
-    import torch
-
+    """(network, metadata) of a shipped model's name or a weights file, for ``--init`` (read as
+    :func:`svc.latent.codec.read_weights` reads it: a shipped model's hash checked)."""
     from svc.errors import ModelError
-    from svc.latent import zoo
     from svc.latent.checkpoint import net_from_weights
+    from svc.latent.codec import read_weights
 
-    path = zoo.path_of(name_or_path) if name_or_path in zoo.MODELS else Path(name_or_path)
+    _, _, digest, tensors = read_weights(name_or_path)
     try:
-        data = path.read_bytes()
-        tensors = torch.load(path, map_location="cpu", weights_only=True)
         net, meta = net_from_weights(tensors)
-    except (OSError, KeyError, ValueError, RuntimeError) as exc:
+    except (KeyError, ValueError, RuntimeError) as exc:
         raise ModelError(f"--init {name_or_path}: not a latent codec weights file ({exc})") from None
     meta.setdefault("stages", []).append({"stage": "init", "from_step": int(meta.get("step", 0)),
-                                          "weights_sha256": hashlib.sha256(data).hexdigest()})
+                                          "weights_sha256": digest})
     return net, meta
 
 
