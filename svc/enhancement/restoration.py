@@ -23,19 +23,23 @@ whatever order a kernel adds it, and element-wise IEEE operations are correctly 
 the result does not depend on thread count, kernel choice (as long as it is not a Winograd/FFT
 transform, which :meth:`IntegerNet.self_test` would catch) or instruction set. Motion search is
 integer too.
+
+Runtime. The network runs as an ONNX graph in ONNX Runtime (Pad, Conv, Mul, Add, Round, Clip; the
+per-QP requantisation tables are graph inputs), built once per weights file and kept in
+:func:`svc.cache.cache_dir`; weights files are read without torch (:mod:`svc.tensor_archive`), so a
+decode imports neither torch nor the training model (:mod:`svc.training.restore_net`).
+``SVC_KERNELS=reference`` runs the numpy float64 reference instead (the same integers).
 """
 from __future__ import annotations
 
 import hashlib
-import io
 import math
+import os
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
+from svc import tensor_archive
 from svc.enhancement.align import align_to
 from svc.errors import ModelError
 from svc.io.frames import YuvFrame
@@ -48,7 +52,8 @@ EXACT_LIMIT = 1 << 24  # float32 holds every integer below this exactly
 QP_RANGE = (0, 51)     # the QP tables cover every integer QP of HEVC
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "svc-restore-v1.pt"
-
+INPUT_ZERO = 128       # the network sees (pixel - 128) / 64 ...
+INPUT_SCALE = 64.0     # ... folded into the first layer's integer bias on export
 
 # ------------------------------------------------------------------------------------------------
 # inputs
@@ -81,192 +86,82 @@ def _to8(plane: np.ndarray) -> np.ndarray:
     return np.minimum((plane.astype(np.int32) + 2) >> 2, 255).astype(np.uint8)
 
 
-def network_input(cur: YuvFrame, neighbours: list[np.ndarray], frames: int) -> torch.Tensor:
-    """(1, 4 * frames + 2, H/2, W/2) float32 integer tensor: the unshuffled luma of the current
-    frame and its aligned neighbours (only the current one when ``frames`` == 1), then U, V."""
+def network_input(cur: YuvFrame, neighbours: list[np.ndarray], frames: int) -> np.ndarray:
+    """(1, 4 * frames + 2, H/2, W/2) float32 integers: the unshuffled luma of the current frame and its
+    aligned neighbours (only the current one when ``frames`` == 1; each 2x2 group's samples in raster
+    order make 4 channels, as torch's ``pixel_unshuffle``), then U, V."""
     lumas = [cur.y] + (list(neighbours) if frames > 1 else [])
-    y = torch.from_numpy(np.stack([_to8(p) for p in lumas]).astype(np.float32))[None]    # (1, F, H, W)
-    y = F.pixel_unshuffle(y, 2)                                                             # (1, 4F, ...)
-    uv = torch.from_numpy(np.stack([_to8(cur.u), _to8(cur.v)]).astype(np.float32))[None]
-    return torch.cat([y, uv], 1)
-
-
-# ------------------------------------------------------------------------------------------------
-# training model (float, quantisation-aware)
-
-def _ste_round(x: torch.Tensor) -> torch.Tensor:
-    return x + (torch.round(x) - x).detach()
-
-
-class QpFilm(nn.Module):
-    """Per-channel gains (1 + g) and offsets of every hidden layer as a function of the QP."""
-
-    def __init__(self, widths: list[int], hidden: int = 32):
-        super().__init__()
-        self.widths = list(widths)
-        self.mlp = nn.Sequential(nn.Linear(1, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                                 nn.Linear(hidden, 2 * sum(widths)))
-        nn.init.zeros_(self.mlp[-1].weight)
-        nn.init.zeros_(self.mlp[-1].bias)
-
-    def forward(self, qp: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """qp (B,) -> [(gain (B, C), offset (B, C)) per layer]."""
-        out = self.mlp(((qp - 32.0) / 10.0)[:, None])
-        g, b = out.split(sum(self.widths), 1)
-        res, i = [], 0
-        for w in self.widths:
-            res.append((1 + g[:, i:i + w], 0.1 * b[:, i:i + w]))
-            i += w
-        return res
-
-
-INPUT_ZERO = 128       # the network sees (pixel - 128) / 64 ...
-INPUT_SCALE = 64.0     # ... folded into the first layer's integer bias on export
-
-
-class RestoreNet(nn.Module):
-    """The float training model; :meth:`export` turns it into an :class:`IntegerNet`.
-
-    Hidden layers are conv -> batch norm -> FiLM(QP) -> ReLU clipped at a learned level (PACT) ->
-    8-bit quantisation; batch norm and FiLM are per-channel affine maps that fold into the integer
-    network's requantisation tables (batch norm uses its running statistics once training turns
-    quantisation-aware)."""
-
-    def __init__(self, frames: int = 3, channels: int = 24, depth: int = 4, qp_aware: bool = True,
-                 chroma: bool = True, intra_qp_offset: float = -3.0, bn: bool = True):
-        super().__init__()
-        self.config = {"frames": frames, "channels": channels, "depth": depth, "qp_aware": qp_aware,
-                       "chroma": chroma, "intra_qp_offset": intra_qp_offset, "bn": bn}
-        self.frames = frames
-        cin = 4 * frames + 2
-        self.convs = nn.ModuleList()
-        self.bns = nn.ModuleList()
-        for i in range(depth):
-            self.convs.append(nn.Conv2d(cin if i == 0 else channels, channels, 3, padding=1, bias=not bn))
-            self.bns.append(nn.BatchNorm2d(channels) if bn else nn.Identity())
-        self.out = nn.Conv2d(channels, 6, 3, padding=1)
-        nn.init.normal_(self.out.weight, std=1e-3)
-        nn.init.zeros_(self.out.bias)
-        # activation clip values (PACT), as logs; activations are quantised to 0..ACT_MAX steps
-        self.log_alpha = nn.Parameter(torch.full((depth,), math.log(4.0)))
-        self.film = QpFilm([channels] * depth) if qp_aware else None
-        self.quant = False
-
-    def set_quant(self, on: bool) -> None:
-        """Quantisation-aware from now on: batch norm switches to its running statistics."""
-        self.quant = on
-        for b in self.bns:
-            b.train(not on and self.training)
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        if self.quant:
-            for b in self.bns:
-                b.eval()
-        return self
-
-    @staticmethod
-    def _wq(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Fake-quantised weights (per output channel) and their scales."""
-        s = w.detach().abs().amax(dim=(1, 2, 3)).clamp_min(1e-8) / WEIGHT_MAX
-        return _ste_round(w / s[:, None, None, None]).clamp(-WEIGHT_MAX, WEIGHT_MAX) * s[:, None, None, None], s
-
-    def _conv(self, conv: nn.Conv2d, x: torch.Tensor, s_in: float | torch.Tensor):
-        if not self.quant:
-            return conv(x)
-        w, s_w = self._wq(conv.weight)
-        b = None
-        if conv.bias is not None:
-            acc_scale = s_in * s_w
-            b = _ste_round(conv.bias / acc_scale) * acc_scale
-        return F.conv2d(x, w, b, padding=1)
-
-    def forward(self, x: torch.Tensor, qp: torch.Tensor) -> torch.Tensor:
-        """x: (B, 4F+2, h, w) integer-valued input (0..255); qp (B,). Returns the correction
-        (B, 6, h, w) in pixel units (rounded when quantising)."""
-        s = 1.0 / INPUT_SCALE
-        a = (x - INPUT_ZERO) * s
-        film = self.film(qp) if self.film is not None else None
-        for i, (conv, bn) in enumerate(zip(self.convs, self.bns)):
-            y = bn(self._conv(conv, a, s))
-            if film is not None:
-                g, b = film[i]
-                y = y * g[:, :, None, None] + b[:, :, None, None]
-            alpha = self.log_alpha[i].exp()
-            y = torch.minimum(F.relu(y), alpha)
-            s = alpha / ACT_MAX
-            a = _ste_round(y / s) * s if self.quant else y
-        d = self._conv(self.out, a, s) * 255.0
-        return _ste_round(d) if self.quant else d
-
-    def restore(self, x: torch.Tensor, qp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(luma (B, 1, H, W), chroma (B, 2, h, w)) restored, unclipped floats in pixel units."""
-        d = self.forward(x, qp)
-        y = x[:, 0:4] + d[:, 0:4]
-        c = x[:, -2:] + d[:, 4:6] if self.config["chroma"] else x[:, -2:]
-        return F.pixel_shuffle(y, 2), c
-
-    @torch.no_grad()
-    def export(self, chroma: bool | None = None) -> "IntegerNet":
-        """The integer network: int weights, integer biases, per-QP requantisation tables.
-        ``chroma=False`` drops the chroma outputs (a luma-only restorer; default: as trained)."""
-        chroma = self.config["chroma"] if chroma is None else chroma
-        qps = torch.arange(QP_RANGE[0], QP_RANGE[1] + 1, dtype=torch.float32)
-        film = self.film(qps) if self.film is not None else None
-        layers = []
-        s_in = torch.tensor(1.0 / INPUT_SCALE, dtype=torch.float64)
-        for i, (conv, bn) in enumerate(zip(self.convs, self.bns)):
-            w = conv.weight.double()
-            s_w = w.abs().amax(dim=(1, 2, 3)).clamp_min(1e-8) / WEIGHT_MAX
-            w_int = torch.round(w / s_w[:, None, None, None]).clamp(-WEIGHT_MAX, WEIGHT_MAX)
-            acc_scale = s_in * s_w
-            b_int = torch.round(conv.bias.double() / acc_scale) if conv.bias is not None else torch.zeros_like(s_w)
-            if i == 0:   # the input's zero point, folded: conv(x - 128) = conv(x) - 128 * sum(w)
-                b_int = b_int - INPUT_ZERO * w_int.sum(dim=(1, 2, 3))
-            # the layer's float output is  acc * acc_scale, then batch norm, then FiLM
-            if isinstance(bn, nn.BatchNorm2d):
-                inv = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
-                bn_scale, bn_shift = inv, bn.bias.double() - bn.running_mean.double() * inv
-            else:
-                bn_scale, bn_shift = torch.ones_like(s_w), torch.zeros_like(s_w)
-            if film is not None:
-                g, b = (t.double() for t in film[i])                                   # (Q, C)
-            else:
-                g = torch.ones(len(qps), w.shape[0], dtype=torch.float64)
-                b = torch.zeros_like(g)
-            s_out = self.log_alpha[i].double().exp() / ACT_MAX
-            layers.append({"weight": w_int.to(torch.int8), "bias": b_int.to(torch.int32),
-                           "scale": (g * bn_scale * acc_scale / s_out).float(),
-                           "offset": ((g * bn_shift + b) / s_out).float()})
-            s_in = s_out
-        n_out = 6 if chroma else 4
-        w = self.out.weight.double()[:n_out]
-        s_w = w.abs().amax(dim=(1, 2, 3)).clamp_min(1e-8) / WEIGHT_MAX
-        w_int = torch.round(w / s_w[:, None, None, None]).clamp(-WEIGHT_MAX, WEIGHT_MAX)
-        acc_scale = s_in * s_w
-        b_int = torch.round(self.out.bias.double()[:n_out] / acc_scale)
-        scale = (acc_scale * 255.0).float()[None].expand(len(qps), -1).contiguous()
-        layers.append({"weight": w_int.to(torch.int8), "bias": b_int.to(torch.int32), "scale": scale,
-                       "offset": torch.zeros_like(scale)})
-        return IntegerNet(layers, {**self.config, "chroma": chroma})
+    y = np.stack([_to8(p) for p in lumas])                                               # (F, H, W)
+    f, h, w = y.shape
+    y = y.reshape(f, h // 2, 2, w // 2, 2).transpose(0, 2, 4, 1, 3).reshape(4 * f, h // 2, w // 2)
+    uv = np.stack([_to8(cur.u), _to8(cur.v)])
+    return np.concatenate([y, uv]).astype(np.float32)[None]
 
 
 # ------------------------------------------------------------------------------------------------
 # integer inference
 
-class IntegerNet:
-    """Integer inference of an exported :class:`RestoreNet` (see the module docstring)."""
+def _reference_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """3x3 'valid' convolution in float64 (exact on these integers): x (N, C, H, W), w (O, C, 3, 3)."""
+    n, c, h, wd = x.shape
+    cols = np.stack([x[:, :, dy:dy + h - 2, dx:dx + wd - 2] for dy in range(3) for dx in range(3)], 2)
+    return np.einsum("nckhw,ock->nohw", cols.astype(np.float64), w.reshape(w.shape[0], c, 9).astype(np.float64),
+                     optimize=True) + b.astype(np.float64)[None, :, None, None]
 
-    def __init__(self, layers: list[dict], config: dict):
+
+def _onnx_graph(layers) -> bytes:
+    """The ONNX model of the integer network (input ``x`` (N, C, h, w); inputs ``s{i}``, ``o{i}``
+    (N, C_i, 1, 1): each layer's requantisation; output ``y``). Needs the ``onnx`` package."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    f32 = TensorProto.FLOAT
+    inputs = [helper.make_tensor_value_info("x", f32, ["N", int(layers[0][0].shape[1]), "H", "W"])]
+    inits = [numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pads"),
+             numpy_helper.from_array(np.array(float(INPUT_ZERO), np.float32), "zero"),
+             numpy_helper.from_array(np.array(0.0, np.float32), "lo"),
+             numpy_helper.from_array(np.array(float(ACT_MAX), np.float32), "hi")]
+    nodes = [helper.make_node("Pad", ["x", "pads", "zero"], ["a_in"], mode="constant")]
+    cur = "a_in"
+    for i, (w, b, _, _) in enumerate(layers):
+        c = int(w.shape[0])
+        inits += [numpy_helper.from_array(np.ascontiguousarray(w, np.float32), f"w{i}"),
+                  numpy_helper.from_array(np.ascontiguousarray(b, np.float32), f"b{i}")]
+        inputs += [helper.make_tensor_value_info(f"s{i}", f32, ["N", c, 1, 1]),
+                   helper.make_tensor_value_info(f"o{i}", f32, ["N", c, 1, 1])]
+        pads = [0, 0, 0, 0] if i == 0 else [1, 1, 1, 1]     # the input is padded with its zero point above
+        nodes += [helper.make_node("Conv", [cur, f"w{i}", f"b{i}"], [f"acc{i}"], kernel_shape=[3, 3], pads=pads),
+                  helper.make_node("Mul", [f"acc{i}", f"s{i}"], [f"mul{i}"]),       # separate multiply, add,
+                  helper.make_node("Add", [f"mul{i}", f"o{i}"], [f"add{i}"])]       # round: no fused multiply-add
+        last = i + 1 == len(layers)
+        nodes.append(helper.make_node("Round", [f"add{i}"], ["y" if last else f"r{i}"]))   # half to even
+        if not last:
+            nodes.append(helper.make_node("Clip", [f"r{i}", "lo", "hi"], [f"a{i}"]))
+            cur = f"a{i}"
+    out = helper.make_tensor_value_info("y", f32, ["N", int(layers[-1][0].shape[0]), "H", "W"])
+    model = helper.make_model(helper.make_graph(nodes, "svc-restoration", inputs, [out], inits),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+class IntegerNet:
+    """Integer inference of an exported restoration network (see the module docstring). ``layers``:
+    dicts of numpy arrays ``weight`` (O, C, 3, 3) int8, ``bias`` (O,) int32, ``scale`` and ``offset``
+    (52, O) float32 (per integer QP 0..51). ``backend``: ``onnxruntime`` or ``reference`` (numpy
+    float64); default: ``reference`` under ``SVC_KERNELS=reference``, else ``onnxruntime``."""
+
+    def __init__(self, layers: list[dict], config: dict, backend: str | None = None):
         self.config = dict(config)
         self.frames = int(config["frames"])
+        self.backend = backend or ("reference" if os.environ.get("SVC_KERNELS") == "reference" else "onnxruntime")
         self.layers = []
         for i, layer in enumerate(layers):
-            w = layer["weight"].to(torch.float32).contiguous()
-            b = layer["bias"].to(torch.float32).contiguous()
-            scale, offset = layer["scale"].to(torch.float32), layer["offset"].to(torch.float32)
+            w = np.asarray(layer["weight"]).astype(np.float32)
+            b = np.asarray(layer["bias"]).astype(np.float32)
+            scale = np.asarray(layer["scale"]).astype(np.float32)
+            offset = np.asarray(layer["offset"]).astype(np.float32)
             n_qp = QP_RANGE[1] - QP_RANGE[0] + 1
-            if w.dim() != 4 or w.shape[-2:] != (3, 3) or b.shape != (w.shape[0],) \
+            if w.ndim != 4 or w.shape[-2:] != (3, 3) or b.shape != (w.shape[0],) \
                     or scale.shape != (n_qp, w.shape[0]) or offset.shape != scale.shape:
                 raise ModelError(f"restoration layer {i} has inconsistent shapes")
             if i == 0 and w.shape[1] != 4 * self.frames + 2:
@@ -275,27 +170,35 @@ class IntegerNet:
             if i and w.shape[1] != self.layers[-1][0].shape[0]:
                 raise ModelError(f"restoration layer {i} takes {w.shape[1]} channels, "
                                  f"layer {i - 1} gives {self.layers[-1][0].shape[0]}")
-            if not (torch.isfinite(scale).all() and torch.isfinite(offset).all()):
+            if not (np.isfinite(scale).all() and np.isfinite(offset).all()):
                 raise ModelError(f"restoration layer {i} has non-finite requantisation")
-            bound = w.abs().sum(dim=(1, 2, 3)).double() * ACT_MAX + b.abs().double()
+            bound = np.abs(w).sum(axis=(1, 2, 3)).astype(np.float64) * ACT_MAX + np.abs(b).astype(np.float64)
             if bound.max() >= EXACT_LIMIT:
                 raise ModelError(f"restoration layer {i} could exceed exact float32 sums "
                                  f"({int(bound.max())} >= 2**24)")
-            # NHWC: oneDNN's fastest layout for these few channels (the integers are the same in any layout)
-            self.layers.append((w.contiguous(memory_format=torch.channels_last), b, scale, offset))
+            self.layers.append((w, b, scale, offset))
         if self.layers[-1][0].shape[0] != (6 if self.config.get("chroma", True) else 4):
             raise ModelError("restoration output layer must give 6 channels (4 luma phases, U, V), "
                              "or 4 for a luma-only model")
+        self._session = None
 
     @property
     def params(self) -> int:
-        return sum(w.numel() + b.numel() for w, b, _, _ in self.layers)
+        return sum(w.size + b.size for w, b, _, _ in self.layers)
 
     def macs_per_pixel(self) -> float:
         """Multiply-accumulates per luma pixel (the network runs on 2x2 pixel groups)."""
-        return sum(w.numel() for w, _, _, _ in self.layers) / 4.0
+        return sum(w.size for w, _, _, _ in self.layers) / 4.0
 
-    def _tables(self, qp: float) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def digest(self) -> str:
+        """SHA-256 of the network's integers and tables (names its cached ONNX graph)."""
+        h = hashlib.sha256(repr(sorted(self.config.items())).encode())
+        for layer in self.layers:
+            for a in layer:
+                h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()
+
+    def _tables(self, qp: float) -> list[tuple[np.ndarray, np.ndarray]]:
         """Requantisation (scale, offset) per layer at ``qp`` (linear between integer QPs, float64
         element-wise then rounded to float32: the same on every machine)."""
         q = min(max(float(qp), QP_RANGE[0]), QP_RANGE[1]) - QP_RANGE[0]
@@ -307,54 +210,80 @@ class IntegerNet:
             if f == 0.0:
                 out.append((scale[lo], offset[lo]))
             else:
-                s = scale[lo].double() * (1 - f) + scale[hi].double() * f
-                o = offset[lo].double() * (1 - f) + offset[hi].double() * f
-                out.append((s.float(), o.float()))
+                s = scale[lo].astype(np.float64) * (1 - f) + scale[hi].astype(np.float64) * f
+                o = offset[lo].astype(np.float64) * (1 - f) + offset[hi].astype(np.float64) * f
+                out.append((s.astype(np.float32), o.astype(np.float32)))
         return out
 
-    def correction(self, x: torch.Tensor, qp) -> torch.Tensor:
+    def session(self):
+        """The ONNX Runtime session (built on first use; the graph is kept in the cache folder)."""
+        if self._session is None:
+            import onnxruntime as ort
+
+            from svc.cache import disk_cached
+
+            blob = disk_cached(f"restoration-{self.digest()[:24]}-opset17.onnx", lambda: _onnx_graph(self.layers))
+            so = ort.SessionOptions()
+            # basic optimisations only: measured faster here than the blocked-layout (NCHWc) kernels
+            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+            threads = os.environ.get("OMP_NUM_THREADS", "")
+            so.intra_op_num_threads = int(threads) if threads.isdigit() else 0
+            so.inter_op_num_threads = 1
+            # no spinning between runs: the block decoder works beside this thread on the same cores
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            so.log_severity_level = 3
+            self._session = ort.InferenceSession(blob, so, providers=["CPUExecutionProvider"])
+        return self._session
+
+    def correction(self, x: np.ndarray, qp, backend: str | None = None) -> np.ndarray:
         """x (N, C, h, w) float32 integers 0..255 -> (N, 6 or 4, h, w) float32 integer corrections;
         ``qp``: one QP for all N inputs or a sequence of N."""
+        x = np.ascontiguousarray(x, np.float32)
         qps = [float(qp)] * x.shape[0] if isinstance(qp, (int, float)) else [float(q) for q in qp]
         per = [self._tables(q) for q in qps]
-        a = x.contiguous(memory_format=torch.channels_last)
-        with torch.no_grad():
-            for i, (w, b, _, _) in enumerate(self.layers):
-                s = torch.stack([t[i][0] for t in per])[:, :, None, None]
-                o = torch.stack([t[i][1] for t in per])[:, :, None, None]
-                if i == 0:   # the input is centred (its zero point folded into the bias): pad with it
-                    a = F.pad(a, (1, 1, 1, 1), value=float(INPUT_ZERO)).contiguous(memory_format=torch.channels_last)
-                    acc = F.conv2d(a, w, b)
-                else:
-                    acc = F.conv2d(a, w, b, padding=1)
-                # separate multiply, add and round (no fused multiply-add: the same rounding everywhere)
-                a = acc.mul_(s).add_(o).round_()
-                if i + 1 < len(self.layers):
-                    a = a.clamp_(0, ACT_MAX)
-        return a.contiguous()
+        tables = [(np.stack([t[i][0] for t in per])[:, :, None, None], np.stack([t[i][1] for t in per])[:, :, None, None])
+                  for i in range(len(self.layers))]
+        if (backend or self.backend) == "reference":
+            return self._reference(x, tables)
+        feed = {"x": x}
+        for i, (s, o) in enumerate(tables):
+            feed[f"s{i}"], feed[f"o{i}"] = np.ascontiguousarray(s), np.ascontiguousarray(o)
+        return self.session().run(["y"], feed)[0]
+
+    def _reference(self, x: np.ndarray, tables) -> np.ndarray:
+        a = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=float(INPUT_ZERO))
+        for i, ((w, b, _, _), (s, o)) in enumerate(zip(self.layers, tables)):
+            if i:
+                a = np.pad(a, ((0, 0), (0, 0), (1, 1), (1, 1)))
+            acc = _reference_conv(a, w, b).astype(np.float32)      # exact integers below 2**24
+            a = np.rint(acc * s + o)                                 # float32 multiply, add; half to even
+            if i + 1 < len(self.layers):
+                a = np.clip(a, 0, ACT_MAX)
+        return a.astype(np.float32)
 
     def self_test(self) -> None:
-        """Checks that this machine's float32 convolution is exact on integers for these layers
-        (a transform-based kernel, e.g. Winograd, would not be): compares with float64."""
-        g = torch.Generator().manual_seed(0)
-        for i, (w, b, _, _) in enumerate(self.layers):
-            x = torch.randint(0, ACT_MAX + 1, (1, w.shape[1], 24, 40), generator=g).float()
-            a = F.conv2d(x, w, b, padding=1)
-            ref = F.conv2d(x.double(), w.double(), b.double(), padding=1)
-            if not torch.equal(a.double(), ref):
-                raise ModelError(f"this machine's float32 convolution is not exact on integers (layer {i}): "
-                                 f"restoration would not be bit-exact")
+        """Checks that this machine's runtime computes the network exactly (a transform-based kernel,
+        e.g. Winograd, would not): the whole network on random integers at two QPs against the float64
+        reference."""
+        if self.backend == "reference":
+            return
+        rng = np.random.default_rng(0)
+        x = rng.integers(0, ACT_MAX + 1, (2, self.layers[0][0].shape[1], 20, 36)).astype(np.float32)
+        if not np.array_equal(self.correction(x, [37.0, 24.5]), self.correction(x, [37.0, 24.5], "reference")):
+            raise ModelError("this machine's convolution runtime is not exact on integers: restoration would not "
+                             "be bit-exact (SVC_KERNELS=reference runs the reference code)")
 
 
-def _apply(cur: YuvFrame, d: torch.Tensor, chroma: bool, max_value: int) -> YuvFrame:
+def _apply(cur: YuvFrame, d: np.ndarray, chroma: bool, max_value: int) -> YuvFrame:
     """``cur`` plus the integer correction d (6 or 4 (luma only), h, w), clipped."""
     shift = 0 if max_value == 255 else 2                      # 10-bit: corrections in 8-bit steps
-    dy = F.pixel_shuffle(d[None, 0:4], 2)[0, 0].numpy().astype(np.int32) << shift
+    h, w = d.shape[1:]
+    dy = d[0:4].reshape(2, 2, h, w).transpose(2, 0, 3, 1).reshape(2 * h, 2 * w).astype(np.int32) << shift
     y = np.clip(cur.y.astype(np.int32) + dy, 0, max_value).astype(cur.y.dtype)
     if not chroma:
         return YuvFrame(y, cur.u, cur.v)
-    du = d[4].numpy().astype(np.int32) << shift
-    dv = d[5].numpy().astype(np.int32) << shift
+    du = d[4].astype(np.int32) << shift
+    dv = d[5].astype(np.int32) << shift
     u = np.clip(cur.u.astype(np.int32) + du, 0, max_value).astype(cur.u.dtype)
     v = np.clip(cur.v.astype(np.int32) + dv, 0, max_value).astype(cur.v.dtype)
     return YuvFrame(y, u, v)
@@ -373,7 +302,7 @@ def restore_batch(net: IntegerNet, frames: list[YuvFrame], neighbours: list[list
     faster: the network runs once per batch)."""
     out = []
     for i in range(0, len(frames), batch):
-        x = torch.cat([network_input(f, n, net.frames) for f, n in zip(frames[i:i + batch], neighbours[i:i + batch])])
+        x = np.concatenate([network_input(f, n, net.frames) for f, n in zip(frames[i:i + batch], neighbours[i:i + batch])])
         d = net.correction(x, qps[i:i + batch])
         out.extend(_apply(f, d[k], net.config.get("chroma", True), max_value) for k, f in enumerate(frames[i:i + batch]))
     return out
@@ -381,18 +310,6 @@ def restore_batch(net: IntegerNet, frames: list[YuvFrame], neighbours: list[list
 
 # ------------------------------------------------------------------------------------------------
 # weights files and the public API
-
-def save_weights(path, net: IntegerNet, meta: dict | None = None) -> None:
-    """Writes an integer network (+ ``meta``: the command, seed, data list, ...) to ``path``."""
-    blob = {"format": FORMAT, "version": FORMAT_VERSION, "config": net.config,
-            "layers": [{"weight": w.to(torch.int8), "bias": b.to(torch.int32), "scale": s, "offset": o}
-                       for w, b, s, o in net.layers],
-            "meta": dict(meta or {})}
-    buf = io.BytesIO()
-    torch.save(blob, buf)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_bytes(buf.getvalue())
-
 
 class Restorer:
     """Restores decoded base frames at zero bits (see the module docstring).
@@ -415,7 +332,7 @@ class Restorer:
             raise ModelError(f"restoration weights {path} not found")
         try:
             data = path.read_bytes()
-            blob = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+            blob = tensor_archive.load(data)
             if not isinstance(blob, dict) or blob.get("format") != FORMAT:
                 raise ValueError("not an svc restoration weights file")
             if blob.get("version") != FORMAT_VERSION:

@@ -36,7 +36,8 @@ import torch.nn.functional as F
 
 from svc.checkpoint import load_checkpoint, save_checkpoint
 from svc.datasets.registry import check_training
-from svc.enhancement.restoration import RestoreNet, aligned_neighbours, save_weights
+from svc.enhancement.restoration import aligned_neighbours
+from svc.training.restore_net import RestoreNet, save_weights
 from svc.errors import InputError
 from svc.io.frames import VideoFormat, YuvFrame
 from svc.shipped import check_output

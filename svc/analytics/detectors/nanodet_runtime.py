@@ -24,10 +24,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import io
-import os
-from pathlib import Path
 
 import numpy as np
+
+from svc.cache import cache_dir, disk_cached as _disk_cached  # noqa: F401 - cache_dir: part of this module's API
 
 from svc.errors import InputError, ModelError
 
@@ -68,39 +68,6 @@ class TorchRunner:
         with torch.inference_mode():
             scores, dists = self.net(t)
         return scores.numpy(), dists.numpy()
-
-
-def cache_dir() -> Path:
-    """Where exported models are kept between processes: ``$SVC_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/svc``, else ``~/.cache/svc``."""
-    if os.environ.get("SVC_CACHE_DIR"):
-        return Path(os.environ["SVC_CACHE_DIR"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "svc"
-
-
-def _disk_cached(name: str, make) -> bytes:
-    """``make()``'s bytes, kept as ``cache_dir() / name`` with their SHA-256 beside them in
-    ``name.sha256`` (each written atomically). A cached file whose bytes do not match its hash
-    (truncated, damaged, or written without one) is made again and replaced; a cache folder that
-    cannot be written is skipped, the bytes are then made each time."""
-    path = cache_dir() / name
-    sha_path = path.with_name(path.name + ".sha256")
-    try:
-        blob = path.read_bytes()
-        if hashlib.sha256(blob).hexdigest() == sha_path.read_text().strip():
-            return blob
-    except OSError:
-        pass
-    blob = make()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for target, data in ((sha_path, hashlib.sha256(blob).hexdigest().encode()), (path, blob)):
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
-    except OSError:
-        pass
-    return blob
 
 
 def export_onnx(net, input_w: int, input_h: int, batch: int = 1, dynamic: bool = True) -> bytes:
