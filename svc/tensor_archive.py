@@ -31,7 +31,7 @@ def _rebuild_tensor(storage, offset, size, stride, *_):
     if any(s < 0 for s in stride) or need > storage.size and 0 not in size:
         raise pickle.UnpicklingError("tensor outside its storage")
     view = np.lib.stride_tricks.as_strided(storage[offset:], size, [s * storage.itemsize for s in stride])
-    return np.array(view, dtype=storage.dtype.newbyteorder("="))
+    return np.array(view, dtype=storage.dtype.newbyteorder("="), order="C")
 
 
 class _Unpickler(pickle.Unpickler):

@@ -171,6 +171,27 @@ def test_base_paths_do_not_import_torch(tmp_path, stream):
     assert p.stdout.decode().strip().splitlines()[-1] == "False"
 
 
+def test_full_decode_does_not_import_torch(tmp_path, carphone_yuv):
+    """The full layer (block decoder and restoration network in ONNX Runtime) needs no torch: a decode
+    pays no torch import; its frames equal the encoder's (the reference streams pin them)."""
+    path = tmp_path / "s.svc"
+    from svc.pipeline.encoder import Encoder
+
+    src = open_source(carphone_yuv, max_frames=8)
+    with open(path, "wb") as fh:
+        Encoder.from_config(load_config(overrides=[{"base": {"qp": 37, "gop": 8, "preset": "ultrafast"}}]),
+                            src.format).encode(src, fh)
+    assert next(iter(ContainerReader(io.BytesIO(path.read_bytes())))).enhancement
+    code = ("import sys; from svc.cli.common import run_main;"
+            "from svc.cli.decode import decode_command;"
+            f"run_main(decode_command, ['{path}', '--layer', 'full', '-o', '{tmp_path / 'f.yuv'}', '-q']);"
+            "print('torch' in sys.modules, 'onnxruntime' in sys.modules)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.decode().strip().splitlines()[-1] == "False True"
+    assert (tmp_path / "f.yuv").stat().st_size > 0
+
+
 def test_full_decode_reads_ahead_only_from_complete_files(tmp_path, carphone_yuv):
     """The full layer restores the next GOP while block-decoding this one (``lookahead`` 1) when the
     stream is a complete file: the same frames as one GOP at a time, and a damaged enhancement payload
