@@ -30,7 +30,8 @@ at one rate), with their BD-rates against the main model (positive: the other mo
 BD-rates (percent, negative = fewer bits) over each curve's operational points: machines on mAP@0.5,
 latent base against (a)-(d); humans on PSNR-Y, latent full against the others. Speed: frames per
 second of encode, base latent to detections, and full decode, on this machine (its load printed).
-Held-out clips only: the latent codec trains on photographs (svc.datasets.photos), never on these.
+Each clip is labelled held out or seen in training (svc.datasets.registry: the latent codec trains on
+photographs and, from latent-v3, frames of bikes and bigbuckbunny; carphone and RaceHorses never train).
 """
 from __future__ import annotations
 
@@ -96,6 +97,7 @@ def main(argv=None):
     from svc.config import BaseConfig
     from svc.features.codec import WEIGHTS_DIR, FeatureCodec, FeatureModel
     from svc.features.split import SplitDetector
+    from svc.datasets.registry import label as label_of
     from svc.latent.codec import LatentCodec
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -159,7 +161,8 @@ def main(argv=None):
         fmt, frames = load_frames(spec, args.frames)
         n, secs = len(frames), len(frames) / float(fmt.fps)
         feats, lbs, ref, ref_tracks = reference_run(sd, frames)
-        print(f"\n{spec}: {n} frames {fmt.width}x{fmt.height}, reference: {sum(len(d.boxes) for d in ref)} detections")
+        print(f"\n{spec} ({label_of(spec.split(':')[0])}): {n} frames {fmt.width}x{fmt.height}, "
+              f"reference: {sum(len(d.boxes) for d in ref)} detections")
 
         def add(curve, kbps, dets=None, pics=None, **extra):
             row = {"clip": spec, "curve": curve, "kbps": kbps, **extra}
